@@ -1,0 +1,29 @@
+# Two entry points, both self-contained on a fresh machine with Python 3.11:
+#   make demo   create .venv, install newsbench, run the default ablation and print the report
+#   make test   create .venv, install newsbench with its test extras, run the test suite
+# A Makefile because the install step is a real dependency: it reruns only when pyproject.toml or
+# constraints.txt change, and both targets share it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test install clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# constraints.txt pins the CPU build of torch; the package itself only asks for a range.
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/newsbench ablate
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,3 @@
+from newsbench.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""`newsbench ablate` (being written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""`newsbench report` (being written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,88 @@
+"""One run's hyper-parameters as a plain dataclass, and the run id derived from it.
+
+A run is a pure function of (dataset, features, RunConfig) on CPU. The run id hashes the whole config and the
+dataset fingerprint, so a results folder can tell at a glance what is already done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+MODALITIES = ("id", "llm", "gnn")                  # canonical order, used everywhere
+FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
+NO_FUSION = "none"                                 # the fusion of a single-modality run
+
+# Bump when a change to training or evaluation code changes what a config measures: old records stop matching.
+RECORD_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    modalities: tuple[str, ...] = ("id", "llm", "gnn")
+    fusion: str = "attention"
+    seed: int = 0
+    epochs: int = 3
+    batch_size: int = 256
+    lr: float = 1e-3
+    negatives: int = 4                 # K non-clicked candidates per click
+    history_len: int = 50              # most recent clicks seen by the user encoder
+    id_dim: int = 128
+    dim: int = 256                     # every modality is projected to this
+    user_hidden: int = 200             # additive-attention hidden size of the user encoder
+    # features (frozen inputs); part of the identity because they change what is measured
+    text_encoder: str = "minilm"       # minilm | hash | st:NAME | file:PATH
+    text_fields: str = "title"         # title | title+abstract
+    graph: str = "both"                # clicks | entities | both
+    graph_dim: int = 128
+    graph_layers: int = 3
+    graph_epochs: int = 20
+    graph_seed: int = 0                # features are shared by every run of a grid, so not the run's seed
+    device: str = "cpu"                # resolved: cpu | cuda | cuda:N (never "auto")
+    amp: bool = False
+
+    def __post_init__(self):
+        mods = tuple(m for m in MODALITIES if m in set(self.modalities))
+        unknown = set(self.modalities) - set(MODALITIES)
+        if unknown or not mods:
+            raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
+        object.__setattr__(self, "modalities", mods)
+        if len(mods) == 1:
+            object.__setattr__(self, "fusion", NO_FUSION)
+        elif self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}: {self.fusion!r}")
+
+    @property
+    def label(self) -> str:
+        """Short human name, e.g. 'id+llm+gnn/attention' or 'id'."""
+        mods = "+".join(self.modalities)
+        return mods if self.fusion == NO_FUSION else f"{mods}/{self.fusion}"
+
+    @property
+    def group_key(self) -> str:
+        """Identity of the config without its seed: runs that differ only by seed form one group."""
+        d = self.to_dict()
+        d.pop("seed")
+        return _digest(d)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["modalities"] = list(self.modalities)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        d = dict(d)
+        d["modalities"] = tuple(d["modalities"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def run_id(self, dataset_fingerprint: str) -> str:
+        return _digest({"schema": RECORD_SCHEMA, "config": self.to_dict(), "dataset": dataset_fingerprint})
+
+
+def _digest(obj) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

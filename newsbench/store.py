@@ -1,0 +1,92 @@
+"""The results folder: one record per run, written atomically, loaded into pandas.
+
+Layout: `<results>/runs/<run_id>.npz` (per-impression arrays) then `<results>/runs/<run_id>.json` (everything
+else). The JSON is written last, so its presence means the run is complete; a run killed before that leaves at most
+an orphan `.npz` or a `.tmp-*` file, both ignored and overwritten by the rerun.
+
+Record JSON keys (schema 1): run_id, schema, config (RunConfig.to_dict()), label, group, dataset {name, fingerprint,
+n_train_impressions, n_dev_impressions, n_news}, metrics {auc, mrr, ndcg@5, ndcg@10} (means over dev impressions),
+metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, warm: {auc, n}}, params {...},
+flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_second, eval_seconds, peak_rss_mb,
+cuda_max_allocated_mb}, train_loss [..], features {...}, weights {modalities [..], categories [..]} (gate/attention
+only), environment {newsbench, torch, numpy, python, platform, device}, created.
+
+Record arrays (npz): impression_id, auc, mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is
+undefined), auc_cold, auc_warm (per impression over cold / warm candidates only), and for gate/attention
+weights_by_category (n_categories x k), weights_count (n_categories,), weights_cold_warm (2 x k).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from newsbench import atomic
+
+RUNS = "runs"
+
+
+def runs_dir(results: str | os.PathLike) -> Path:
+    return Path(results) / RUNS
+
+
+def record_paths(results: str | os.PathLike, run_id: str) -> tuple[Path, Path]:
+    d = runs_dir(results)
+    return d / f"{run_id}.json", d / f"{run_id}.npz"
+
+
+def is_done(results: str | os.PathLike, run_id: str) -> bool:
+    return record_paths(results, run_id)[0].is_file()
+
+
+def save_record(results: str | os.PathLike, record: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write one run: arrays first, JSON last, each atomically. Returns the JSON path."""
+    json_path, npz_path = record_paths(results, record["run_id"])
+    with atomic.atomic_path(npz_path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    atomic.write_json(json_path, record)
+    return json_path
+
+
+def load_record(results: str | os.PathLike, run_id: str) -> dict:
+    return json.loads(record_paths(results, run_id)[0].read_text())
+
+
+def load_arrays(results: str | os.PathLike, run_id: str) -> dict[str, np.ndarray]:
+    with np.load(record_paths(results, run_id)[1]) as z:
+        return {k: z[k] for k in z.files}
+
+
+def load_records(results: str | os.PathLike) -> list[dict]:
+    """Every complete record in the folder, sorted by (label, seed) for stable output."""
+    d = runs_dir(results)
+    if not d.is_dir():
+        return []
+    recs = [json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if not p.name.startswith(atomic.TMP_PREFIX)]
+    return sorted(recs, key=lambda r: (r["label"], r["config"]["seed"], r["run_id"]))
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per run: run_id, label, group, seed, dataset fingerprint, the four metrics, params, s/epoch."""
+    rows = []
+    for r in records:
+        rows.append({
+            "run_id": r["run_id"],
+            "label": r["label"],
+            "group": r["group"],
+            "seed": r["config"]["seed"],
+            "modalities": "+".join(r["config"]["modalities"]),
+            "fusion": r["config"]["fusion"],
+            "fingerprint": r["dataset"]["fingerprint"],
+            **{k: v for k, v in r["metrics"].items()},
+            "params_total": r["params"].get("total"),
+            "params_fusion": r["params"].get("fusion"),
+            "flops_per_news": r.get("flops_per_news"),
+            "seconds_per_epoch": r["timings"].get("seconds_per_epoch"),
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,25 @@
+import pytest
+
+from newsbench.config import NO_FUSION, RunConfig
+
+
+def test_modalities_are_canonicalised_and_single_modality_has_no_fusion():
+    cfg = RunConfig(modalities=("gnn", "id"), fusion="gate")
+    assert cfg.modalities == ("id", "gnn")
+    assert cfg.label == "id+gnn/gate"
+    single = RunConfig(modalities=("llm",), fusion="attention")
+    assert single.fusion == NO_FUSION and single.label == "llm"
+
+
+def test_run_id_depends_on_config_and_dataset_but_group_ignores_seed():
+    a, b = RunConfig(seed=0), RunConfig(seed=1)
+    assert a.run_id("fp") != b.run_id("fp")
+    assert a.run_id("fp") != a.run_id("other")
+    assert a.group_key == b.group_key
+    assert RunConfig.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.parametrize("bad", [dict(modalities=()), dict(modalities=("text",)), dict(fusion="sum")])
+def test_bad_config_is_rejected(bad):
+    with pytest.raises(ValueError):
+        RunConfig(**bad)
