@@ -1,5 +1,299 @@
-"""`newsbench data ...` commands (being written)."""
+"""`newsbench data ...`: download, validate and summarise MIND-format data."""
 
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
 import typer
 
-app = typer.Typer(help="data commands", no_args_is_help=True)
+from newsbench.cli.common import CacheOpt, UnknownNewsOpt
+from newsbench.data.dataset import Behaviors, Dataset
+
+app = typer.Typer(
+    help="Get, check and summarise MIND-format data.\n\nExample: newsbench data info ../MIND",
+    no_args_is_help=True,
+)
+
+QUANTILES = (10, 25, 50, 75, 90, 99)
+
+
+# ---------------------------------------------------------------------------------------------------- statistics
+
+
+def describe(values: np.ndarray) -> dict[str, float]:
+    """mean, p10..p99 (linear interpolation, as numpy's default) and max; the keys of MIND's stats.json."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return {"mean": math.nan, **{f"p{q}": math.nan for q in QUANTILES}, "max": math.nan}
+    pct = np.percentile(v, QUANTILES)
+    return {"mean": float(v.mean()), **{f"p{q}": float(x) for q, x in zip(QUANTILES, pct)}, "max": float(v.max())}
+
+
+def concentration(indices: np.ndarray) -> dict[str, float]:
+    """Distinct items and the share of occurrences that go to the top 1% and 10% of them."""
+    if len(indices) == 0:
+        return {"distinct": 0, "top1pct_share": math.nan, "top10pct_share": math.nan}
+    counts = np.sort(np.bincount(indices)[np.unique(indices)])[::-1]
+    total = counts.sum()
+
+    def top(frac: float) -> float:
+        return float(counts[: max(1, int(frac * len(counts)))].sum() / total)
+
+    return {"distinct": int(len(counts)), "top1pct_share": top(0.01), "top10pct_share": top(0.10)}
+
+
+def split_stats(b: Behaviors, seen_in_train: np.ndarray | None = None) -> dict:
+    hist_len = np.diff(b.hist_ptr)
+    size = np.diff(b.cand_ptr)
+    labelled = b.label >= 0
+    clicks_per = np.add.reduceat(np.asarray(b.label == 1, np.int64), b.cand_ptr[:-1]) if len(b) else np.zeros(0)
+    clicked = b.cand[b.label == 1]
+    out = {
+        "impressions": int(len(b)),
+        "distinct_users": int(len(np.unique(b.user))),
+        "candidates": int(len(b.cand)),
+        "clicks": int((b.label == 1).sum()),
+        "labelled": bool(labelled.all()) if len(labelled) else True,
+        "click_through_rate": float((b.label == 1).sum() / labelled.sum()) if labelled.any() else math.nan,
+        "history_length": describe(hist_len),
+        "empty_history_fraction": float((hist_len == 0).mean()) if len(b) else math.nan,
+        "impression_size": describe(size),
+        "clicks_per_impression": describe(clicks_per),
+        "clicked_news": concentration(clicked),
+        "history_news": concentration(b.hist),
+        "time_range": [_iso(b.time.min()), _iso(b.time.max())] if len(b) else [None, None],
+    }
+    if seen_in_train is not None:
+        out["unseen_in_train_candidate_share"] = float((~seen_in_train[b.cand]).mean()) if len(b.cand) else math.nan
+    return out
+
+
+def _iso(seconds) -> str:
+    # MIND's clock times carry no zone; they were stored as if UTC, so this prints them as written.
+    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def dataset_stats(ds: Dataset) -> dict:
+    """The numbers `newsbench data info` shows; per-split keys follow MIND's small-sample/stats.json."""
+    news = ds.news
+    n = len(news)
+    share = np.bincount(news.category, minlength=len(news.categories)) / max(n, 1)
+    order = np.argsort(-share, kind="stable")
+    title_words = np.array([len(t.split()) for t in news.title], dtype=np.int64)
+    abstract_words = np.array([len(a.split()) for a in news.abstract], dtype=np.int64)
+    out = {
+        "name": ds.name,
+        "fingerprint": ds.fingerprint,
+        "news": n,
+        "users": int(len(ds.users)),
+        "categories": len(news.categories),
+        "subcategories": len(news.subcategories),
+        "category_share": {news.categories[i]: float(share[i]) for i in order},
+        "title_words": describe(title_words),
+        "abstract_words": describe(abstract_words),
+        "empty_abstract_fraction": float((abstract_words == 0).mean()) if n else math.nan,
+        "entities_per_news": describe(np.diff(news.entity_ptr)),
+        "entity_vectors": None if ds.entity_vectors is None else list(ds.entity_vectors.shape),
+        "splits": {},
+    }
+    seen = None
+    if ds.train is not None:
+        # Sized over every index in use: in --raw mode codes point into the behaviors' own id vocabulary.
+        top = max([len(news)] + [int(b.cand.max(initial=-1)) + 1 for b in (ds.train, ds.dev) if b is not None]
+                  + [int(b.hist.max(initial=-1)) + 1 for b in (ds.train, ds.dev) if b is not None])
+        seen = np.zeros(top, dtype=bool)
+        seen[ds.train.hist] = True
+        seen[ds.train.cand] = True
+    for split in ("train", "dev"):
+        b = getattr(ds, split)
+        if b is not None:
+            out["splits"][split] = split_stats(b, seen if split == "dev" else None)
+    return out
+
+
+def raw_stats(path: Path) -> dict:
+    """Statistics of the files as written, without joining behaviors to news (nothing is dropped or cached).
+
+    Useful on excerpts whose behaviors name news absent from the news files (the real MIND samples): the history
+    lengths and impression sizes are those of the rows, comparable with MIND's small-sample/stats.json.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from newsbench.data import mind
+
+    splits = mind.find_splits(path)
+    news = mind.merge_news([mind.read_news(folder / "news.tsv") for folder in splits.values()])
+    users: list[pa.Array] = []
+    tables = {s: mind.read_behaviors(folder / "behaviors.tsv") for s, folder in splits.items()}
+    for t in tables.values():
+        users.append(t.user)
+    all_users = pc.unique(pa.chunked_array(users, type=pa.string()).combine_chunks())
+    ds = Dataset(name=Path(path).resolve().name, fingerprint="", news=news,
+                 users=np.asarray(all_users.to_numpy(zero_copy_only=False), dtype=str), train=None, dev=None)
+    def chunks(x) -> list:
+        return list(x.chunks) if isinstance(x, pa.ChunkedArray) else [x]
+
+    vocab = pc.unique(pa.chunked_array([c for t in tables.values() for c in chunks(t.hist_tokens)] +
+                                       [c for t in tables.values() for c in chunks(t.cand_tokens)],
+                                       type=pa.string()).combine_chunks())
+    for split, t in tables.items():
+        # Codes into a vocabulary of every id the behaviors name, known to the news files or not.
+        def codes(x, values) -> np.ndarray:
+            return mind._np(pc.index_in(x, value_set=values)).astype(np.int32)
+
+        b = Behaviors(t.impression_id, codes(t.user, all_users), t.time, t.hist_ptr, codes(t.hist_tokens, vocab),
+                      t.cand_ptr, codes(t.cand_tokens, vocab), t.label)
+        setattr(ds, split, b)
+    out = dataset_stats(ds)
+    out["fingerprint"] = None
+    out["raw"] = True
+    return out
+
+
+def _clean(obj):
+    """NaN -> None so --json output is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+# ------------------------------------------------------------------------------------------------------ commands
+
+
+@app.command()
+def info(
+    path: Optional[Path] = typer.Argument(None, help="MIND folder. Default: the embedded generated demo dataset."),
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON instead of tables."),
+    raw: bool = typer.Option(False, "--raw", help="Describe the behaviors rows as written, without joining them to "
+                             "the news files (for excerpts whose behaviors name absent news). Not cached."),
+    cache_dir: Optional[Path] = CacheOpt,
+    unknown_news: str = UnknownNewsOpt,
+):
+    """Summarise a dataset: news, users, impressions, clicks, CTR, quantiles, categories, cold dev candidates.
+
+    Example: newsbench data info ../MIND --json
+    """
+    from newsbench.data.load import load_dataset
+
+    if raw:
+        if path is None:
+            raise typer.BadParameter("--raw needs a PATH")
+        stats = raw_stats(path)
+    else:
+        ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=not as_json)
+        stats = dataset_stats(ds)
+    if as_json:
+        print(json.dumps(_clean(stats), indent=1))
+        return
+    _render(stats)
+
+
+def _render(stats: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{stats['name']}[/bold]  fingerprint {stats['fingerprint']}"
+                  + ("  (rows as written, not joined to news)" if stats.get("raw") else ""))
+    console.print(f"news {stats['news']:,} · users {stats['users']:,} · categories {stats['categories']} · "
+                  f"subcategories {stats['subcategories']} · empty abstracts "
+                  f"{stats['empty_abstract_fraction']:.1%}")
+    splits = stats["splits"]
+    t = Table(title="behaviors")
+    t.add_column("", no_wrap=True)
+    for s in splits:
+        t.add_column(s, justify="right")
+
+    def row(label, fn):
+        t.add_row(label, *(fn(v) for v in splits.values()))
+
+    row("impressions", lambda v: f"{v['impressions']:,}")
+    row("users", lambda v: f"{v['distinct_users']:,}")
+    row("candidates", lambda v: f"{v['candidates']:,}")
+    row("clicks", lambda v: f"{v['clicks']:,}")
+    row("CTR", lambda v: _pct(v["click_through_rate"]))
+    for key, label in (("history_length", "history length"), ("impression_size", "impression size")):
+        for q in ("p10", "p50", "p90", "p99", "max"):
+            row(f"{label} {q}", lambda v, key=key, q=q: _num(v[key][q]))
+        row(f"{label} mean", lambda v, key=key: _num(v[key]["mean"]))
+    row("empty history", lambda v: _pct(v["empty_history_fraction"]))
+    row("unseen in train", lambda v: _pct(v.get("unseen_in_train_candidate_share")))
+    console.print(t)
+    for split, v in splits.items():
+        console.print(f"{split} times: {v['time_range'][0]} – {v['time_range'][1]}")
+    c = Table(title="categories (share of news)")
+    c.add_column("category")
+    c.add_column("share", justify="right")
+    for name, share in stats["category_share"].items():
+        c.add_row(name, f"{share:.1%}")
+    console.print(c)
+
+
+def _pct(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.2%}"
+
+
+def _num(x) -> str:
+    return "–" if x is None or not math.isfinite(x) else (f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}")
+
+
+@app.command()
+def validate(
+    path: Path = typer.Argument(..., help="MIND folder or one split folder."),
+    cache_dir: Optional[Path] = CacheOpt,
+    unknown_news: str = UnknownNewsOpt,
+):
+    """Check every file of a MIND folder; exit 0 with one summary line, or 2 with the file, line and reason.
+
+    Example: newsbench data validate ../MIND/MINDsmall_dev
+    """
+    from newsbench.data.load import load_dataset
+
+    ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=False)
+    parts = [f"{len(ds.news):,} news", f"{len(ds.users):,} users"]
+    for split in ("train", "dev"):
+        b = getattr(ds, split)
+        if b is not None:
+            parts.append(f"{split} {len(b):,} impressions / {len(b.cand):,} candidates")
+    print(f"ok: {path}: " + ", ".join(parts))
+
+
+@app.command()
+def download(
+    dataset: str = typer.Argument(..., help="mind-demo, mind-small or mind-large."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to put the zips (out/zips/) and the split folders in."),
+    base_url: Optional[str] = typer.Option(
+        None, "--base-url", envvar="NEWSBENCH_MIND_URL",
+        help="Mirror of https://recodatasets.z20.web.core.windows.net/newsrec/ (env NEWSBENCH_MIND_URL)."),
+    part: List[str] = typer.Option(["train", "dev"], "--part",
+                                   help="Which zips: train, dev, utils (repeat the option for several)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+):
+    """Download and unzip MIND (resumes partial downloads; checks sizes; atomic).
+
+    Example: newsbench data download mind-small --out ../MIND && newsbench data info ../MIND
+    """
+    from newsbench.data.download import download_mind
+
+    report = download_mind(dataset, out, base_url=base_url, parts=part, progress=progress)
+    for name, r in report.items():
+        known = "matches the known size" if r["known_size"] else "size reported by the server (no known size)"
+        print(f"{name}: {r['bytes']:,} bytes ({known}) -> {r['folder']}")
+
+
+try:  # the `synth` command lives in its own module, written separately
+    from newsbench.cli import synth as _synth
+except ImportError:
+    _synth = None
+if _synth is not None and hasattr(_synth, "register"):
+    _synth.register(app)
