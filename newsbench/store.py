@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from newsbench import atomic
+from newsbench.errors import InputError
 
 RUNS = "runs"
 
@@ -54,7 +55,7 @@ def save_record(results: str | os.PathLike, record: dict, arrays: dict[str, np.n
 
 
 def load_record(results: str | os.PathLike, run_id: str) -> dict:
-    return json.loads(record_paths(results, run_id)[0].read_text())
+    return _read_json(record_paths(results, run_id)[0])
 
 
 def load_arrays(results: str | os.PathLike, run_id: str) -> dict[str, np.ndarray]:
@@ -67,8 +68,16 @@ def load_records(results: str | os.PathLike) -> list[dict]:
     d = runs_dir(results)
     if not d.is_dir():
         return []
-    recs = [json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if not p.name.startswith(atomic.TMP_PREFIX)]
+    recs = [_read_json(p) for p in sorted(d.glob("*.json")) if not p.name.startswith(atomic.TMP_PREFIX)]
     return sorted(recs, key=lambda r: (r["label"], r["config"]["seed"], r["run_id"]))
+
+
+def _read_json(path: Path) -> dict:
+    # Records are written atomically, so a bad one was edited or damaged by hand: name it rather than crash.
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"corrupt run record ({err}); delete it and rerun to redo that run", file=path) from None
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
