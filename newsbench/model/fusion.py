@@ -1,0 +1,100 @@
+"""Fusion of the k projected modality vectors of each news item into one d-dim vector.
+
+Every fusion takes the stacked projections H of shape (B, k, d) and returns (fused (B, d), weights). `weights` is the
+(B, k) per-news modality weighting the module computed (gate and attention), else None. The formulas and parameter
+counts are DESIGN.md's; the comments give the k=3, d=256 counts the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class ConcatFusion(nn.Module):
+    """cat -> Linear(dk, 512) -> ReLU -> Linear(512, d). k=3: 393,728 + 131,328 = 525,056 parameters."""
+
+    def __init__(self, k: int, dim: int = 256, hidden: int = 512):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(k * dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.mlp(h.flatten(1)), None
+
+
+class GateFusion(nn.Module):
+    """cat -> Linear(dk, k) -> softmax -> weighted sum of the projections. k=3: 2,307 parameters."""
+
+    def __init__(self, k: int, dim: int = 256):
+        super().__init__()
+        self.gate = nn.Linear(k * dim, k)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w = torch.softmax(self.gate(h.flatten(1)).float(), dim=-1).to(h.dtype)
+        return torch.einsum("bk,bkd->bd", w, h), w
+
+
+class AttentionFusion(nn.Module):
+    """The seed's adaptive attention gate: a global query q, keys K = H W_K + b, alpha = softmax(q K^T / sqrt(d)).
+
+    256 + 65,792 = 66,048 parameters whatever k is. `scaled=False` drops the 1/sqrt(d) (the `attention-unscaled`
+    fusion), so the seed's section 2.2 claim about scaling can be measured. The query is initialised with
+    torch.randn as in the seed's code (model_llm.py:83), which is what makes the scaling matter at all.
+    """
+
+    def __init__(self, dim: int = 256, scaled: bool = True, fold: bool = True):
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(dim))
+        self.key = nn.Linear(dim, dim)
+        self.scale = 1.0 / math.sqrt(dim) if scaled else 1.0
+        self.fold = fold
+
+    def scores(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, k) pre-softmax scores q.K^T * scale.
+
+        Folded (default): q.(W h + b) = (W^T q).h + q.b, so the key transform is applied once per batch to the
+        query instead of to every modality vector of every news: O(k d) per news instead of O(k d^2). Same
+        function, same parameters, same gradients up to float rounding (tested against `fold=False`).
+        """
+        # (.., d) @ (d, 1) rather than matrix-vector products, so FlopCounterMode counts them (it skips mv)
+        q = self.query[:, None]
+        if self.fold:
+            u = self.key.weight.t() @ q                       # (d, 1)
+            return ((h @ u.to(h.dtype)).squeeze(-1) + self.key.bias @ self.query) * self.scale
+        return (self.key(h) @ q.to(h.dtype)).squeeze(-1) * self.scale
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # softmax in float32: under autocast the scores may be bf16, whose rounding would distort the weights
+        w = torch.softmax(self.scores(h).float(), dim=-1).to(h.dtype)
+        return torch.einsum("bk,bkd->bd", w, h), w
+
+
+class MeanFusion(nn.Module):
+    """Parameter-free average of the projections: the floor any learned fusion has to beat."""
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return h.mean(dim=1), None
+
+
+def make_fusion(name: str, k: int, dim: int = 256) -> nn.Module | None:
+    """The fusion module for `name` over k modalities; None when k == 1 (no fusion, no parameters)."""
+    if k == 1 or name == "none":
+        return None
+    if name == "concat":
+        return ConcatFusion(k, dim)
+    if name == "gate":
+        return GateFusion(k, dim)
+    if name == "attention":
+        return AttentionFusion(dim, scaled=True)
+    if name == "attention-unscaled":
+        return AttentionFusion(dim, scaled=False)
+    if name == "mean":
+        return MeanFusion()
+    raise ValueError(f"unknown fusion {name!r}")
+
+
+def has_weights(name: str, k: int) -> bool:
+    """Whether the fusion computes per-news modality weights worth recording."""
+    return k > 1 and name in ("gate", "attention", "attention-unscaled")

@@ -1,0 +1,52 @@
+"""The click predictor: user vector . candidate vector, with news encoded once per distinct item per batch."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from newsbench.config import RunConfig
+from newsbench.model.encoders import NewsEncoder, UserEncoder
+
+
+def gather_rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """table[idx] whose backward is deterministic. Plain indexing backpropagates through index_put_(accumulate=True),
+    which on a multi-threaded CPU adds with float atomics in a racy order, so repeated slots (every history slot
+    of a popular news) would make two identical runs differ in the last bits and, through Adam, in their metrics.
+    The embedding backward sums the same values in a fixed order."""
+    return F.embedding(idx, table)
+
+
+class Recommender(nn.Module):
+    """News encoder -> user encoder -> dot product, as in DESIGN.md."""
+
+    def __init__(self, cfg: RunConfig, n_id_rows: int, llm_dim: int = 0, gnn_dim: int = 0, sparse_id: bool = True):
+        super().__init__()
+        self.news_encoder = NewsEncoder(
+            cfg.modalities, cfg.fusion, n_id_rows, llm_dim=llm_dim, gnn_dim=gnn_dim,
+            id_dim=cfg.id_dim, dim=cfg.dim, sparse_id=sparse_id,
+        )
+        self.user_encoder = UserEncoder(cfg.dim, cfg.user_hidden)
+
+    def forward(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        """hist (B, L) news indices (padding: any valid index, masked out), mask (B, L) bool, cand (B, C) -> (B, C).
+
+        A batch of B samples names B*(L+C) slots but far fewer distinct news: each distinct news is encoded once,
+        and its user-attention logit computed once, then both are gathered back to the slots.
+        """
+        b, l = hist.shape
+        uniq, inv = torch.unique(torch.cat([hist.reshape(-1), cand.reshape(-1)]), return_inverse=True)
+        vecs, _ = self.news_encoder(uniq)
+        logits = self.user_encoder.logits(vecs)
+        hpos, cpos = inv[: b * l].view(b, l), inv[b * l:].view(cand.shape)
+        users = self.user_encoder.pool(gather_rows(vecs, hpos), gather_rows(logits[:, None], hpos)[..., 0], mask)
+        return torch.einsum("bd,bcd->bc", users, gather_rows(vecs, cpos))
+
+    def forward_naive(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        """Reference form: every slot encoded on its own (what `forward` must equal)."""
+        b, l = hist.shape
+        hvecs, _ = self.news_encoder(hist.reshape(-1))
+        cvecs, _ = self.news_encoder(cand.reshape(-1))
+        users = self.user_encoder(hvecs.view(b, l, -1), mask)
+        return torch.einsum("bd,bcd->bc", users, cvecs.view(*cand.shape, -1))

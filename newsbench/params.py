@@ -1,0 +1,77 @@
+"""Exact trainable parameter counts and measured FLOPs per news encoding, for any modality subset and fusion.
+
+Counts come from instantiating the real modules and summing numel, so they cannot
+drift from the model; the tests check them against DESIGN.md's arithmetic.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, RunConfig
+from newsbench.model import NewsEncoder, Recommender
+
+# ID rows used by `params_table` when no dataset is named: MIND-small's 51,282 train news + the 'unknown' row.
+DEFAULT_ID_ROWS = 51_283
+
+
+def _numel(module) -> int:
+    return 0 if module is None else sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def count_params(cfg: RunConfig, llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS) -> dict:
+    """Trainable parameters per component: id_embedding, projections (+ projection_<m> each), fusion,
+    user_encoder (attention MLP + the no-history vector), total."""
+    # on CPU, not the meta device: the meta device's first use imports torch's compiler stack (~5 s)
+    with torch.random.fork_rng(devices=[]):
+        model = Recommender(cfg, n_id_rows, llm_dim=llm_dim, gnn_dim=gnn_dim)
+    ne = model.news_encoder
+    out = {
+        "id_embedding": _numel(ne.id_embedding),
+        "projections": _numel(ne.projections),
+        **{f"projection_{m}": _numel(ne.projections[m]) for m in ne.modalities},
+        "fusion": _numel(ne.fusion),
+        "user_encoder": _numel(model.user_encoder),
+        "total": _numel(model),
+    }
+    assert out["total"] == out["id_embedding"] + out["projections"] + out["fusion"] + out["user_encoder"]
+    return out
+
+
+def flops_per_news(cfg: RunConfig, llm_dim: int = 384, gnn_dim: int = 128, batch: int | None = None) -> int:
+    """FLOPs of encoding one news item (news encoder forward), counted by FlopCounterMode over a batch / batch.
+
+    Matmuls only (what FlopCounterMode counts). Per-batch work (the attention gate's folded key, W_K^T q) is spread
+    over the batch: `batch` defaults to cfg.batch_size."""
+    batch = batch or cfg.batch_size
+    width = (llm_dim if "llm" in cfg.modalities else 0) + (gnn_dim if "gnn" in cfg.modalities else 0)
+    with torch.random.fork_rng(devices=[]):          # leave the caller's random state alone
+        torch.manual_seed(0)
+        enc = NewsEncoder(cfg.modalities, cfg.fusion, 2, llm_dim=llm_dim, gnn_dim=gnn_dim, id_dim=cfg.id_dim,
+                          dim=cfg.dim)
+        enc.set_inputs(torch.zeros(batch, dtype=torch.long), torch.randn(batch, width))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        enc(torch.arange(batch))
+    return int(counter.get_total_flops() // batch)
+
+
+def subsets() -> list[tuple[str, ...]]:
+    """All 7 non-empty modality subsets, singles first, in canonical order."""
+    return [c for r in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, r)]
+
+
+def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS) -> list[dict]:
+    """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion."""
+    rows = []
+    for mods in subsets():
+        for fusion in ([NO_FUSION] if len(mods) == 1 else FUSIONS):
+            cfg = RunConfig(modalities=mods, fusion=fusion if fusion != NO_FUSION else "attention")
+            rows.append({
+                "label": cfg.label, "modalities": "+".join(mods), "fusion": cfg.fusion,
+                **count_params(cfg, llm_dim, gnn_dim, n_id_rows),
+                "flops_per_news": flops_per_news(cfg, llm_dim, gnn_dim),
+            })
+    return rows

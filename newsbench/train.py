@@ -1,0 +1,444 @@
+"""One run: build the model for a RunConfig, train it on the train split, evaluate on dev, time it, record it.
+
+A run is a pure function of (dataset, features, config) on CPU: torch is seeded with cfg.seed before the model is
+built, and every random draw of the data pipeline comes from one numpy Generator seeded with cfg.seed.
+
+The hot paths are vectorised (issue 8):
+- negatives for a whole epoch are drawn in one numpy pass over the CSR arrays (`sample_epoch`);
+- each batch encodes every distinct news once (`Recommender.forward`);
+- the ID table gets sparse gradients and SparseAdam (lazy Adam: only touched rows' moments move), the dense rest Adam;
+- frozen features sit in one contiguous tensor on the run's device (bfloat16/float16 with --amp on CUDA);
+- evaluation encodes every news once and every distinct dev history once, then scores candidates by gather + dot.
+
+Choices the design leaves open, made here:
+- A training click whose impression has no non-clicked candidate cannot form a softmax over K+1 and is skipped
+  (counted in the record as dataset.n_skipped_clicks). With fewer than K negatives they are drawn with replacement,
+  otherwise without.
+- Per-category metrics: an impression belongs to every category among its clicked candidates and contributes its
+  whole-impression metrics to each (n = impressions in the category).
+- Cold/warm: per impression, AUC over only its cold (unseen in train) or only its warm candidates (NaN where that
+  subset has no click or no non-click).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import resource
+import sys
+import time
+from contextlib import nullcontext
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import newsbench
+from newsbench import store
+from newsbench.config import RECORD_SCHEMA, RunConfig
+from newsbench.data.dataset import Behaviors, Dataset
+from newsbench.errors import InputError
+from newsbench.model import Recommender, has_weights
+from newsbench.params import count_params, flops_per_news
+
+Progress = Callable[[dict], None] | None
+METRIC_KEYS = {"auc": "auc", "mrr": "mrr", "ndcg5": "ndcg@5", "ndcg10": "ndcg@10"}   # array name -> record name
+EVAL_NEWS_CHUNK = 16384
+EVAL_USER_CHUNK = 2048
+EVAL_SCORE_CHUNK = 1 << 17
+
+
+# ----------------------------------------------------------------------------------------------------- device
+def resolve_device(spec: str) -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; 'cuda[:N]' must be available (InputError otherwise)."""
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cpu":
+        return "cpu"
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {spec}: CUDA is not available on this machine (torch {torch.__version__})")
+        return spec
+    raise InputError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ----------------------------------------------------------------------------------------------------- inputs
+def id_rows(dataset: Dataset) -> tuple[np.ndarray, int]:
+    """(N,) int64 map news index -> ID-embedding row, and the number of rows. Row 0 is the shared 'unknown' row
+    of every news never seen in the train split; seen news get rows 1..n_seen."""
+    seen = dataset.seen_in_train()
+    rows = np.zeros(len(seen), dtype=np.int64)
+    rows[seen] = np.arange(1, int(seen.sum()) + 1)
+    return rows, int(seen.sum()) + 1
+
+
+def feature_matrix(dataset: Dataset, features: dict, cfg: RunConfig) -> tuple[np.ndarray | None, int, int]:
+    """The llm|gnn columns side by side as one contiguous float32 (N, D) matrix, and the two widths."""
+    cols, dims = [], {"llm": 0, "gnn": 0}
+    for m in ("llm", "gnn"):
+        if m not in cfg.modalities:
+            continue
+        if features is None or m not in features:
+            raise InputError(f"modality {m} was asked for but no {m} features were given")
+        x = np.asarray(features[m], dtype=np.float32)
+        if x.ndim != 2 or x.shape[0] != len(dataset.news):
+            raise InputError(f"{m} features have shape {x.shape}, expected ({len(dataset.news)}, D)")
+        cols.append(x)
+        dims[m] = x.shape[1]
+    if not cols:
+        return None, 0, 0
+    return np.ascontiguousarray(np.concatenate(cols, axis=1)), dims["llm"], dims["gnn"]
+
+
+def history_matrix(beh: Behaviors, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, L) int64 most recent `length` clicks of each impression (oldest first, padded with 0) and (M, L) mask."""
+    ptr = beh.hist_ptr
+    n = np.minimum(np.diff(ptr), length)
+    start = ptr[1:] - n
+    slots = np.arange(length)
+    mask = slots[None, :] < n[:, None]
+    if len(beh.hist) == 0:
+        return np.zeros(mask.shape, dtype=np.int64), mask
+    pos = np.where(mask, start[:, None] + slots[None, :], 0)
+    return np.where(mask, beh.hist[pos], 0).astype(np.int64), mask
+
+
+class TrainingClicks:
+    """The CSR bookkeeping for negative sampling, computed once: every usable click and its impression's negatives."""
+
+    def __init__(self, beh: Behaviors):
+        m = len(beh)
+        self.imp_of_slot = np.repeat(np.arange(m), np.diff(beh.cand_ptr))
+        neg = np.flatnonzero(beh.label == 0)                 # flat slots, grouped by impression (CSR order)
+        self.neg_flat = neg
+        self.n_neg = np.bincount(self.imp_of_slot[neg], minlength=m)
+        self.neg_ptr = np.concatenate([[0], np.cumsum(self.n_neg)])
+        pos = np.flatnonzero(beh.label == 1)
+        usable = self.n_neg[self.imp_of_slot[pos]] > 0
+        self.n_skipped = int((~usable).sum())
+        self.pos = pos[usable]
+        self.pos_imp = self.imp_of_slot[self.pos]
+        self.cand = beh.cand
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+
+def sample_epoch(clicks: TrainingClicks, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch's samples in shuffled order: (P,) impression rows and (P, 1+k) candidate news (clicked first).
+
+    Without replacement when an impression has >= k negatives (sequential draws r_j in [0, n-j), each shifted past
+    the earlier draws in ascending order: uniform over k-subsets), with replacement otherwise. Loops run over k only.
+    """
+    n = clicks.n_neg[clicks.pos_imp]
+    u = rng.random((len(clicks), k))
+    r = np.empty((len(clicks), k), dtype=np.int64)
+    for j in range(k):
+        rj = np.floor(u[:, j] * np.maximum(n - j, 1)).astype(np.int64)
+        prev = np.sort(r[:, :j], axis=1)
+        for c in range(j):
+            rj += rj >= prev[:, c]
+        r[:, j] = rj
+    few = n < k
+    r[few] = np.floor(u[few] * n[few, None]).astype(np.int64)
+    negs = clicks.neg_flat[clicks.neg_ptr[clicks.pos_imp][:, None] + r]
+    cands = np.concatenate([clicks.cand[clicks.pos][:, None], clicks.cand[negs]], axis=1).astype(np.int64)
+    order = rng.permutation(len(clicks))
+    return clicks.pos_imp[order], cands[order]
+
+
+# ------------------------------------------------------------------------------------------------- optimisers
+def make_optimizers(model: Recommender, lr: float) -> list[torch.optim.Optimizer]:
+    """SparseAdam for a sparse ID table (only touched rows move), Adam for every dense parameter."""
+    emb = model.news_encoder.id_embedding
+    sparse = [emb.weight] if emb is not None and emb.sparse else []
+    ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if id(p) not in ids]
+    opts: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
+    if sparse:
+        opts.append(torch.optim.SparseAdam(sparse, lr=lr))
+    return opts
+
+
+# ------------------------------------------------------------------------------------------------------ train
+def _build_model(dataset: Dataset, features: dict | None, cfg: RunConfig, device: torch.device, sparse_id=True):
+    rows, n_rows = id_rows(dataset)
+    feats, llm_dim, gnn_dim = feature_matrix(dataset, features, cfg)
+    torch.manual_seed(cfg.seed)
+    model = Recommender(cfg, n_rows, llm_dim=llm_dim, gnn_dim=gnn_dim, sparse_id=sparse_id).to(device)
+    ftensor = None
+    if feats is not None:
+        dtype = _amp_dtype(device) if (cfg.amp and device.type == "cuda") else torch.float32
+        ftensor = torch.from_numpy(feats).to(device=device, dtype=dtype).contiguous()
+    model.news_encoder.set_inputs(torch.from_numpy(rows).to(device), ftensor)
+    return model, n_rows, llm_dim, gnn_dim
+
+
+def _autocast(cfg: RunConfig, device: torch.device):
+    if cfg.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=_amp_dtype(device))
+    return nullcontext()
+
+
+def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torch.device,
+                progress: Progress = None) -> tuple[list[float], list[float], int, int]:
+    """Train in place. Returns (loss per epoch, seconds per epoch, samples per epoch, skipped clicks)."""
+    beh = dataset.train
+    clicks = TrainingClicks(beh)
+    if len(clicks) == 0:
+        raise InputError("the train split has no click with a non-clicked candidate to contrast it with")
+    rng = np.random.default_rng(cfg.seed)
+    hist_np, mask_np = history_matrix(beh, cfg.history_len)
+    hist_all, mask_all = torch.from_numpy(hist_np).to(device), torch.from_numpy(mask_np).to(device)
+    opts = make_optimizers(model, cfg.lr)
+    scaler = None
+    if cfg.amp and device.type == "cuda" and _amp_dtype(device) == torch.float16:
+        scaler = torch.amp.GradScaler("cuda")
+    target = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
+    p = len(clicks)
+    steps = (p + cfg.batch_size - 1) // cfg.batch_size
+    every = max(1, steps // 20)
+    losses, seconds = [], []
+    model.train()
+    for epoch in range(cfg.epochs):
+        _sync(device)
+        t0 = time.perf_counter()
+        imp, cands = sample_epoch(clicks, cfg.negatives, rng)
+        imp_t, cands_t = torch.from_numpy(imp).to(device), torch.from_numpy(cands).to(device)
+        total = torch.zeros((), device=device)
+        for s in range(steps):
+            sl = slice(s * cfg.batch_size, (s + 1) * cfg.batch_size)
+            rows, cand = imp_t[sl], cands_t[sl]
+            with _autocast(cfg, device):
+                scores = model(hist_all[rows], mask_all[rows], cand)
+            loss = F.cross_entropy(scores.float(), target[: len(rows)])
+            for o in opts:
+                o.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                for o in opts:
+                    o.step()
+            else:
+                scaler.scale(loss).backward()
+                for o in opts:
+                    scaler.step(o)
+                scaler.update()
+            total += loss.detach() * len(rows)
+            if progress is not None and (s % every == 0 or s == steps - 1):
+                progress({"event": "step", "epoch": epoch, "epochs": cfg.epochs, "step": s + 1, "steps": steps,
+                          "loss": float(loss.detach())})
+        _sync(device)
+        seconds.append(time.perf_counter() - t0)
+        losses.append(float(total) / p)
+        if progress is not None:
+            progress({"event": "epoch", "epoch": epoch, "epochs": cfg.epochs, "loss": losses[-1],
+                      "seconds": seconds[-1]})
+    return losses, seconds, p, clicks.n_skipped
+
+
+# --------------------------------------------------------------------------------------------------- evaluate
+@torch.no_grad()
+def encode_all_news(model: Recommender, n_news: int, cfg: RunConfig, device: torch.device):
+    """(N, d) float32 news vectors, (N,) user-attention logits, (N, k) float32 modality weights or None."""
+    vecs, logits, weights = [], [], []
+    for a in range(0, n_news, EVAL_NEWS_CHUNK):
+        idx = torch.arange(a, min(a + EVAL_NEWS_CHUNK, n_news), device=device)
+        with _autocast(cfg, device):
+            v, w = model.news_encoder(idx)
+            lg = model.user_encoder.logits(v)
+        vecs.append(v.float())
+        logits.append(lg.float())
+        if w is not None:
+            weights.append(w.float())
+    return torch.cat(vecs), torch.cat(logits), (torch.cat(weights) if weights else None)
+
+
+@torch.no_grad()
+def score_dev(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torch.device):
+    """Scores of every dev candidate (float32, CSR order) and the news modality weights (N, k) or None."""
+    beh = dataset.dev
+    news_vecs, news_logits, weights = encode_all_news(model, len(dataset.news), cfg, device)
+    hist, mask = history_matrix(beh, cfg.history_len)
+    # every distinct history encoded once: users keep one history across a split's impressions
+    key = np.concatenate([hist, mask.sum(1, keepdims=True)], axis=1)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    uh = torch.from_numpy(np.ascontiguousarray(uniq[:, :-1])).to(device)
+    um = torch.arange(cfg.history_len, device=device)[None, :] < torch.from_numpy(uniq[:, -1]).to(device)[:, None]
+    users = torch.empty((len(uniq), news_vecs.shape[1]), device=device)
+    for a in range(0, len(uniq), EVAL_USER_CHUNK):
+        h, m = uh[a:a + EVAL_USER_CHUNK], um[a:a + EVAL_USER_CHUNK]
+        users[a:a + len(h)] = model.user_encoder.pool(news_vecs[h], news_logits[h], m).float()
+    imp_user = torch.from_numpy(inv.reshape(-1).astype(np.int64)).to(device)
+    imp_of = torch.from_numpy(np.repeat(np.arange(len(beh)), np.diff(beh.cand_ptr))).to(device)
+    cand = torch.from_numpy(beh.cand.astype(np.int64)).to(device)
+    scores = torch.empty(len(cand), device=device)
+    for a in range(0, len(cand), EVAL_SCORE_CHUNK):
+        sl = slice(a, a + EVAL_SCORE_CHUNK)
+        scores[sl] = (users[imp_user[imp_of[sl]]] * news_vecs[cand[sl]]).sum(-1)
+    return scores.cpu().numpy(), (weights.cpu().numpy().astype(np.float64) if weights is not None else None)
+
+
+def _subset_auc(scores, labels, imp_of, keep, m) -> np.ndarray:
+    from newsbench.metrics import impression_metrics
+
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(imp_of[keep], minlength=m))])
+    return impression_metrics(scores[keep], labels[keep], ptr)["auc"]
+
+
+def _nanmean(x: np.ndarray) -> float | None:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else None
+
+
+def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None) -> tuple[dict, dict, dict]:
+    """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays."""
+    from newsbench.metrics import impression_metrics
+
+    beh, news = dataset.dev, dataset.news
+    m = len(beh)
+    labels = beh.label.astype(np.int64)
+    per = impression_metrics(scores, labels, beh.cand_ptr)
+    arrays = {"impression_id": beh.impression_id.astype(np.int64)}
+    arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_KEYS})
+    metrics = {name: _nanmean(arrays[k]) for k, name in METRIC_KEYS.items()}
+
+    imp_of = np.repeat(np.arange(m), np.diff(beh.cand_ptr))
+    cold = ~dataset.seen_in_train()[beh.cand]
+    arrays["auc_cold"] = np.asarray(_subset_auc(scores, labels, imp_of, cold, m), dtype=np.float64)
+    arrays["auc_warm"] = np.asarray(_subset_auc(scores, labels, imp_of, ~cold, m), dtype=np.float64)
+
+    # category split: (impression, category of a clicked candidate) pairs, each impression once per category
+    n_cat = len(news.categories)
+    clicked = labels == 1
+    pair = np.unique(imp_of[clicked] * n_cat + news.category[beh.cand[clicked]].astype(np.int64))
+    p_imp, p_cat = pair // n_cat, pair % n_cat
+    n_per_cat = np.bincount(p_cat, minlength=n_cat)
+    by_cat: dict[str, dict] = {}
+    sums = {}
+    for k in METRIC_KEYS:
+        v = arrays[k][p_imp]
+        ok = ~np.isnan(v)
+        sums[k] = (np.bincount(p_cat[ok], v[ok], minlength=n_cat), np.bincount(p_cat[ok], minlength=n_cat))
+    for c in np.flatnonzero(n_per_cat):
+        by_cat[news.categories[c]] = {
+            **{name: (float(sums[k][0][c] / sums[k][1][c]) if sums[k][1][c] else None)
+               for k, name in METRIC_KEYS.items()},
+            "n": int(n_per_cat[c]),
+        }
+    metrics_by = {
+        "category": by_cat,
+        "cold": {"auc": _nanmean(arrays["auc_cold"]), "n": int((~np.isnan(arrays["auc_cold"])).sum())},
+        "warm": {"auc": _nanmean(arrays["auc_warm"]), "n": int((~np.isnan(arrays["auc_warm"])).sum())},
+    }
+    if weights is not None:
+        arrays.update(weight_arrays(weights, news.category, n_cat, ~dataset.seen_in_train()))
+    return metrics, metrics_by, arrays
+
+
+def weight_arrays(weights: np.ndarray, category: np.ndarray, n_cat: int, cold: np.ndarray) -> dict:
+    """Mean modality weights per news category (n_cat x k, NaN for empty), counts, and cold/warm means (2 x k)."""
+    cat = category.astype(np.int64)
+    count = np.bincount(cat, minlength=n_cat)
+    sums = np.stack([np.bincount(cat, weights[:, j], minlength=n_cat) for j in range(weights.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_cat = sums / count[:, None]
+    cw = np.full((2, weights.shape[1]), np.nan)
+    for row, sel in enumerate((cold, ~cold)):
+        if sel.any():
+            cw[row] = weights[sel].mean(axis=0)
+    return {"weights_by_category": by_cat, "weights_count": count.astype(np.int64), "weights_cold_warm": cw}
+
+
+# ------------------------------------------------------------------------------------------------------ a run
+def environment(device: torch.device) -> dict:
+    dev = str(device)
+    if device.type == "cuda":
+        dev = f"{device} ({torch.cuda.get_device_name(device)})"
+    return {"newsbench": newsbench.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform(), "device": dev}
+
+
+def train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress = None,
+              features_info: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """Train and evaluate one config. Returns (record, arrays) in the format of newsbench.store."""
+    if dataset.train is None or dataset.dev is None:
+        raise InputError(f"dataset {dataset.name} needs both a train and a dev split")
+    if (dataset.dev.label < 0).any():
+        raise InputError(f"dataset {dataset.name}: the dev split has unlabelled impressions; it cannot be scored")
+    if cfg.device == "auto":
+        raise ValueError("resolve cfg.device with newsbench.train.resolve_device first")
+    device = torch.device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model, n_rows, llm_dim, gnn_dim = _build_model(dataset, features, cfg, device)
+
+    losses, epoch_seconds, n_samples, skipped = train_model(model, dataset, cfg, device, progress)
+
+    if progress is not None:
+        progress({"event": "eval"})
+    model.eval()
+    _sync(device)
+    t0 = time.perf_counter()
+    scores, weights = score_dev(model, dataset, cfg, device)
+    k = len(cfg.modalities)
+    metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None)
+    _sync(device)
+    eval_seconds = time.perf_counter() - t0
+
+    train_seconds = sum(epoch_seconds)
+    weights_info = None
+    if "weights_by_category" in arrays:
+        weights_info = {"modalities": list(cfg.modalities), "categories": list(dataset.news.categories),
+                        "mean": weights.mean(axis=0).tolist()}
+    record = {
+        "run_id": cfg.run_id(dataset.fingerprint),
+        "schema": RECORD_SCHEMA,
+        "config": cfg.to_dict(),
+        "label": cfg.label,
+        "group": cfg.group_key,
+        "dataset": {
+            "name": dataset.name, "fingerprint": dataset.fingerprint,
+            "n_train_impressions": len(dataset.train), "n_dev_impressions": len(dataset.dev),
+            "n_news": len(dataset.news), "n_train_samples": n_samples, "n_skipped_clicks": skipped,
+            "n_id_rows": n_rows,
+        },
+        "metrics": metrics,
+        "metrics_by": metrics_by,
+        "params": count_params(cfg, llm_dim or 384, gnn_dim or 128, n_rows),
+        "flops_per_news": flops_per_news(cfg, llm_dim or 384, gnn_dim or 128),
+        "timings": {
+            "epoch_seconds": epoch_seconds,
+            "seconds_per_epoch": train_seconds / max(len(epoch_seconds), 1),
+            "samples_per_second": n_samples * len(epoch_seconds) / train_seconds if train_seconds > 0 else None,
+            "eval_seconds": eval_seconds,
+            "eval_candidates_per_second": len(scores) / eval_seconds if eval_seconds > 0 else None,
+            # process-wide peak (Linux reports KiB): includes data loading and features held by the caller
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cuda_max_allocated_mb": (torch.cuda.max_memory_allocated(device) / 2**20
+                                      if device.type == "cuda" else None),
+        },
+        "train_loss": losses,
+        "features": dict(features_info or {}),
+        "weights": weights_info,
+        "environment": environment(device),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return record, arrays
+
+
+def run_and_save(dataset: Dataset, features: dict | None, cfg: RunConfig, results, features_info: dict | None = None,
+                 progress: Progress = None) -> dict:
+    """train_run, then write the record atomically into `results` (store.save_record). Returns the record."""
+    record, arrays = train_run(dataset, features, cfg, progress=progress, features_info=features_info)
+    store.save_record(results, record, arrays)
+    return record

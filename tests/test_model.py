@@ -1,0 +1,161 @@
+"""The model's parts: fusion shapes and weights, attention scaling, empty histories, and the fast paths
+(distinct-news encoding, sparse ID gradients) against their straightforward forms."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from newsbench.config import FUSIONS, RunConfig
+from newsbench.model import AttentionFusion, GateFusion, Recommender, UserEncoder, make_fusion
+from newsbench.params import subsets
+
+SMALL = dict(id_dim=8, dim=16, user_hidden=12)
+
+
+def _model(cfg: RunConfig, n_news: int = 30, sparse_id: bool = True, seed: int = 0) -> Recommender:
+    torch.manual_seed(seed)
+    model = Recommender(cfg, n_news + 1, llm_dim=6, gnn_dim=5, sparse_id=sparse_id)
+    g = torch.Generator().manual_seed(1)
+    id_map = torch.arange(1, n_news + 1)
+    id_map[-3:] = 0                                           # three 'cold' news share the unknown row
+    model.news_encoder.set_inputs(id_map, torch.randn(n_news, 11, generator=g))
+    return model
+
+
+def _batch(n_news: int = 30, b: int = 6, l: int = 7, c: int = 5, seed: int = 2):
+    g = torch.Generator().manual_seed(seed)
+    hist = torch.randint(0, n_news, (b, l), generator=g)
+    mask = torch.rand(b, l, generator=g) < 0.7
+    mask[0] = False                                           # one user with no history
+    cand = torch.randint(0, n_news, (b, c), generator=g)
+    return hist, mask, cand
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("k", [2, 3])
+def test_fusion_shapes_and_weights_sum_to_one(fusion, k):
+    torch.manual_seed(0)
+    f = make_fusion(fusion, k, 16)
+    out, w = f(torch.randn(9, k, 16))
+    assert out.shape == (9, 16)
+    if fusion in ("gate", "attention", "attention-unscaled"):
+        assert w.shape == (9, k)
+        torch.testing.assert_close(w.sum(1), torch.ones(9))
+        assert (w >= 0).all()
+    else:
+        assert w is None
+    assert make_fusion(fusion, 1, 16) is None
+
+
+def test_gate_and_attention_outputs_are_the_weighted_sums():
+    torch.manual_seed(0)
+    h = torch.randn(4, 3, 16)
+    for f in (GateFusion(3, 16), AttentionFusion(16)):
+        out, w = f(h)
+        torch.testing.assert_close(out, (w[:, :, None] * h).sum(1))
+
+
+def test_attention_scaled_and_unscaled_differ_by_sqrt_d():
+    torch.manual_seed(0)
+    scaled = AttentionFusion(256, scaled=True)
+    unscaled = AttentionFusion(256, scaled=False)
+    unscaled.load_state_dict(scaled.state_dict())
+    h = torch.randn(5, 3, 256)
+    torch.testing.assert_close(unscaled.scores(h), scaled.scores(h) * math.sqrt(256))
+    q_k = scaled.key(h) @ scaled.query
+    torch.testing.assert_close(scaled.scores(h), q_k / 16)
+    assert not torch.allclose(scaled(h)[1], unscaled(h)[1])
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_folded_key_equals_the_explicit_key_transform(scaled):
+    torch.manual_seed(0)
+    folded = AttentionFusion(64, scaled=scaled, fold=True)
+    explicit = AttentionFusion(64, scaled=scaled, fold=False)
+    explicit.load_state_dict(folded.state_dict())
+    # float64: unscaled scores saturate the softmax, where float32 rounding alone would differ visibly
+    folded, explicit = folded.double(), explicit.double()
+    h = torch.randn(7, 3, 64, dtype=torch.float64)
+    (of, wf), (oe, we) = folded(h), explicit(h)
+    torch.testing.assert_close(wf, we)
+    torch.testing.assert_close(of, oe)
+    (of * torch.arange(64.0, dtype=torch.float64)).sum().backward()
+    (oe * torch.arange(64.0, dtype=torch.float64)).sum().backward()
+    for (name, a), (_, b) in zip(folded.named_parameters(), explicit.named_parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-9, msg=name)
+
+
+@pytest.mark.parametrize("mods", subsets())
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_subset_and_fusion_scores_a_batch(mods, fusion):
+    cfg = RunConfig(modalities=mods, fusion=fusion, **SMALL)
+    model = _model(cfg)
+    hist, mask, cand = _batch()
+    scores = model(hist, mask, cand)
+    assert scores.shape == cand.shape and torch.isfinite(scores).all()
+    vecs, w = model.news_encoder(torch.arange(30))
+    assert vecs.shape == (30, 16)
+    assert (w is not None) == (len(mods) > 1 and fusion in ("gate", "attention", "attention-unscaled"))
+
+
+def test_empty_history_gives_the_learned_no_history_vector():
+    torch.manual_seed(0)
+    ue = UserEncoder(16, 12)
+    vecs = torch.randn(3, 4, 16)
+    mask = torch.tensor([[False] * 4, [True, True, False, False], [True] * 4])
+    users = ue(vecs, mask)
+    torch.testing.assert_close(users[0], ue.no_history.detach())
+    alpha = torch.softmax(ue.logits(vecs[1, :2]), 0)
+    torch.testing.assert_close(users[1], (alpha[:, None] * vecs[1, :2]).sum(0))
+    users.sum().backward()
+    assert ue.no_history.grad is not None and ue.no_history.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("fusion", ["attention", "concat", "gate"])
+def test_distinct_news_encoding_equals_per_slot_encoding(fusion):
+    cfg = RunConfig(fusion=fusion, **SMALL)
+    fast, naive = _model(cfg, sparse_id=False), _model(cfg, sparse_id=False)
+    hist, mask, cand = _batch()
+    target = torch.zeros(len(cand), dtype=torch.long)
+    s_fast, s_naive = fast(hist, mask, cand), naive.forward_naive(hist, mask, cand)
+    torch.testing.assert_close(s_fast, s_naive, rtol=1e-5, atol=1e-5)
+    torch.nn.functional.cross_entropy(s_fast, target).backward()
+    torch.nn.functional.cross_entropy(s_naive, target).backward()
+    for (name, a), (_, b) in zip(fast.named_parameters(), naive.named_parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_sparse_id_gradients_and_sparse_adam_step_equal_dense():
+    from newsbench.train import make_optimizers
+
+    cfg = RunConfig(fusion="attention", **SMALL)
+    sparse, dense = _model(cfg, sparse_id=True), _model(cfg, sparse_id=False)
+    hist, mask, cand = _batch()
+    target = torch.zeros(len(cand), dtype=torch.long)
+    ls, ld = (torch.nn.functional.cross_entropy(m(hist, mask, cand), target) for m in (sparse, dense))
+    assert ls.item() == ld.item()
+    ls.backward()
+    ld.backward()
+    gs, gd = sparse.news_encoder.id_embedding.weight.grad, dense.news_encoder.id_embedding.weight.grad
+    assert gs.is_sparse and not gd.is_sparse
+    torch.testing.assert_close(gs.to_dense(), gd)
+    opts = make_optimizers(sparse, 1e-2)
+    assert [type(o) for o in opts] == [torch.optim.Adam, torch.optim.SparseAdam]
+    assert opts[1].param_groups[0]["params"] == [sparse.news_encoder.id_embedding.weight]
+    # one step: SparseAdam + Adam versus Adam over everything. From fresh moments Adam leaves untouched rows
+    # exactly in place (zero gradient, zero moments), so the two must agree on every parameter. SparseAdam folds
+    # the bias correction into the step size, which moves eps by sqrt(1 - beta2); a tiny eps removes that artefact.
+    for o in opts:
+        for g in o.param_groups:
+            g["eps"] = 1e-14
+    dense_opt = torch.optim.Adam(dense.parameters(), lr=1e-2, eps=1e-14)
+    for o in opts:
+        o.step()
+    dense_opt.step()
+    for (name, a), (_, b) in zip(sparse.named_parameters(), dense.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    touched = gd.abs().sum(1) > 0
+    assert 0 < touched.sum() < len(touched)

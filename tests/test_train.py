@@ -1,0 +1,211 @@
+"""Training and evaluation: negative sampling, determinism, learning, the record, evaluation splits, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from newsbench import store
+from newsbench.config import RunConfig
+from newsbench.errors import InputError
+from newsbench.metrics import auc_score
+from newsbench.train import (TrainingClicks, evaluate, history_matrix, resolve_device, sample_epoch, train_run,
+                             weight_arrays)
+from toydata import make_dataset, make_features
+
+FAST = dict(epochs=1, batch_size=32, id_dim=16, dim=32, user_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    ds = make_dataset()
+    return ds, make_features(ds)
+
+
+def test_history_matrix_keeps_the_most_recent_clicks(toy):
+    beh = toy[0].train
+    hist, mask = history_matrix(beh, 5)
+    for i in range(len(beh)):
+        h = beh.hist[beh.hist_ptr[i]:beh.hist_ptr[i + 1]][-5:]
+        assert mask[i].sum() == len(h)
+        assert list(hist[i][mask[i]]) == list(h)
+
+
+def test_negatives_come_from_the_same_impression_and_are_not_clicked(toy):
+    beh = toy[0].train
+    clicks = TrainingClicks(beh)
+    assert clicks.n_skipped > 0 and len(clicks) + clicks.n_skipped == int((beh.label == 1).sum())
+    imp, cands = sample_epoch(clicks, 4, np.random.default_rng(0))
+    assert cands.shape == (len(clicks), 5) and sorted(imp) == sorted(clicks.pos_imp)
+    for i, row in zip(imp, cands):
+        slots = slice(beh.cand_ptr[i], beh.cand_ptr[i + 1])
+        news, lab = beh.cand[slots], beh.label[slots]
+        assert row[0] in news[lab == 1]
+        negs = set(news[lab == 0])
+        assert set(row[1:]) <= negs
+        if len(negs) >= 4:                        # without replacement when there are enough
+            assert len(set(row[1:])) == 4
+
+
+def test_negative_draws_are_uniform_over_the_impression():
+    # one impression: a click and 6 negatives; 4 drawn without replacement -> each negative with probability 4/6
+    from newsbench.data.dataset import Behaviors
+
+    beh = Behaviors(impression_id=np.array([1]), user=np.array([0]), time=np.array([0]),
+                    hist_ptr=np.array([0, 0]), hist=np.zeros(0, np.int32), cand_ptr=np.array([0, 7]),
+                    cand=np.arange(7, dtype=np.int32), label=np.array([1, 0, 0, 0, 0, 0, 0], np.int8))
+    clicks = TrainingClicks(beh)
+    rng = np.random.default_rng(0)
+    counts = np.zeros(7)
+    for _ in range(3000):
+        _, c = sample_epoch(clicks, 4, rng)
+        counts[c[0, 1:]] += 1
+    assert counts[0] == 0
+    assert np.allclose(counts[1:] / 3000, 4 / 6, atol=0.03)
+
+
+def test_training_is_deterministic_on_cpu(toy):
+    ds, feats = toy
+    cfg = RunConfig(fusion="attention", seed=3, **FAST)
+    r1, a1 = train_run(ds, feats, cfg)
+    r2, a2 = train_run(ds, feats, cfg)
+    assert r1["metrics"] == r2["metrics"] and r1["train_loss"] == r2["train_loss"]
+    assert a1.keys() == a2.keys()
+    for k in a1:
+        np.testing.assert_array_equal(a1[k], a2[k])
+    r3, _ = train_run(ds, feats, RunConfig(fusion="attention", seed=4, **FAST))
+    assert r3["train_loss"] != r1["train_loss"]
+
+
+def test_loss_decreases_and_beats_random_on_a_planted_task(toy):
+    ds, feats = toy
+    cfg = RunConfig(fusion="concat", seed=0, **{**FAST, "epochs": 3})
+    rec, arrays = train_run(ds, feats, cfg)
+    loss = rec["train_loss"]
+    assert loss[-1] < loss[0] and loss[0] < np.log(5) * 1.1
+    assert rec["metrics"]["auc"] > 0.7
+
+
+def test_record_has_every_key_and_round_trips_through_the_store(toy, tmp_path):
+    from newsbench.train import run_and_save
+
+    ds, feats = toy
+    cfg = RunConfig(fusion="gate", **FAST)
+    rec = run_and_save(ds, feats, cfg, tmp_path, features_info={"llm": {"encoder": "toy"}})
+    assert set(rec) == {"run_id", "schema", "config", "label", "group", "dataset", "metrics", "metrics_by",
+                        "params", "flops_per_news", "timings", "train_loss", "features", "weights", "environment",
+                        "created"}
+    assert rec["run_id"] == cfg.run_id(ds.fingerprint) and rec["group"] == cfg.group_key
+    assert set(rec["metrics"]) == {"auc", "mrr", "ndcg@5", "ndcg@10"}
+    assert {"n_train_impressions", "n_dev_impressions", "n_news", "name", "fingerprint"} <= set(rec["dataset"])
+    assert {"epoch_seconds", "seconds_per_epoch", "samples_per_second", "eval_seconds", "peak_rss_mb",
+            "cuda_max_allocated_mb"} <= set(rec["timings"])
+    assert rec["weights"]["modalities"] == ["id", "llm", "gnn"] and rec["features"]["llm"]["encoder"] == "toy"
+    assert store.is_done(tmp_path, rec["run_id"])
+    assert store.load_record(tmp_path, rec["run_id"]) == json.loads(json.dumps(rec))
+    arrays = store.load_arrays(tmp_path, rec["run_id"])
+    n_dev = len(ds.dev)
+    for k in ("impression_id", "auc", "mrr", "ndcg5", "ndcg10", "auc_cold", "auc_warm"):
+        assert arrays[k].shape == (n_dev,)
+    assert arrays["weights_by_category"].shape == (len(ds.news.categories), 3)
+    assert arrays["weights_cold_warm"].shape == (2, 3)
+    assert arrays["weights_count"].sum() == len(ds.news)
+    assert len(store.records_frame(store.load_records(tmp_path))) == 1
+
+
+def test_single_modality_and_mean_fusion_record_no_weights(toy):
+    ds, feats = toy
+    rec, arrays = train_run(ds, feats, RunConfig(modalities=("id",), **FAST))
+    assert rec["weights"] is None and "weights_by_category" not in arrays
+    assert rec["params"]["fusion"] == 0
+
+
+def test_evaluation_splits_match_straightforward_loops(toy):
+    ds = toy[0]
+    beh = ds.dev
+    scores = np.random.default_rng(0).normal(size=len(beh.cand)).round(1).astype(np.float32)  # with ties
+    metrics, by, arrays = evaluate(scores, ds)
+    seen = ds.seen_in_train()
+    cats = {}
+    for i in range(len(beh)):
+        sl = slice(beh.cand_ptr[i], beh.cand_ptr[i + 1])
+        lab, sc, news = beh.label[sl], scores[sl], beh.cand[sl]
+        for name, sel in (("auc_cold", ~seen[news]), ("auc_warm", seen[news])):
+            l2 = lab[sel]
+            expected = auc_score(l2, sc[sel]) if 0 < l2.sum() < len(l2) else np.nan
+            np.testing.assert_allclose(arrays[name][i], expected, equal_nan=True)
+        for c in set(ds.news.category[news[lab == 1]]):
+            cats.setdefault(ds.news.categories[c], []).append(arrays["auc"][i])
+    for name, vals in cats.items():
+        assert by["category"][name]["n"] == len(vals)
+        assert by["category"][name]["auc"] == pytest.approx(np.nanmean(vals))
+    assert metrics["auc"] == pytest.approx(np.nanmean(arrays["auc"]))
+    assert by["cold"]["n"] == int((~np.isnan(arrays["auc_cold"])).sum()) > 0
+
+
+def test_weight_arrays_are_means_per_category_and_cold_warm():
+    rng = np.random.default_rng(0)
+    w = rng.dirichlet(np.ones(3), size=50)
+    cat = rng.integers(0, 4, size=50)
+    cat[cat == 2] = 1                                    # category 2 is empty
+    cold = rng.random(50) < 0.3
+    out = weight_arrays(w, cat, 4, cold)
+    for c in (0, 1, 3):
+        np.testing.assert_allclose(out["weights_by_category"][c], w[cat == c].mean(0))
+    assert np.isnan(out["weights_by_category"][2]).all() and out["weights_count"][2] == 0
+    np.testing.assert_allclose(out["weights_cold_warm"], np.stack([w[cold].mean(0), w[~cold].mean(0)]))
+
+
+def test_device_resolution_and_bad_inputs(toy):
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(InputError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError):
+            resolve_device("cuda")
+    ds, feats = toy
+    with pytest.raises(InputError):
+        train_run(ds, {"gnn": feats["gnn"]}, RunConfig(modalities=("llm",), **FAST))
+
+
+def test_progress_callback_sees_steps_and_epochs(toy):
+    ds, feats = toy
+    events = []
+    train_run(ds, feats, RunConfig(modalities=("id", "llm"), fusion="mean", **FAST), progress=events.append)
+    kinds = [e["event"] for e in events]
+    assert "step" in kinds and "epoch" in kinds and kinds[-1] == "eval"
+    assert events[kinds.index("epoch") - 1]["step"] == events[kinds.index("epoch") - 1]["steps"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("amp", [False, True])
+def test_cuda_run_matches_the_cpu_run_closely(toy, amp):
+    ds, feats = toy
+    cpu, _ = train_run(ds, feats, RunConfig(fusion="attention", **FAST))
+    gpu, arrays = train_run(ds, feats, RunConfig(fusion="attention", device="cuda", amp=amp, **FAST))
+    assert gpu["timings"]["cuda_max_allocated_mb"] > 0
+    assert abs(gpu["metrics"]["auc"] - cpu["metrics"]["auc"]) < (0.05 if amp else 0.01)
+    assert np.isfinite(arrays["weights_by_category"]).all()
+
+
+def test_cli_train_on_tiny_writes_a_record(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from newsbench.cli import app
+
+    # id,llm: the gnn features (a LightGCN fit) would dominate the test time; the model path is the same
+    args = ["train", "--data", str(tiny_dir), "--modalities", "id,llm", "--fusion", "attention",
+            "--text-encoder", "hash", "--epochs", "1", "--batch-size", "64", "--device", "cpu",
+            "--results", str(tmp_path), "--no-progress"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert res.exit_code == 0, res.output
+    recs = store.load_records(tmp_path)
+    assert len(recs) == 1 and recs[0]["label"] == "id+llm/attention"
+    assert 0 <= recs[0]["metrics"]["auc"] <= 1 and "auc" in res.output
+    again = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert again.exit_code == 0 and "already done" in again.output
