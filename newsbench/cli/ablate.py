@@ -1,7 +1,313 @@
-"""`newsbench ablate` (being written)."""
+"""`newsbench ablate`: the resumable grid of modality subsets x fusions x seeds, then the report.
+
+Only option parsing and rendering live here; the grid logic (expansion, claims, executors) is newsbench.grid.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from newsbench import grid, store
+from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.config import RunConfig
+from newsbench.errors import InputError
+
+HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
+
+With no options: the embedded `demo` dataset, seeds 0,1,2 and the seed paper's table (id; id+llm and id+gnn with \
+concat; id+llm+gnn with concat, gate and attention) = 18 runs. With --subsets and/or --fusions the full cross product \
+is run (single-modality subsets once per seed, with no fusion; --subsets defaults to the table's subsets and \
+--fusions to concat,gate,attention).
+
+Every run is recorded in RESULTS/runs/ once; a run already recorded for the same configuration and dataset is \
+skipped, so killing ablate (Ctrl-C or kill -9) and rerunning the same command finishes the grid. Two ablate \
+processes may share one results folder: each run is claimed with a lock file and trained once.
+
+Examples:
+  newsbench ablate
+  newsbench ablate --dry-run
+  newsbench ablate -d data/MINDsmall --subsets all --fusions concat,gate,attention --n-seeds 5
+  newsbench ablate --text-encoder hash --epochs 1 --seeds 0 --results /tmp/quick
+  newsbench ablate --workers 2
+  newsbench ablate --executor ray --ray-address auto --gpus-per-run 1 --device cuda
+"""
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="ablate", help=HELP)(ablate)
+
+
+def ablate(
+    data: Optional[Path] = DataOpt,
+    cache_dir: Optional[Path] = CacheOpt,
+    unknown_news: str = UnknownNewsOpt,
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2 (default 0,1,2)."),
+    n_seeds: Optional[int] = typer.Option(None, "--n-seeds", help="Seeds 0..N-1 (instead of --seeds)."),
+    subsets: Optional[str] = typer.Option(
+        None, "--subsets",
+        help="'all' (the 7 non-empty subsets) or subsets separated by '+', modalities by ',': 'id+id,llm+id,llm,gnn'."),
+    fusions: Optional[str] = typer.Option(
+        None, "--fusions", help="Comma-separated fusions among concat,gate,attention,attention-unscaled,mean."),
+    epochs: int = typer.Option(RunConfig.epochs, "--epochs", min=1, help="Training epochs per run."),
+    batch_size: int = typer.Option(RunConfig.batch_size, "--batch-size", min=1, help="Clicks per training batch."),
+    lr: float = typer.Option(RunConfig.lr, "--lr", help="Adam learning rate."),
+    negatives: int = typer.Option(RunConfig.negatives, "--negatives", min=1, help="Non-clicked candidates per click."),
+    history_len: int = typer.Option(RunConfig.history_len, "--history-len", min=1, help="Most recent clicks used."),
+    id_dim: int = typer.Option(RunConfig.id_dim, "--id-dim", min=1, help="ID embedding size."),
+    dim: int = typer.Option(RunConfig.dim, "--dim", min=1, help="Size every modality is projected to."),
+    user_hidden: int = typer.Option(RunConfig.user_hidden, "--user-hidden", min=1,
+                                    help="Hidden size of the user encoder's additive attention."),
+    text_encoder: str = typer.Option(RunConfig.text_encoder, "--text-encoder",
+                                     help="Text embedding: minilm | hash | st:NAME | file:PATH."),
+    text_fields: str = typer.Option(RunConfig.text_fields, "--text-fields", help="title | title+abstract."),
+    graph: str = typer.Option(RunConfig.graph, "--graph", help="Graph for the GNN features: clicks | entities | both."),
+    graph_dim: int = typer.Option(RunConfig.graph_dim, "--graph-dim", min=1, help="GNN embedding size."),
+    graph_layers: int = typer.Option(RunConfig.graph_layers, "--graph-layers", min=1, help="GNN layers."),
+    graph_epochs: int = typer.Option(RunConfig.graph_epochs, "--graph-epochs", min=1, help="GNN training epochs."),
+    graph_seed: int = typer.Option(RunConfig.graph_seed, "--graph-seed", help="GNN seed (shared by the grid)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (auto: cuda when available)."),
+    amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results folder (records in RESULTS/runs/)."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine) | ray (a Ray cluster)."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Local executor: runs in parallel processes (the cores are split among them)."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray."),
+    cpus_per_run: float = typer.Option(1.0, "--cpus-per-run", help="Ray: CPUs reserved per run."),
+    gpus_per_run: float = typer.Option(0.0, "--gpus-per-run", help="Ray: GPUs reserved per run."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid with done/pending/locked; run nothing."),
+    report: bool = typer.Option(True, "--report/--no-report",
+                                help="At the end, print the report tables and write them to RESULTS/report/."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Report: significance level."),
+    test: str = typer.Option("permutation", "--test",
+                             help="Report: impression-level paired test: ttest | wilcoxon | permutation."),
+) -> None:
+    console = Console(stderr=True)
+    out = Console()
+    if executor not in ("local", "ray"):
+        raise InputError(f"--executor {executor!r}: choose local or ray")
+    if executor == "ray" and workers != 1:
+        raise InputError("--workers is for --executor local; with ray use --cpus-per-run/--gpus-per-run")
+    seed_list = grid.parse_seeds(seeds, n_seeds)
+    base = _base_config(
+        epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
+        dim=dim, user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph,
+        graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+        device=_resolve_device(device, gpus_per_run if executor == "ray" else 0.0), amp=amp)
+    if subsets is None and fusions is None:
+        configs = grid.default_grid(base, seed_list)
+    else:
+        sub = grid.parse_subsets(subsets) if subsets is not None else list(grid.DEFAULT_SUBSETS)
+        fus = grid.parse_fusions(fusions) if fusions is not None else list(grid.DEFAULT_FUSIONS)
+        configs = grid.expand_grid(sub, fus, seed_list, base)
+    if report:
+        from newsbench.stats import TESTS
+
+        if test not in TESTS:       # checked now, not after hours of training
+            raise InputError(f"--test {test!r}: choose from {', '.join(TESTS)}")
+    if executor == "ray":
+        grid._import_ray()          # fail fast, before any work, when Ray is missing
+
+    from newsbench.cli.common import load_data
+
+    done, dataset = 0, None
+    previous_term = _terminate_as_interrupt()
+    try:
+        dataset = load_data(data, cache_dir, unknown_news)
+        if dry_run:
+            _print_plan(out, configs, dataset, results)
+            return
+        grid.clean_stale_files(results)
+        done = grid.count_done(configs, results, dataset.fingerprint)
+        todo = [c for c in configs if not store.is_done(results, c.run_id(dataset.fingerprint))]
+        started = time.perf_counter()
+        if todo:
+            # Shared work, once: every feature matrix the remaining runs need, before the first run.
+            grid.trace("features-start")
+            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True)
+            grid.trace("features-done")
+            one_at_a_time = executor == "local" and workers == 1
+            with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
+                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features,
+                                    info, data, cache_dir, unknown_news, view)
+                res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
+            done = res.done
+            console.print(f"ablate: {len(res.ran)} runs trained, {res.done_before} already done"
+                          + (f", {len(res.by_others)} by another process" if res.by_others else "")
+                          + f"; {res.done} of {res.total} recorded in {store.runs_dir(results)} "
+                          f"({time.perf_counter() - started:.1f} s)")
+        else:
+            console.print(f"ablate: all {len(configs)} runs already recorded in {store.runs_dir(results)}")
+    except KeyboardInterrupt as stop:
+        grid.clean_stale_files(results)
+        if dataset is not None:
+            done = grid.count_done(configs, results, dataset.fingerprint)
+        console.print(f"interrupted: {done} of {len(configs)} runs done; rerun the same command to resume")
+        raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+    if report:
+        _report(results, dataset, out, console, alpha, test)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `kill`, `timeout`): stop as cleanly as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _terminate_as_interrupt():
+    """Route SIGTERM through the Ctrl-C path; returns the previous handler (None when not in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _base_config(**kw: Any) -> RunConfig:
+    try:
+        return RunConfig(**kw)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def _resolve_device(device: str, gpus_per_run: float) -> str:
+    if device == "auto" and gpus_per_run > 0:
+        return "cuda"               # the Ray workers have the GPU, perhaps not this driver
+    if device.startswith("cuda") and gpus_per_run > 0:
+        return device
+    from newsbench.train import resolve_device
+
+    return resolve_device(device)
+
+
+def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features, info, data,
+                   cache_dir, unknown_news, view):
+    if kind == "ray":
+        return grid.RayExecutor(dataset, features, address=ray_address, cpus_per_run=cpus_per_run,
+                                gpus_per_run=gpus_per_run, features_info=info)
+    if workers > 1:
+        import os
+
+        from newsbench.paths import cache_dir as resolve_cache
+
+        spec = grid.WorkerSpec(data_path=str(data) if data else None, cache_dir=str(resolve_cache(cache_dir)),
+                               unknown_news=unknown_news, threads=max(1, (os.cpu_count() or 1) // workers))
+        return grid.PoolExecutor(workers, spec, features_info=info)
+    return grid.LocalExecutor(dataset, features, on_progress=view.run_progress, features_info=info)
+
+
+def _print_plan(out: Console, configs, dataset, results: Path) -> None:
+    table = Table(title=f"ablation grid on {dataset.name} ({dataset.fingerprint[:12]}) -> {store.runs_dir(results)}")
+    for col in ("#", "run", "seed", "run id", "status"):
+        table.add_column(col, justify="right" if col in ("#", "seed") else "left")
+    counts = {"done": 0, "pending": 0, "locked": 0}
+    style = {"done": "green", "pending": "yellow", "locked": "cyan"}
+    for i, cfg in enumerate(configs, 1):
+        rid = cfg.run_id(dataset.fingerprint)
+        status = grid.run_status(results, rid)
+        counts[status] += 1
+        table.add_row(str(i), cfg.label, str(cfg.seed), rid, f"[{style[status]}]{status}[/]")
+    out.print(table)
+    out.print(f"{len(configs)} runs: {counts['done']} done, {counts['pending']} pending, {counts['locked']} locked "
+              f"(being trained by another process)")
+
+
+def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str) -> None:
+    try:
+        from newsbench.report import print_and_write
+    except ImportError:
+        console.print("ablate: the report module is not available; run `newsbench report` later")
+        return
+    # Only this dataset's runs (a results folder may hold others), with its card's planted signals when generated.
+    data = print_and_write(Path(results), Path(results) / "report", out, alpha=alpha, test=test,
+                           card=dataset.card, dataset=dataset.fingerprint)
+    if data.get("written"):
+        console.print(f"ablate: report tables written to {Path(results) / 'report'}")
+
+
+class _GridProgress(grid.GridEvents):
+    """Two bars: the grid (runs done/total, ETA) and the current run (epoch, step, loss)."""
+
+    def __init__(self, console: Console, configs, done: int, run_bar: bool = True):
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+            console=console, transient=False)
+        self.total = len(configs)
+        self.grid_task = self.progress.add_task("grid", total=self.total, completed=done, info="")
+        self.run_task = None
+        self.run_bar = run_bar          # parallel executors: no per-step progress, list the runs in flight instead
+        self.in_flight: dict[str, str] = {}
+        self._waiting_shown = False
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def _show_in_flight(self):
+        names = list(self.in_flight.values())
+        info = f"running {len(names)}: " + ", ".join(names) if names else ""
+        self.progress.update(self.grid_task, info=info[:80])
+
+    def run_started(self, cfg, run_id):
+        if not self.run_bar:
+            self.in_flight[run_id] = f"{cfg.label} s{cfg.seed}"
+            self._show_in_flight()
+            return
+        if self.run_task is None:
+            self.run_task = self.progress.add_task("run", total=None, info="")
+        self.progress.reset(self.run_task, total=None, description=f"{cfg.label} s{cfg.seed}", info="")
+
+    def run_finished(self, cfg, run_id, record):
+        self.progress.advance(self.grid_task)
+        if self.in_flight.pop(run_id, None) is not None:
+            self._show_in_flight()
+        auc = (record.get("metrics") or {}).get("auc")
+        if auc is not None:
+            self.progress.console.print(f"  {cfg.label:<24} seed {cfg.seed}  AUC {auc:.4f}  [dim]{run_id}[/]")
+
+    def run_skipped(self, cfg, run_id, why):
+        if why != "done":
+            self.progress.advance(self.grid_task)
+
+    def waiting(self, locked):
+        if not self._waiting_shown:
+            self._waiting_shown = True
+            owners = {f"{o.get('pid')}@{o.get('host')}" for _, _, o in locked if o}
+            self.progress.console.print(f"  waiting for {len(locked)} runs claimed by another process "
+                                        f"({', '.join(sorted(owners)) or 'unknown'})")
+
+    def run_progress(self, event: dict) -> None:
+        """train_run's progress callback: {"event": "step"|"epoch"|"eval", "epoch" (0-based), "epochs", "step",
+        "steps", "loss"}."""
+        kind = event.get("event")
+        grid.trace(f"progress {kind} epoch={event.get('epoch')} step={event.get('step')}")
+        if self.run_task is None:
+            return
+        parts = []
+        if event.get("epoch") is not None:
+            parts.append(f"epoch {event['epoch'] + 1}/{event.get('epochs', '?')}")
+        if event.get("loss") is not None:
+            parts.append(f"loss {float(event['loss']):.4f}")
+        if kind == "eval":
+            parts = ["evaluating on dev"]
+        upd: dict[str, Any] = {"info": " ".join(parts)}
+        if kind == "step" and event.get("steps"):
+            upd["total"] = event["steps"]
+            upd["completed"] = event.get("step", 0)
+        self.progress.update(self.run_task, **upd)

@@ -170,8 +170,25 @@ def train_lightgcn(g: Graph, dim: int = 128, layers: int = 3, epochs: int = 20, 
     dst_t = torch.from_numpy(g.dst).to(device)
     n_edges = len(g.src)
     batch_size = batch_size or auto_batch(n_edges)
-    losses: list[float] = []
     steps = -(-n_edges // batch_size) if n_edges else 0
+    # Gathers like emb[s] accumulate their gradients with racy float adds on a multi-threaded CPU, so two fresh
+    # trainings drift apart and a resumed grid would not match an uninterrupted one. Deterministic mode orders them.
+    # (On CUDA some kernels have no deterministic twin: warn rather than fail; the cache key names the device.)
+    prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=not str(device).startswith("cpu"))
+    try:
+        emb, losses = _bpr_epochs(model, opt, adj, g, pools, src_t, dst_t, rng, epochs, batch_size, steps, device,
+                                  progress)
+    finally:
+        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+    return emb, losses
+
+
+def _bpr_epochs(model, opt, adj, g, pools, src_t, dst_t, rng, epochs, batch_size, steps, device, progress):
+    import torch
+
+    n_edges = len(g.src)
+    losses: list[float] = []
     with progress_bar(f"LightGCN ({device})", epochs * steps, progress) as advance:
         for _ in range(epochs):
             perm = rng.permutation(n_edges)

@@ -1,0 +1,280 @@
+"""Grid expansion, claims and the driver loop, with a stand-in for train_run (fast, no torch training)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from newsbench import atomic, grid, store
+from newsbench.config import NO_FUSION, RunConfig
+from newsbench.errors import InputError
+
+BASE = RunConfig(epochs=1, text_encoder="hash")
+
+
+# ---- a stand-in dataset and train_run (module level so spawned pool workers can import them) ----
+
+def fake_load(data_path, cache_dir, unknown_news):
+    return SimpleNamespace(name="fake", fingerprint="fp-fake")
+
+
+def fake_features(dataset, cfg, cache_dir):
+    return {m: np.full((3, 2), i, dtype=np.float32) for i, m in enumerate(cfg.modalities) if m != "id"}
+
+
+def fake_run(dataset, features, cfg, progress=None):
+    """Deterministic per-impression metrics from the config alone, like a real run on CPU."""
+    assert set(features) == set(cfg.modalities) - {"id"}
+    rng = np.random.default_rng(int(cfg.run_id(dataset.fingerprint), 16) % 2**32)
+    auc = rng.random(20)
+    if progress is not None:
+        progress({"event": "step", "epoch": 0, "epochs": 1, "step": 1, "steps": 1, "loss": 0.5})
+    record = {"run_id": cfg.run_id(dataset.fingerprint), "config": cfg.to_dict(), "label": cfg.label,
+              "group": cfg.group_key, "metrics": {"auc": float(auc.mean())}}
+    return record, {"impression_id": np.arange(20), "auc": auc}
+
+
+class CountingRun:
+    def __init__(self, fail_at: int | None = None, exc: type[BaseException] = RuntimeError, delay: float = 0.0):
+        self.calls: list[str] = []
+        self.fail_at, self.exc, self.delay = fail_at, exc, delay
+        self.lock = threading.Lock()
+
+    def __call__(self, dataset, features, cfg, progress=None):
+        with self.lock:
+            self.calls.append(cfg.run_id(dataset.fingerprint))
+            n = len(self.calls)
+        if self.fail_at is not None and n == self.fail_at:
+            # Leave what a killed writer would: a temporary file and an .npz without its .json.
+            rid = cfg.run_id(dataset.fingerprint)
+            d = store.runs_dir(self.results)
+            (d / f"{atomic.TMP_PREFIX}{rid}.json.abc").write_text("{")
+            (d / f"{rid}.npz").write_bytes(b"partial")
+            raise self.exc("boom")
+        time.sleep(self.delay)
+        return fake_run(dataset, features, cfg, progress)
+
+
+DATA = fake_load(None, None, "error")
+FEATS = fake_features(DATA, RunConfig(), None)
+
+
+def run_local(configs, results, run_fn=fake_run, **kw):
+    ex = grid.LocalExecutor(DATA, FEATS, run_fn=run_fn)
+    return grid.run_grid(configs, DATA, results, executor=ex, **kw)
+
+
+def leftovers(results):
+    d = store.runs_dir(results)
+    return sorted(p.name for p in d.iterdir() if p.name.startswith(atomic.TMP_PREFIX) or p.suffix == ".lock")
+
+
+def all_arrays(results):
+    return {r["run_id"]: store.load_arrays(results, r["run_id"]) for r in store.load_records(results)}
+
+
+# ---- parsing and expansion ----
+
+def test_parse_subsets_all_and_lists():
+    assert len(grid.parse_subsets("all")) == 7
+    assert grid.parse_subsets("id,llm+gnn,id+llm") == [("id", "llm"), ("id", "gnn"), ("llm",)]
+    assert grid.parse_subsets("id+id") == [("id",)]
+
+
+@pytest.mark.parametrize("bad", ["", "id,,llm", "id+", "text", "id,id", "+"])
+def test_parse_subsets_errors(bad):
+    with pytest.raises(InputError):
+        grid.parse_subsets(bad)
+
+
+@pytest.mark.parametrize("bad", ["", "sum", "concat,", "none"])
+def test_parse_fusions_errors(bad):
+    with pytest.raises(InputError):
+        grid.parse_fusions(bad)
+
+
+def test_parse_seeds():
+    assert grid.parse_seeds() == [0, 1, 2]
+    assert grid.parse_seeds("3,1,3") == [3, 1]
+    assert grid.parse_seeds(n_seeds=5) == [0, 1, 2, 3, 4]
+    for text, n in [("a", None), ("-1", None), (None, 0), ("1", 2)]:
+        with pytest.raises(InputError):
+            grid.parse_seeds(text, n)
+
+
+def test_expand_all_subsets_counts():
+    fusions = grid.parse_fusions("concat,gate,attention")
+    one = grid.expand_grid(grid.parse_subsets("all"), fusions, [0], BASE)
+    assert len(one) == 3 + 4 * 3 == 15
+    assert sum(c.fusion == NO_FUSION for c in one) == 3
+    three = grid.expand_grid(grid.parse_subsets("all"), fusions, [0, 1, 2], BASE)
+    assert len(three) == 45 and len(set(three)) == 45
+    assert [c.seed for c in three] == sorted(c.seed for c in three)      # seed-major
+    assert three == grid.expand_grid(grid.parse_subsets("all"), fusions, [0, 1, 2], BASE)  # deterministic
+    assert all(c.epochs == 1 and c.text_encoder == "hash" for c in three)
+
+
+def test_expand_dedupes():
+    cfgs = grid.expand_grid([("id",), ("id",), ("llm", "id")], ["gate", "gate", "concat"], [0], BASE)
+    assert [c.label for c in cfgs] == ["id", "id+llm/gate", "id+llm/concat"]
+
+
+def test_default_grid_is_the_seed_table():
+    cfgs = grid.default_grid(BASE)
+    assert len(cfgs) == 6 * 3 and len(set(cfgs)) == 18
+    assert [c.label for c in cfgs[:6]] == ["id", "id+llm/concat", "id+gnn/concat", "id+llm+gnn/concat",
+                                           "id+llm+gnn/gate", "id+llm+gnn/attention"]
+    assert grid.needed_modalities(cfgs) == ("id", "llm", "gnn")
+    assert grid.feature_config(grid.default_grid(BASE)[:1]) is None      # `id` alone needs no features
+
+
+# ---- running, resuming, claims ----
+
+def test_run_then_resume_skips_everything(tmp_path):
+    cfgs = grid.expand_grid([("id",), ("id", "llm")], ["concat", "gate"], [0, 1], BASE)
+    counter = CountingRun()
+    res = run_local(cfgs, tmp_path, counter)
+    assert res.total == 6 and len(res.ran) == 6 and len(counter.calls) == 6
+    assert len(store.load_records(tmp_path)) == 6 and leftovers(tmp_path) == []
+    again = CountingRun()
+    res2 = run_local(cfgs, tmp_path, again)
+    assert again.calls == [] and res2.done_before == 6 and res2.done == 6
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_crash_inside_a_run_then_resume_gives_the_same_records(tmp_path, exc):
+    cfgs = grid.expand_grid([("id",), ("id", "gnn")], ["concat"], [0, 1], BASE)
+    clean = tmp_path / "clean"
+    run_local(cfgs, clean)
+    crashed = tmp_path / "crashed"
+    counter = CountingRun(fail_at=3, exc=exc)
+    counter.results = crashed
+    with pytest.raises(exc):
+        run_local(cfgs, crashed, counter)
+    assert len(store.load_records(crashed)) == 2
+    # The failing run's leftovers and its claim are gone; nothing half-written is a record.
+    assert leftovers(crashed) == []
+    assert not (store.runs_dir(crashed) / f"{counter.calls[2]}.npz").exists()
+    # A crash that left files behind without cleaning (SIGKILL): rerun cleans and finishes.
+    rid = cfgs[3].run_id(DATA.fingerprint)
+    (store.runs_dir(crashed) / f"{atomic.TMP_PREFIX}{rid}.npz.xyz").write_bytes(b"junk")
+    (store.runs_dir(crashed) / f"{rid}.npz").write_bytes(b"junk")
+    res = run_local(cfgs, crashed)
+    assert res.done_before == 2 and len(res.ran) == 2
+    assert leftovers(crashed) == []
+    a, b = all_arrays(clean), all_arrays(crashed)
+    assert a.keys() == b.keys() and len(a) == 4
+    for rid in a:
+        np.testing.assert_array_equal(a[rid]["auc"], b[rid]["auc"])
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _write_lock(results, run_id, pid, host=None, age=0.0):
+    path = grid.lock_path(results, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname()}))
+    if age:
+        t = time.time() - age
+        os.utime(path, (t, t))
+    return path
+
+
+def test_claims_live_stale_and_done(tmp_path):
+    claims = grid.Claims(tmp_path)
+    assert claims.claim("a") == "claimed" and grid.lock_path(tmp_path, "a").exists()
+    assert grid.Claims(tmp_path).claim("a") == "locked"            # held by a live process (us)
+    claims.release("a")
+    assert not grid.lock_path(tmp_path, "a").exists()
+    _write_lock(tmp_path, "b", os.getppid())
+    assert claims.claim("b") == "locked" and grid.run_status(tmp_path, "b") == "locked"
+    _write_lock(tmp_path, "c", _dead_pid())
+    assert grid.run_status(tmp_path, "c") == "pending"
+    assert claims.claim("c") == "claimed"                           # stale: reclaimed
+    assert json.loads(grid.lock_path(tmp_path, "c").read_text())["pid"] == os.getpid()
+    _write_lock(tmp_path, "d", 1, host="elsewhere")                  # other host, fresh heartbeat
+    assert claims.claim("d") == "locked"
+    _write_lock(tmp_path, "e", 1, host="elsewhere", age=grid.LOCK_STALE_SECONDS + 60)
+    assert claims.claim("e") == "claimed"
+    grid.lock_path(tmp_path, "f").write_text("")                    # creator died before writing its owner
+    assert claims.claim("f") == "claimed"
+    _write_lock(tmp_path, "g", os.getppid(), age=grid.LOCK_STALE_SECONDS + 60)   # live pid, no heartbeat: reused
+    assert claims.claim("g") == "claimed"
+    claims.release_all()
+    assert sorted(p.name for p in store.runs_dir(tmp_path).glob("*.lock")) == ["b.lock", "d.lock"]
+
+
+def test_clean_stale_files_spares_live_claims(tmp_path):
+    d = store.runs_dir(tmp_path)
+    _write_lock(tmp_path, "live", os.getppid())
+    (d / f"{atomic.TMP_PREFIX}live.json.1").write_text("x")
+    _write_lock(tmp_path, "dead", _dead_pid())
+    (d / f"{atomic.TMP_PREFIX}dead.json.1").write_text("x")
+    (d / "orphan.npz").write_bytes(b"x")
+    grid.clean_stale_files(tmp_path)
+    assert sorted(p.name for p in d.iterdir() if not p.name.startswith(".claims")) == \
+        [f"{atomic.TMP_PREFIX}live.json.1", "live.lock"]
+
+
+def test_waits_for_runs_claimed_by_others_and_takes_over_when_they_go(tmp_path):
+    cfgs = grid.expand_grid([("id",)], ["concat"], [0, 1], BASE)
+    held = cfgs[0].run_id(DATA.fingerprint)
+    lock = _write_lock(tmp_path, held, os.getppid())
+    seen = []
+
+    class Events(grid.GridEvents):
+        def waiting(self, locked):
+            seen.append([rid for _, rid, _ in locked])
+
+    threading.Timer(0.5, lock.unlink).start()      # the other process gives up without recording
+    counter = CountingRun()
+    res = run_local(cfgs, tmp_path, counter, events=Events(), poll=0.1)
+    assert counter.calls == [cfgs[1].run_id(DATA.fingerprint), held]   # ours first, the held one after
+    assert seen and seen[0] == [held] and res.done == 2
+
+
+def test_two_drivers_on_one_folder_record_each_run_once(tmp_path):
+    cfgs = grid.expand_grid(grid.parse_subsets("all"), ["concat", "gate"], [0], BASE)
+    counters = [CountingRun(delay=0.02), CountingRun(delay=0.02)]
+    threads = [threading.Thread(target=run_local, args=(cfgs, tmp_path, c), kwargs={"poll": 0.05})
+               for c in counters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    calls = counters[0].calls + counters[1].calls
+    assert sorted(calls) == sorted(c.run_id(DATA.fingerprint) for c in cfgs)   # each once, none twice
+    assert len(store.load_records(tmp_path)) == len(cfgs) and leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_process_pool_matches_sequential(tmp_path):
+    cfgs = grid.expand_grid([("id",), ("id", "llm", "gnn")], ["gate"], [0, 1], BASE)
+    run_local(cfgs, tmp_path / "seq")
+    spec = grid.WorkerSpec(data_path=None, cache_dir=None, run_fn=fake_run, load_fn=fake_load,
+                           features_fn=fake_features)
+    res = grid.run_grid(cfgs, DATA, tmp_path / "pool", executor=grid.PoolExecutor(2, spec))
+    assert len(res.ran) == 4
+    a, b = all_arrays(tmp_path / "seq"), all_arrays(tmp_path / "pool")
+    assert a.keys() == b.keys()
+    for rid in a:
+        np.testing.assert_array_equal(a[rid]["auc"], b[rid]["auc"])
+
+
+def test_ray_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(InputError, match=r"pip install 'newsbench\[ray\]'"):
+        grid._import_ray()
