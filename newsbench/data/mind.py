@@ -40,7 +40,7 @@ from newsbench.data.dataset import Behaviors, Dataset, News
 from newsbench.errors import InputError
 
 # Bump when the parsed arrays change meaning: it is part of every fingerprint, so old caches and records don't match.
-READER_VERSION = "mind-reader-1"
+READER_VERSION = "mind-reader-2"
 
 NEWS_COLUMNS = ("id", "category", "subcategory", "title", "abstract", "url", "title_entities", "abstract_entities")
 BEHAVIORS_COLUMNS = ("impression_id", "user", "time", "history", "impressions")
@@ -49,6 +49,9 @@ MIND_PREFIXES = ("MINDsmall", "MINDdemo", "MINDlarge")
 UNKNOWN_NEWS_MODES = ("error", "drop")
 SPLITS = ("train", "dev")
 OPTIONAL_FILES = ("entity_embedding.vec", "relation_embedding.vec")
+# News and user ids: no whitespace and no control character. RE2's \S alone lets NUL through, and numpy's str arrays
+# drop trailing NULs, which would silently merge 'U1\x00' into 'U1'.
+ID_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
 
 
 def warn(message: str) -> None:
@@ -292,9 +295,10 @@ def read_news(path: str | os.PathLike) -> NewsTable:
     path = Path(path)
     table = parse_tsv(read_bytes(path), path, NEWS_COLUMNS)
     ids = _col(table, "id")
-    bad = _first(pc.invert(pc.match_substring_regex(ids, r"^\S+$")))
+    bad = _first(pc.invert(pc.match_substring_regex(ids, ID_PATTERN)))
     if bad is not None:
-        raise InputError(f"bad news id {ids[bad].as_py()!r} (empty or contains whitespace)", file=path, line=bad + 1)
+        raise InputError(f"bad news id {ids[bad].as_py()!r} (empty, or contains whitespace or a control character)",
+                         file=path, line=bad + 1)
     ids_np = np.asarray(ids.to_numpy(zero_copy_only=False)).astype(str)
     _, first_pos, counts = np.unique(ids_np, return_index=True, return_counts=True)
     if (counts > 1).any():
@@ -350,12 +354,16 @@ def merge_news(tables: list[NewsTable]) -> News:
     ptrs, idxs = [np.zeros(1, dtype=np.int64)], []
     total = 0
     for t, m in zip(tables, keep_rows):
-        local_to_global = np.array([entities.setdefault(e, len(entities)) for e in t.entities], dtype=np.int32)
         lengths = np.diff(t.entity_ptr)[m]
         rows = np.flatnonzero(m)
         # Gather the kept rows' entity codes without a Python loop over rows.
-        sel = _csr_gather(t.entity_ptr, rows)
-        idxs.append(local_to_global[t.entity_idx[sel]] if len(sel) else np.zeros(0, np.int32))
+        local = t.entity_idx[_csr_gather(t.entity_ptr, rows)]
+        # Only the kept rows' entities enter the vocabulary, in their first-seen order: a dropped duplicate row
+        # must neither add entities (orphan graph nodes, NaN vector rows) nor reorder the codes.
+        local_to_global = np.full(len(t.entities), -1, dtype=np.int32)
+        for j in pd.unique(local):
+            local_to_global[j] = entities.setdefault(t.entities[j], len(entities))
+        idxs.append(local_to_global[local] if len(local) else np.zeros(0, np.int32))
         ptrs.append(total + np.cumsum(lengths))
         total += int(lengths.sum())
     return News(
@@ -428,9 +436,10 @@ def read_behaviors(path: str | os.PathLike) -> BehaviorsTable:
     impression_id = pc.cast(imp, pa.int64()).to_numpy()
 
     user = _col(table, "user")
-    bad = _first(pc.invert(pc.match_substring_regex(user, r"^\S+$")))
+    bad = _first(pc.invert(pc.match_substring_regex(user, ID_PATTERN)))
     if bad is not None:
-        raise InputError(f"bad user id {user[bad].as_py()!r} (empty or contains whitespace)", file=path, line=bad + 1)
+        raise InputError(f"bad user id {user[bad].as_py()!r} (empty, or contains whitespace or a control character)",
+                         file=path, line=bad + 1)
 
     time = parse_times(_col(table, "time"), path)
 
@@ -592,7 +601,15 @@ def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         r, c = np.argwhere(~finite)[0]
         raise InputError(f"non-finite value {rows[r][c]!r} (NaN or inf) in column {c + 2}", file=path,
                          line=int(r) + 1)
-    return keys, matrix.astype(np.float32)
+    # Finite as float64 is not enough: 1e39 overflows float32 to inf.
+    with np.errstate(over="ignore"):
+        matrix32 = matrix.astype(np.float32)
+    big = ~np.isfinite(matrix32)
+    if big.any():
+        r, c = np.argwhere(big)[0]
+        raise InputError(f"value {rows[r][c]!r} in column {c + 2} is outside the float32 range (|x| > 3.4e38)",
+                         file=path, line=int(r) + 1)
+    return keys, matrix32
 
 
 # ---------------------------------------------------------------------------------------------------------- reader
