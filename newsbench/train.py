@@ -45,7 +45,7 @@ from newsbench.params import count_params, flops_per_news
 Progress = Callable[[dict], None] | None
 METRIC_KEYS = {"auc": "auc", "mrr": "mrr", "ndcg5": "ndcg@5", "ndcg10": "ndcg@10"}   # array name -> record name
 EVAL_NEWS_CHUNK = 16384
-EVAL_USER_CHUNK = 2048
+EVAL_USER_CHUNK = 8192      # users pool straight from the news table: no (chunk, L, d) tensor
 EVAL_SCORE_CHUNK = 1 << 17
 
 
@@ -191,8 +191,11 @@ def _autocast(cfg: RunConfig, device: torch.device):
 
 
 def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torch.device,
-                progress: Progress = None) -> tuple[list[float], list[float], int, int]:
-    """Train in place. Returns (loss per epoch, seconds per epoch, samples per epoch, skipped clicks)."""
+                progress: Progress = None, max_steps: int | None = None) -> tuple[list[float], list[float], int, int]:
+    """Train in place. Returns (loss per epoch, seconds per epoch, samples per epoch, skipped clicks).
+
+    `max_steps` cuts every epoch after that many batches (benchmarks time a prefix of an epoch); the returned
+    seconds then cover those steps only and the loss is the mean over the samples seen."""
     beh = dataset.train
     clicks = TrainingClicks(beh)
     if len(clicks) == 0:
@@ -207,6 +210,9 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
     target = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
     p = len(clicks)
     steps = (p + cfg.batch_size - 1) // cfg.batch_size
+    if max_steps is not None:
+        steps = max(1, min(steps, max_steps))
+    seen = min(p, steps * cfg.batch_size)
     every = max(1, steps // 20)
     losses, seconds = [], []
     model.train()
@@ -239,7 +245,7 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
                           "loss": float(loss.detach())})
         _sync(device)
         seconds.append(time.perf_counter() - t0)
-        losses.append(float(total) / p)
+        losses.append(float(total) / seen)
         if progress is not None:
             progress({"event": "epoch", "epoch": epoch, "epochs": cfg.epochs, "loss": losses[-1],
                       "seconds": seconds[-1]})
@@ -277,7 +283,7 @@ def score_dev(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torc
     users = torch.empty((len(uniq), news_vecs.shape[1]), device=device)
     for a in range(0, len(uniq), EVAL_USER_CHUNK):
         h, m = uh[a:a + EVAL_USER_CHUNK], um[a:a + EVAL_USER_CHUNK]
-        users[a:a + len(h)] = model.user_encoder.pool(news_vecs[h], news_logits[h], m).float()
+        users[a:a + len(h)] = model.user_encoder.pool_rows(news_vecs, news_logits, h, m).float()
     imp_user = torch.from_numpy(inv.reshape(-1).astype(np.int64)).to(device)
     imp_of = torch.from_numpy(np.repeat(np.arange(len(beh)), np.diff(beh.cand_ptr))).to(device)
     cand = torch.from_numpy(beh.cand.astype(np.int64)).to(device)

@@ -8,6 +8,7 @@ gather for all frozen modalities. Both are non-persistent buffers: they are inpu
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from newsbench.config import MODALITIES
@@ -106,6 +107,27 @@ class UserEncoder(nn.Module):
         logits = logits.masked_fill(empty[:, None], 0.0)
         alpha = torch.softmax(logits, dim=1).masked_fill(~mask, 0.0).to(hist_vecs.dtype)
         users = torch.einsum("bl,bld->bd", alpha, hist_vecs)
+        return torch.where(empty[:, None], self.no_history.to(users.dtype), users)
+
+    def pool_rows(self, vecs: torch.Tensor, logits: torch.Tensor, pos: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+        """`pool` over rows of a table: vecs (U, d) and logits (U,) of distinct news, pos (B, L) rows, mask (B, L).
+
+        Equal to pool(vecs[pos], logits[pos], mask) without materialising the (B, L, d) slot tensor: the weighted
+        sum runs as one embedding_bag over the unmasked slots only, whose backward is a sorted segment sum into the
+        table (deterministic on CPU, unlike index_put_) and a per-slot dot product for the attention weights. At
+        B=1024, L=50, d=256 the slot tensor is 52 MB per pass; on the demo profile the gather, the batched
+        matmul and their backwards were about half of the training step.
+        """
+        slot_logits = F.embedding(pos, logits[:, None])[..., 0]          # (B, L), deterministic backward
+        logits_m = slot_logits.float().masked_fill(~mask, float("-inf"))
+        n = mask.sum(dim=1)
+        empty = n == 0
+        alpha = torch.softmax(logits_m.masked_fill(empty[:, None], 0.0), dim=1)
+        offsets = torch.cumsum(n, 0) - n
+        # masked_select's backward is masked_scatter: no accumulation, hence no race
+        users = F.embedding_bag(pos.masked_select(mask), vecs, offsets, mode="sum",
+                                per_sample_weights=alpha.masked_select(mask).to(vecs.dtype))
         return torch.where(empty[:, None], self.no_history.to(users.dtype), users)
 
     def forward(self, hist_vecs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
