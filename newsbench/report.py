@@ -507,8 +507,9 @@ class _Builder:
                                        + f" with the baseline on {ml}"),
                       self._n_note(entries) + "."]
         if oracle:
-            notes.append("Reference rows from the dataset card: the oracle ranks by the generator's true utility (the "
-                         "ceiling any model can reach); no test.")
+            notes.append("Reference rows from the dataset card: the oracle ranks by the generator's true utility, hidden "
+                         "user preferences included (a ceiling no model that sees only clicks and content can be "
+                         "expected to reach); no test.")
         return Table("ablation", f"Table 2. Ablation against {base_note} ({ml})", header, rows, notes, recs)
 
     # ---- table 3 ----
