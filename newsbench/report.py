@@ -887,12 +887,17 @@ def write_report(report: Report, out_dir) -> list[Path]:
 def print_and_write(results_dir, out_dir=None, console: Console | None = None, alpha: float = 0.05,
                     test: str = "permutation", metric: str = "auc", card: dict | str | os.PathLike | None = None,
                     fmt: str | None = None, dataset: str | None = None, n_resamples: int = 10_000,
-                    seed: int = 0) -> dict:
+                    seed: int = 0, plots: bool = False) -> dict:
     """Build the report of `results_dir`, print it (rich tables, or `fmt` markdown|latex|csv as plain text), write
     every format under `out_dir` when given, and return the JSON-ready dict of every number.
 
     `card` is a dataset card dict or the path of a dataset_card.json (planted weights and oracle metrics).
+    `plots`: also write PNG + PDF figures (newsbench.plots) under `out_dir`/figures, default `results_dir`/report.
     """
+    if plots:
+        from newsbench import plots as plots_mod
+
+        plots_mod.require_matplotlib()     # fail before the (slow) tests, not after
     if card is not None and not isinstance(card, dict):
         card = read_card(card)
     if fmt is not None and fmt not in FORMATS:
@@ -912,6 +917,9 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
     if out_dir is not None:
         paths = write_report(report, out_dir)
         report.data["written"] = [str(p) for p in paths]
+    if plots:
+        report.data["figures"] = plots_mod.write_figures(
+            report, out_dir if out_dir is not None else Path(results_dir) / "report")
     return report.data
 
 

@@ -23,3 +23,16 @@ def test_run_id_depends_on_config_and_dataset_but_group_ignores_seed():
 def test_bad_config_is_rejected(bad):
     with pytest.raises(ValueError):
         RunConfig(**bad)
+
+
+def test_atomic_writes_leave_ordinary_permissions(tmp_path):
+    import os
+
+    from newsbench import atomic
+
+    target = tmp_path / "x.json"
+    atomic.write_json(target, {"a": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert not list(tmp_path.glob(atomic.TMP_PREFIX + "*"))

@@ -31,11 +31,16 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Only runs of this dataset (fingerprint, or "
                                               "its prefix, or dataset name); needed when the folder mixes datasets."),
         resamples: int = typer.Option(10_000, "--resamples", help="Sign flips and bootstrap resamples."),
+        plots: bool = typer.Option(False, "--plots", help="Also write PNG + PDF figures (metrics with 95% CI over "
+                                   "seeds; modality weights per category) into OUT/figures, default "
+                                   "RESULTS/report/figures. Needs pip install 'newsbench[plots]'."),
     ):
         """Print the fusion comparison, ablation, modality-weight and breakdown tables with paired tests at
         impression and seed level (Holm-corrected).
 
         Example: newsbench report --results results --markdown --out results/report --card data/dataset_card.json
+
+        Example with figures: newsbench report --results results --plots --out results/report
         """
         from newsbench.report import print_and_write
 
@@ -45,4 +50,5 @@ def register(app: typer.Typer) -> None:
         if resamples < 1:
             raise InputError(f"--resamples must be positive: {resamples}")
         print_and_write(results, out_dir=out, alpha=alpha, test=test, metric=metric, card=card,
-                        fmt=chosen[0] if chosen else None, dataset=dataset, n_resamples=resamples)
+                        fmt=chosen[0] if chosen else None, dataset=dataset, n_resamples=resamples,
+                        plots=plots)
