@@ -21,7 +21,13 @@ app = typer.Typer(
         "adaptive-attention fusion) with seeded runs, measured parameter counts and timings, and paired "
         "significance tests.\n\n"
         "Start with `newsbench ablate`: it generates the embedded demo dataset, runs the seed paper's ablation "
-        "grid with 3 seeds, and prints the report."
+        "grid with 3 seeds, and prints the report.\n\n"
+        "Examples:\n\n"
+        "  newsbench ablate --dry-run\n\n"
+        "  newsbench data info ../MIND\n\n"
+        "  newsbench train --modalities id,llm --fusion gate --text-encoder hash --epochs 1\n\n"
+        "  newsbench params --markdown\n\n"
+        "  newsbench report --results results --latex"
     ),
     no_args_is_help=True,
     add_completion=False,
