@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# Runs in parallel processes, one torch thread each (a run's thread count is part of its identity, so the records
+# are the same whatever WORKERS is); at most 4, since each process holds the dataset and features.
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: demo test install clean
 
@@ -20,7 +23,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/newsbench ablate
+	$(BIN)/newsbench ablate --workers $(WORKERS)
 
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)

@@ -41,11 +41,17 @@ class RunConfig:
     graph_epochs: int = 20
     graph_seed: int = 0                # features are shared by every run of a grid, so not the run's seed
     device: str = "cpu"                # resolved: cpu | cuda | cuda:N (never "auto")
+    # torch CPU threads of a run. Part of its identity: the thread count changes the summation order of matmuls, so
+    # two thread counts give (slightly) different metrics. Fixed rather than "all cores" so a run means the same on
+    # every machine and under every executor (sequential, --workers, Ray).
+    cpu_threads: int = 1
     amp: bool = False
 
     def __post_init__(self):
         mods = tuple(m for m in MODALITIES if m in set(self.modalities))
         unknown = set(self.modalities) - set(MODALITIES)
+        if self.cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be at least 1: {self.cpu_threads}")
         if unknown or not mods:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)

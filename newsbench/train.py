@@ -376,7 +376,21 @@ def environment(device: torch.device) -> dict:
 
 def train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress = None,
               features_info: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """Train and evaluate one config. Returns (record, arrays) in the format of newsbench.store."""
+    """Train and evaluate one config. Returns (record, arrays) in the format of newsbench.store.
+
+    Runs with cfg.cpu_threads torch threads (restored afterwards): the metrics depend on the thread count, so it is
+    part of the config rather than of whichever executor happens to run it.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(cfg.cpu_threads)
+    try:
+        return _train_run(dataset, features, cfg, progress, features_info)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress,
+               features_info: dict | None) -> tuple[dict, dict[str, np.ndarray]]:
     if dataset.train is None or dataset.dev is None:
         raise InputError(f"dataset {dataset.name} needs both a train and a dev split")
     if (dataset.dev.label < 0).any():

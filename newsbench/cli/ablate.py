@@ -76,6 +76,9 @@ def ablate(
     graph_seed: int = typer.Option(RunConfig.graph_seed, "--graph-seed", help="GNN seed (shared by the grid)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (auto: cuda when available)."),
     amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA."),
+    cpu_threads: int = typer.Option(RunConfig.cpu_threads, "--cpu-threads", min=1,
+                                    help="torch CPU threads per run. Part of each run's identity (the thread count "
+                                         "changes float summation order); use --workers to use more cores."),
     results: Path = typer.Option(Path("results"), "--results", help="Results folder (records in RESULTS/runs/)."),
     executor: str = typer.Option("local", "--executor", help="local (this machine) | ray (a Ray cluster)."),
     workers: int = typer.Option(1, "--workers", min=1,
@@ -102,7 +105,8 @@ def ablate(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph,
         graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-        device=_resolve_device(device, gpus_per_run if executor == "ray" else 0.0), amp=amp)
+        device=_resolve_device(device, gpus_per_run if executor == "ray" else 0.0), amp=amp,
+        cpu_threads=cpu_threads)
     if subsets is None and fusions is None:
         configs = grid.default_grid(base, seed_list)
     else:

@@ -101,6 +101,9 @@ def register(app: typer.Typer) -> None:
         graph_mode: str = typer.Option(RunConfig.graph, "--graph-mode", help="gnn features: clicks | entities | both."),
         device: str = typer.Option("auto", help="auto | cpu | cuda[:N] (auto: cuda when available)."),
         amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA (bfloat16 features and autocast)."),
+        cpu_threads: int = typer.Option(RunConfig.cpu_threads, "--cpu-threads", min=1,
+                                        help="torch CPU threads. Part of the run's identity: the thread count changes "
+                                             "float summation order and so the metrics."),
         results: Path = typer.Option(Path("results"), "--results", "-r", help="Results folder for the run record."),
         force: bool = typer.Option(False, "--force", help="Run again even if this run's record exists."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
@@ -121,6 +124,7 @@ def register(app: typer.Typer) -> None:
                 modalities=parse_modalities(modalities), fusion=fusion, seed=seed, epochs=epochs,
                 batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, dim=dim,
                 text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode, device=dev, amp=amp,
+                cpu_threads=cpu_threads,
             )
         except ValueError as err:
             raise InputError(str(err)) from None
