@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -331,7 +330,9 @@ def clean_stale_files(results: str | os.PathLike) -> int:
 def trace(event: str) -> None:
     """A machine-readable progress line on stderr, only when $NEWSBENCH_TRACE is set (tests pick kill points)."""
     if os.environ.get(TRACE_ENV):
-        print(f"newsbench-trace: {event}", file=sys.stderr, flush=True)
+        # Straight to fd 2: rich's live display redirects sys.stderr and prints it at its next refresh, which under
+        # load can come after the event (a test would then signal a process that has already moved on).
+        os.write(2, f"newsbench-trace: {event}\n".encode())
 
 
 def feature_config(configs: Sequence[RunConfig]) -> RunConfig | None:

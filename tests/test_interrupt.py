@@ -119,7 +119,7 @@ def test_sigkill_at_every_stage_then_resume_gives_the_uninterrupted_records(tiny
 def test_ctrl_c_or_sigterm_exits_cleanly_with_a_resume_hint(tiny_dir, tmp_path, baseline, sig, code):
     results = tmp_path / "results"
     status, err = run_until(tiny_dir, results, baseline / "cache", "newsbench-trace: progress step", sig=sig)
-    assert status == code
+    assert status == code, err[-3000:]
     assert f"interrupted: 0 of {N_RUNS} runs done; rerun the same command to resume" in err
     assert "Traceback" not in err
     assert leftovers(results) == []
