@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class InputError(Exception):
     """Bad input from the user: a file, a line (when known) and a reason.
@@ -21,3 +23,8 @@ class InputError(Exception):
         if self.file is not None:
             where = self.file + (f":{self.line}" if self.line is not None else "") + ": "
         return where + self.reason
+
+
+def warn(message: str) -> None:
+    """A warning a user should see (dropped ids, a rebuilt cache): one line on stderr, like an error's."""
+    print(f"newsbench: warning: {message}", file=sys.stderr, flush=True)

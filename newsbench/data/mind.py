@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,7 +36,7 @@ import pyarrow.csv as pacsv
 
 from newsbench.data.arrays import sha256_file
 from newsbench.data.dataset import Behaviors, Dataset, News
-from newsbench.errors import InputError
+from newsbench.errors import InputError, warn  # noqa: F401  (mind.warn is used by load.py)
 
 # Bump when the parsed arrays change meaning: it is part of every fingerprint, so old caches and records don't match.
 READER_VERSION = "mind-reader-2"
@@ -54,9 +53,6 @@ OPTIONAL_FILES = ("entity_embedding.vec", "relation_embedding.vec")
 ID_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
 
 
-def warn(message: str) -> None:
-    """A warning a user should see (dropped ids, rebuilt cache): one line on stderr."""
-    print(f"newsbench: warning: {message}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------- layout

@@ -13,12 +13,12 @@ import hashlib
 import io
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from newsbench import atomic
+from newsbench.errors import warn
 from newsbench.paths import cache_dir as resolve_cache_dir
 
 SUBDIR = "features"
@@ -60,7 +60,7 @@ def load(key: str, cache_dir: str | os.PathLike | None = None) -> tuple[np.ndarr
         if list(matrix.shape) != list(meta["shape"]) or matrix.dtype.name != meta["dtype"]:
             raise ValueError(f"shape/dtype {matrix.shape}/{matrix.dtype} differ from meta")
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
-        warnings.warn(f"feature cache entry {npy} is damaged ({err}); rebuilding it", RuntimeWarning, stacklevel=2)
+        warn(f"feature cache entry {npy} is damaged ({err}); rebuilding it")
         return None
     return matrix, meta
 
