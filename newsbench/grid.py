@@ -63,6 +63,19 @@ def all_subsets() -> list[tuple[str, ...]]:
     return [c for k in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, k)]
 
 
+def parse_modalities(text: str, option: str = "--modalities") -> tuple[str, ...]:
+    """One modality subset, 'llm,id' -> ('id', 'llm') in canonical order; errors name `option` (the user's words)."""
+    mods = [m.strip().lower() for m in (text or "").split(",")]
+    if any(not m for m in mods):
+        raise InputError(f"{option}: empty modality (separate modalities with ',')")
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad:
+        raise InputError(f"{option}: unknown modality {bad[0]!r}; choose from {', '.join(MODALITIES)}")
+    if len(set(mods)) != len(mods):
+        raise InputError(f"{option}: modality repeated in {text!r}")
+    return tuple(m for m in MODALITIES if m in mods)
+
+
 def parse_subsets(text: str) -> list[tuple[str, ...]]:
     """'all' or subsets separated by '+', modalities within one by ',': 'id,llm+id,gnn' -> [(id,llm), (id,gnn)]."""
     text = (text or "").strip()
@@ -72,16 +85,9 @@ def parse_subsets(text: str) -> list[tuple[str, ...]]:
         raise InputError("--subsets is empty; give 'all' or e.g. 'id+id,llm+id,llm,gnn'")
     out: list[tuple[str, ...]] = []
     for part in text.split("+"):
-        mods = [m.strip().lower() for m in part.split(",")]
-        if not part.strip() or any(not m for m in mods):
-            raise InputError(f"--subsets {text!r}: empty subset or modality (separate subsets with '+', "
-                             f"modalities with ',')")
-        bad = [m for m in mods if m not in MODALITIES]
-        if bad:
-            raise InputError(f"--subsets {text!r}: unknown modality {bad[0]!r}; choose from {', '.join(MODALITIES)}")
-        if len(set(mods)) != len(mods):
-            raise InputError(f"--subsets {text!r}: modality repeated in {part!r}")
-        subset = tuple(m for m in MODALITIES if m in mods)
+        if not part.strip():
+            raise InputError(f"--subsets {text!r}: empty subset (separate subsets with '+', modalities with ',')")
+        subset = parse_modalities(part, option=f"--subsets {text!r}")
         if subset not in out:
             out.append(subset)
     return out

@@ -278,3 +278,11 @@ def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"pip install 'newsbench\[ray\]'"):
         grid._import_ray()
+
+
+def test_parse_modalities_is_one_canonical_subset_and_names_the_option():
+    assert grid.parse_modalities("LLM, id") == ("id", "llm")
+    for bad, why in (("id,text", "unknown modality 'text'"), ("id,,llm", "empty modality"), ("id,id", "repeated")):
+        with pytest.raises(InputError, match=why) as err:
+            grid.parse_modalities(bad)
+        assert str(err.value).startswith("--modalities")

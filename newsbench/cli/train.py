@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt, load_data
-from newsbench.config import FUSIONS, MODALITIES, RunConfig
+from newsbench.config import FUSIONS, RunConfig
+from newsbench.grid import parse_modalities
 from newsbench.errors import InputError
 
 SEED_NOTE = (
@@ -18,14 +19,6 @@ SEED_NOTE = (
     "2,307 parameters (its table says 147K), and the attention gate is 256 + 65,792 = 66,048 parameters, about 28.6x "
     "the gate (not '55% smaller'). Its concat '524K' counts weights only (524,288); with biases it is 525,056."
 )
-
-
-def parse_modalities(text: str) -> tuple[str, ...]:
-    mods = tuple(m.strip() for m in text.split(",") if m.strip())
-    bad = [m for m in mods if m not in MODALITIES]
-    if bad or not mods:
-        raise InputError(f"--modalities must be a comma-separated non-empty subset of {','.join(MODALITIES)}: {text!r}")
-    return mods
 
 
 def _fmt(x, digits: int = 4) -> str:
