@@ -39,11 +39,16 @@ class CorruptCache(Exception):
 # ------------------------------------------------------------------------------------------------- fingerprints
 
 
+def hash_file_into(h, path: Path) -> None:
+    """Stream a file's bytes into a hashlib object, in blocks (inputs and model weights can be GBs)."""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            h.update(block)
+    hash_file_into(h, path)
     return h.hexdigest()
 
 

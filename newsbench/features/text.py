@@ -24,6 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from newsbench.data.arrays import hash_file_into
 from newsbench.errors import InputError
 from newsbench.features import cache
 
@@ -124,9 +125,7 @@ def weights_hash(folder: Path) -> str:
         h = hashlib.sha256()
         for p in files:
             h.update(str(p.relative_to(folder)).encode() + b"\0")
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(block)
+            hash_file_into(h, p)
         _WEIGHTS_MEMO[stamp] = h.hexdigest()
     return _WEIGHTS_MEMO[stamp]
 
@@ -134,9 +133,7 @@ def weights_hash(folder: Path) -> str:
 def file_hash(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
+        hash_file_into(h, p)
     return h.hexdigest()
 
 
