@@ -35,3 +35,25 @@ def test_history_centroid_equals_a_direct_loop(monkeypatch):
     np.testing.assert_allclose(got, want, atol=1e-5)
     empty = np.flatnonzero(np.diff(beh.hist_ptr) == 0)
     assert len(empty) and all((got[beh.cand_ptr[i]:beh.cand_ptr[i + 1]] == 0).all() for i in empty)
+
+
+def test_auc_drop_matches_a_direct_loop():
+    from newsbench.attribution import auc_drop
+    from newsbench.metrics import auc_score
+
+    rng = np.random.default_rng(1)
+    beh = _behaviors(rng, m=60)
+    group = rng.integers(-1, 3, size=len(beh.cand))
+    full = rng.normal(size=len(beh.cand))
+    ablated = {"x": np.round(full + rng.normal(size=len(full)), 1)}     # rounding makes ties
+    drops, n = auc_drop(full, ablated, beh.label, beh.cand_ptr, group, 3)
+    for g in range(3):
+        diffs = []
+        for i in range(len(beh)):
+            sl = slice(beh.cand_ptr[i], beh.cand_ptr[i + 1])
+            keep = group[sl] == g
+            y = beh.label[sl][keep]
+            if y.any() and not y.all():
+                diffs.append(auc_score(y, full[sl][keep]) - auc_score(y, ablated["x"][sl][keep]))
+        assert n[g] == len(diffs)
+        np.testing.assert_allclose(drops["x"][g], np.mean(diffs) if diffs else np.nan)
