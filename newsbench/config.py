@@ -1,7 +1,9 @@
 """One run's hyper-parameters as a plain dataclass, and the run id derived from it.
 
-A run is a pure function of (dataset, features, RunConfig) on CPU. The run id hashes the whole config and the
-dataset fingerprint, so a results folder can tell at a glance what is already done.
+A run is a pure function of (dataset, features, RunConfig) on CPU. The run id hashes the dataset fingerprint and the
+config fields that can change the result (`newsbench.options.identity_fields`: options of a modality the run does not
+use are left out, and spellings are canonical), so a results folder can tell at a glance what is already done, and
+two spellings of one run are one run.
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ class RunConfig:
         if unknown or not mods:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)
+        # One spelling per value, so the run id does not depend on how the user typed it (HASH, hash:384 -> hash).
+        for name in ("fusion", "text_fields", "graph"):
+            object.__setattr__(self, name, str(getattr(self, name)).strip().lower())
+        from newsbench.errors import InputError
+        from newsbench.options import canonical_text_encoder
+
+        try:
+            object.__setattr__(self, "text_encoder", canonical_text_encoder(self.text_encoder))
+        except InputError as err:
+            raise ValueError(str(err)) from None
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:
@@ -69,9 +81,15 @@ class RunConfig:
     @property
     def group_key(self) -> str:
         """Identity of the config without its seed: runs that differ only by seed form one group."""
-        d = self.to_dict()
+        d = self.identity()
         d.pop("seed")
         return _digest(d)
+
+    def identity(self) -> dict:
+        """The fields that can change this run's result (see newsbench.options.identity_fields)."""
+        from newsbench.options import identity_fields
+
+        return identity_fields(self.to_dict())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -86,7 +104,7 @@ class RunConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def run_id(self, dataset_fingerprint: str) -> str:
-        return _digest({"schema": RECORD_SCHEMA, "config": self.to_dict(), "dataset": dataset_fingerprint})
+        return _digest({"schema": RECORD_SCHEMA, "config": self.identity(), "dataset": dataset_fingerprint})
 
 
 def _digest(obj) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,39 @@ def record_paths(results: str | os.PathLike, run_id: str) -> tuple[Path, Path]:
 
 
 def is_done(results: str | os.PathLike, run_id: str) -> bool:
-    return record_paths(results, run_id)[0].is_file()
+    """A complete, readable record: its JSON parses and names this run, and its array file opens."""
+    return record_state(results, run_id) == "done"
+
+
+def record_state(results: str | os.PathLike, run_id: str) -> str:
+    """'done', 'missing' (no JSON), or 'damaged' (a JSON that does not parse, or no readable .npz beside it: edited,
+    truncated by a full disk, or half-copied). A damaged run counts as not done, so ablate and train redo it."""
+    if not record_paths(results, run_id)[0].is_file():
+        return "missing"
+    return "done" if damage(results, run_id) is None else "damaged"
+
+
+def damage(results: str | os.PathLike, run_id: str) -> str | None:
+    """What is wrong with a run's record, in a few words; None when it is complete."""
+    json_path, npz_path = record_paths(results, run_id)
+    try:
+        record = json.loads(json_path.read_text())
+    except FileNotFoundError:
+        return "no .json"
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "the .json does not parse"
+    if not isinstance(record, dict) or record.get("run_id") != run_id:
+        return "the .json is not this run's record"
+    try:
+        # Reads the zip's directory only: cheap, and it fails for a truncated file.
+        with zipfile.ZipFile(npz_path) as z:
+            if "auc.npy" not in z.namelist():
+                return "the .npz lacks the per-impression arrays"
+    except FileNotFoundError:
+        return "no .npz"
+    except (OSError, zipfile.BadZipFile):
+        return "the .npz does not open"
+    return None
 
 
 def save_record(results: str | os.PathLike, record: dict, arrays: dict[str, np.ndarray]) -> Path:

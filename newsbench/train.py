@@ -451,9 +451,18 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         "features": dict(features_info or {}),
         "weights": weights_info,
         "environment": environment(device),
+        "command": reproduce_command(cfg, dataset),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return record, arrays
+
+
+def reproduce_command(cfg: RunConfig, dataset: Dataset) -> str:
+    """The one `newsbench train ...` command that makes this run again (newsbench.options.train_command)."""
+    from newsbench.options import demo_data_path, train_command
+
+    path = (dataset.source or {}).get("path")
+    return train_command(cfg.to_dict(), None if demo_data_path(path) else path)
 
 
 def run_and_save(dataset: Dataset, features: dict | None, cfg: RunConfig, results, features_info: dict | None = None,

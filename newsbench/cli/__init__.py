@@ -53,10 +53,51 @@ def _root(
     pass
 
 
-def main() -> None:
+def _click_exceptions():
+    # Typer >= 0.20 vendors Click as typer._click; older Typer uses Click itself.
     try:
-        app()
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def main() -> None:
+    click = _click_exceptions()
+    try:
+        rv = app(standalone_mode=False, prog_name="newsbench")
     except InputError as err:
         # One line, no traceback: the file, the line and the reason are in the message.
-        print(f"newsbench: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        _error(str(err))
+    except click.NoArgsIsHelpError as err:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(err)
+        sys.exit(err.exit_code)
+    except click.UsageError as err:
+        # Click's own checks (unknown option, missing value, not an integer): the same one line as ours.
+        _error(_usage_message(err))
+    except click.Abort:
+        print("newsbench: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except MemoryError:
+        _error("out of memory; lower --batch-size, --history-len or the widths (--dim, --id-dim, --graph-dim)")
+    except RuntimeError as err:
+        if type(err).__name__ == "OutOfMemoryError":      # torch.cuda.OutOfMemoryError, without importing torch
+            _error("CUDA out of memory; lower --batch-size, --history-len or the widths (--dim, --id-dim, "
+                   "--graph-dim), or use --device cpu")
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _error(message: str) -> None:
+    print(f"newsbench: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _usage_message(err) -> str:
+    message = err.format_message()
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None and ctx.command_path:
+        return f"{message} (see `{ctx.command_path} --help`)"
+    return message

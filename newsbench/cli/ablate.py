@@ -5,6 +5,7 @@ Only option parsing and rendering live here; the grid logic (expansion, claims, 
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -17,9 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsbench import grid, store
-from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
+from newsbench.cli.options import check_writable_dir, choice_option, device_option, other_option, run_option
 from newsbench.config import RunConfig
-from newsbench.errors import InputError
+from newsbench.errors import InputError, warn
+from newsbench.options import SEED_MAX
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
 
@@ -50,74 +53,74 @@ def ablate(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2 (default 0,1,2)."),
-    n_seeds: Optional[int] = typer.Option(None, "--n-seeds", help="Seeds 0..N-1 (instead of --seeds)."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2 (default 0,1,2); "
+                                        "each in 0..4,294,967,295."),
+    n_seeds: Optional[int] = other_option("n_seeds", None),
     subsets: Optional[str] = typer.Option(
         None, "--subsets",
         help="'all' (the 7 non-empty subsets) or subsets separated by '+', modalities by ',': 'id+id,llm+id,llm,gnn'."),
     fusions: Optional[str] = typer.Option(
         None, "--fusions", help="Comma-separated fusions among concat,gate,attention,attention-unscaled,mean."),
-    epochs: int = typer.Option(RunConfig.epochs, "--epochs", min=1, help="Training epochs per run."),
-    batch_size: int = typer.Option(RunConfig.batch_size, "--batch-size", min=1, help="Clicks per training batch."),
-    lr: float = typer.Option(RunConfig.lr, "--lr", help="Adam learning rate."),
-    negatives: int = typer.Option(RunConfig.negatives, "--negatives", min=1, help="Non-clicked candidates per click."),
-    history_len: int = typer.Option(RunConfig.history_len, "--history-len", min=1, help="Most recent clicks used."),
-    id_dim: int = typer.Option(RunConfig.id_dim, "--id-dim", min=1, help="ID embedding size."),
-    dim: int = typer.Option(RunConfig.dim, "--dim", min=1, help="Size every modality is projected to."),
-    user_hidden: int = typer.Option(RunConfig.user_hidden, "--user-hidden", min=1,
-                                    help="Hidden size of the user encoder's additive attention."),
-    text_encoder: str = typer.Option(RunConfig.text_encoder, "--text-encoder",
-                                     help="Text embedding: minilm | hash | st:NAME | file:PATH."),
-    text_fields: str = typer.Option(RunConfig.text_fields, "--text-fields", help="title | title+abstract."),
-    graph: str = typer.Option(RunConfig.graph, "--graph", help="Graph for the GNN features: clicks | entities | both."),
-    graph_dim: int = typer.Option(RunConfig.graph_dim, "--graph-dim", min=1, help="GNN embedding size."),
-    graph_layers: int = typer.Option(RunConfig.graph_layers, "--graph-layers", min=1, help="GNN layers."),
-    graph_epochs: int = typer.Option(RunConfig.graph_epochs, "--graph-epochs", min=1, help="GNN training epochs."),
-    graph_seed: int = typer.Option(RunConfig.graph_seed, "--graph-seed", help="GNN seed (shared by the grid)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (auto: cuda when available)."),
+    epochs: int = run_option("epochs"),
+    batch_size: int = run_option("batch_size"),
+    lr: float = run_option("lr"),
+    negatives: int = run_option("negatives"),
+    history_len: int = run_option("history_len"),
+    id_dim: int = run_option("id_dim"),
+    dim: int = run_option("dim"),
+    user_hidden: int = run_option("user_hidden"),
+    text_encoder: str = run_option("text_encoder"),
+    text_fields: str = run_option("text_fields"),
+    graph: str = run_option("graph"),
+    graph_dim: int = run_option("graph_dim"),
+    graph_layers: int = run_option("graph_layers"),
+    graph_epochs: int = run_option("graph_epochs"),
+    graph_seed: int = run_option("graph_seed"),
+    device: str = device_option(),
     amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA."),
-    cpu_threads: int = typer.Option(RunConfig.cpu_threads, "--cpu-threads", min=1,
-                                    help="torch CPU threads per run. Part of each run's identity (the thread count "
-                                         "changes float summation order); use --workers to use more cores."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results folder (records in RESULTS/runs/)."),
-    executor: str = typer.Option("local", "--executor", help="local (this machine) | ray (a Ray cluster)."),
-    workers: int = typer.Option(1, "--workers", min=1,
-                                help="Local executor: runs in parallel processes (the cores are split among them)."),
+    cpu_threads: int = run_option("cpu_threads", help="torch CPU threads per run. Part of each run's identity (the "
+                                  "thread count changes float summation order); use --workers to use more cores."),
+    results: Path = ResultsOpt,
+    executor: str = choice_option("local", ("--executor",), ("local", "ray"),
+                                  "local (this machine) | ray (a Ray cluster)."),
+    workers: int = other_option("workers", 1, help="Local executor: runs in parallel processes (the cores are split "
+                                "among them)."),
     ray_address: Optional[str] = typer.Option(
         None, "--ray-address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray."),
-    cpus_per_run: float = typer.Option(1.0, "--cpus-per-run", help="Ray: CPUs reserved per run."),
-    gpus_per_run: float = typer.Option(0.0, "--gpus-per-run", help="Ray: GPUs reserved per run."),
+    cpus_per_run: float = other_option("cpus_per_run", 1.0),
+    gpus_per_run: float = other_option("gpus_per_run", 0.0),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid with done/pending/locked; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="At the end, print the report tables and write them to RESULTS/report/."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Report: significance level."),
-    test: str = typer.Option("permutation", "--test",
-                             help="Report: impression-level paired test: ttest | wilcoxon | permutation."),
+    alpha: float = other_option("alpha", 0.05, help="Report: significance level."),
+    test: str = choice_option("permutation", ("--test",), ("ttest", "wilcoxon", "permutation"),
+                              "Report: impression-level paired test: ttest | wilcoxon | permutation."),
 ) -> None:
     console = Console(stderr=True)
     out = Console()
-    if executor not in ("local", "ray"):
-        raise InputError(f"--executor {executor!r}: choose local or ray")
     if executor == "ray" and workers != 1:
         raise InputError("--workers is for --executor local; with ray use --cpus-per-run/--gpus-per-run")
-    seed_list = grid.parse_seeds(seeds, n_seeds)
+    # Every check that needs no data comes first (cheap, and a typo costs nothing), the device (imports torch) next.
+    seed_list = _seeds(seeds, n_seeds)
+    sub = _subsets(subsets) if subsets is not None else None
+    fus = _fusions(fusions) if fusions is not None else None
+    check_writable_dir(results, "--results")
+    if report:
+        check_writable_dir(results / "report", "--results")
     base = _base_config(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph,
         graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-        device=_resolve_device(device, gpus_per_run if executor == "ray" else 0.0), amp=amp,
-        cpu_threads=cpu_threads)
-    if subsets is None and fusions is None:
+        device="cpu", amp=amp, cpu_threads=cpu_threads)
+    dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
+    if amp and not dev.startswith("cuda"):
+        raise InputError("--amp needs a CUDA device (see --device)")
+    base = dataclasses.replace(base, device=dev)
+    if sub is None and fus is None:
         configs = grid.default_grid(base, seed_list)
     else:
-        sub = grid.parse_subsets(subsets) if subsets is not None else list(grid.DEFAULT_SUBSETS)
-        fus = grid.parse_fusions(fusions) if fusions is not None else list(grid.DEFAULT_FUSIONS)
-        configs = grid.expand_grid(sub, fus, seed_list, base)
-    if report:
-        from newsbench.stats import TESTS
-
-        if test not in TESTS:       # checked now, not after hours of training
-            raise InputError(f"--test {test!r}: choose from {', '.join(TESTS)}")
+        configs = grid.expand_grid(sub or list(grid.DEFAULT_SUBSETS), fus or list(grid.DEFAULT_FUSIONS), seed_list,
+                                   base)
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
 
@@ -127,6 +130,8 @@ def ablate(
     previous_term = _terminate_as_interrupt()
     try:
         dataset = load_data(data, cache_dir, unknown_news)
+        require_splits(dataset, data)       # before the dry run's "pending", and before any feature work
+        _warn_damaged(configs, results, dataset.fingerprint)
         if dry_run:
             _print_plan(out, configs, dataset, results)
             return
@@ -145,12 +150,13 @@ def ablate(
                                     info, data, cache_dir, unknown_news, view)
                 res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
             done = res.done
-            console.print(f"ablate: {len(res.ran)} runs trained, {res.done_before} already done"
+            console.print(f"ablate: {plural(len(res.ran), 'run')} trained, {res.done_before} already done"
                           + (f", {len(res.by_others)} by another process" if res.by_others else "")
                           + f"; {res.done} of {res.total} recorded in {store.runs_dir(results)} "
                           f"({time.perf_counter() - started:.1f} s)")
         else:
-            console.print(f"ablate: all {len(configs)} runs already recorded in {store.runs_dir(results)}")
+            console.print(f"ablate: {'the' if len(configs) == 1 else 'all'} {plural(len(configs), 'run')} already "
+                          f"recorded in {store.runs_dir(results)}")
     except KeyboardInterrupt as stop:
         grid.clean_stale_files(results)
         if dataset is not None:
@@ -177,6 +183,39 @@ def _terminate_as_interrupt():
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _seeds(text: Optional[str], n_seeds: Optional[int]) -> list[int]:
+    seeds = grid.parse_seeds(text, n_seeds)
+    too_big = [s for s in seeds if s > SEED_MAX]
+    if too_big:
+        raise InputError(f"--seeds {text!r}: {too_big[0]} is out of range; seeds are integers in 0..{SEED_MAX:,}")
+    if text is not None and len(seeds) < len(text.split(",")):
+        warn(f"--seeds {text!r}: repeated seeds are run once; kept {','.join(map(str, seeds))}")
+    return seeds
+
+
+def _subsets(text: str) -> list[tuple[str, ...]]:
+    subsets = grid.parse_subsets(text)
+    if text.strip().lower() != "all" and len(subsets) < len(text.split("+")):
+        warn(f"--subsets {text!r}: repeated subsets are run once; kept {'+'.join(','.join(s) for s in subsets)}")
+    return subsets
+
+
+def _fusions(text: str) -> list[str]:
+    fusions = grid.parse_fusions(text)
+    if len(fusions) < len(text.split(",")):
+        warn(f"--fusions {text!r}: repeated fusions are run once; kept {','.join(fusions)}")
+    return fusions
+
+
+def _warn_damaged(configs, results: Path, fingerprint: str) -> None:
+    """A damaged record (truncated .json, missing .npz) counts as pending: say which, once, before redoing it."""
+    for cfg in configs:
+        rid = cfg.run_id(fingerprint)
+        if store.record_state(results, rid) == "damaged":
+            warn(f"run {rid} ({cfg.label} seed {cfg.seed}) has a damaged record in {store.runs_dir(results)} "
+                 f"({store.damage(results, rid)}); it counts as pending and is trained again")
 
 
 def _base_config(**kw: Any) -> RunConfig:
@@ -224,7 +263,7 @@ def _print_plan(out: Console, configs, dataset, results: Path) -> None:
         counts[status] += 1
         table.add_row(str(i), cfg.label, str(cfg.seed), rid, f"[{style[status]}]{status}[/]")
     out.print(table)
-    out.print(f"{len(configs)} runs: {counts['done']} done, {counts['pending']} pending, {counts['locked']} locked "
+    out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, {counts['locked']} locked "
               f"(being trained by another process)")
 
 
@@ -293,7 +332,7 @@ class _GridProgress(grid.GridEvents):
         if not self._waiting_shown:
             self._waiting_shown = True
             owners = {f"{o.get('pid')}@{o.get('host')}" for _, _, o in locked if o}
-            self.progress.console.print(f"  waiting for {len(locked)} runs claimed by another process "
+            self.progress.console.print(f"  waiting for {plural(len(locked), 'run')} claimed by another process "
                                         f"({', '.join(sorted(owners)) or 'unknown'})")
 
     def run_progress(self, event: dict) -> None:

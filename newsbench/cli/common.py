@@ -7,19 +7,41 @@ from typing import Optional
 
 import typer
 
+from newsbench.errors import InputError
+
 DataOpt = typer.Option(
     None, "--data", "-d",
     help="MIND folder (with MINDsmall_train/ + MINDsmall_dev/, or train/ + dev/). "
          "Default: the embedded generated `demo` dataset, generated into the cache on first use.",
 )
+
+
+def _check_cache(value: Optional[Path]) -> Optional[Path]:
+    from newsbench.cli.options import check_writable_dir
+
+    if value is not None:
+        check_writable_dir(value, "--cache-dir")
+    return value
+
+
+def _check_unknown_news(value: str) -> str:
+    v = (value or "").strip().lower()
+    if v not in ("error", "drop"):
+        raise InputError(f"--unknown-news {value!r}: choose error or drop")
+    return v
+
+
 CacheOpt = typer.Option(
-    None, "--cache-dir", envvar="NEWSBENCH_CACHE",
+    None, "--cache-dir", envvar="NEWSBENCH_CACHE", callback=_check_cache,
     help="Cache folder for parsed arrays and features. Default: $NEWSBENCH_CACHE or ~/.cache/newsbench.",
 )
 UnknownNewsOpt = typer.Option(
-    "error", "--unknown-news",
+    "error", "--unknown-news", callback=_check_unknown_news,
     help="Behaviors naming news absent from every news.tsv: 'error' stops with the first one; 'drop' removes them "
          "and warns with the count.",
+)
+ResultsOpt = typer.Option(
+    Path("results"), "--results", "-r", help="Results folder (run records in RESULTS/runs/).",
 )
 
 
@@ -27,3 +49,20 @@ def load_data(data: Optional[Path], cache_dir: Optional[Path], unknown_news: str
     from newsbench.data.load import load_dataset
 
     return load_dataset(data, cache_dir=cache_dir, unknown_news=unknown_news)
+
+
+def require_splits(dataset, data: Optional[Path]) -> None:
+    """Training needs a labelled train and dev split: say so before any feature or training work."""
+    missing = [name for name in ("train", "dev") if getattr(dataset, name) is None or len(getattr(dataset, name)) == 0]
+    if missing:
+        where = str(data) if data is not None else dataset.name
+        raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
+                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/)")
+    if (dataset.dev.label < 0).any():
+        raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
+                         f"it cannot be scored")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 run', '2 runs'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
@@ -9,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt, load_data
+from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
+from newsbench.cli.options import check_writable_dir, choice_option, device_option, other_option, run_option
 from newsbench.config import FUSIONS, RunConfig
+from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
-from newsbench.errors import InputError
 
 SEED_NOTE = (
     "The seed's own counts disagree with its formulas: the gate over three 256-d modalities is Linear(768, 3) = "
@@ -81,30 +83,53 @@ def register(app: typer.Typer) -> None:
         cache_dir: Optional[Path] = CacheOpt,
         unknown_news: str = UnknownNewsOpt,
         modalities: str = typer.Option("id,llm,gnn", "--modalities", "-m", help="Comma-separated subset of id,llm,gnn."),
-        fusion: str = typer.Option("attention", "--fusion", "-f", help=f"One of {', '.join(FUSIONS)} (ignored for one modality)."),
-        seed: int = typer.Option(0, "--seed", "-s", help="Seed of the model init and the negative sampling."),
-        epochs: int = typer.Option(RunConfig.epochs, help="Training epochs."),
-        batch_size: int = typer.Option(RunConfig.batch_size, help="Samples (click + negatives) per step."),
-        lr: float = typer.Option(RunConfig.lr, help="Adam learning rate."),
-        negatives: int = typer.Option(RunConfig.negatives, help="K non-clicked candidates per click."),
-        history_len: int = typer.Option(RunConfig.history_len, help="Most recent clicks seen by the user encoder."),
-        dim: int = typer.Option(RunConfig.dim, help="Width every modality is projected to."),
-        text_encoder: str = typer.Option(RunConfig.text_encoder, help="llm features: minilm | hash | st:NAME | file:PATH."),
-        text_fields: str = typer.Option(RunConfig.text_fields, help="title | title+abstract."),
-        graph_mode: str = typer.Option(RunConfig.graph, "--graph-mode", help="gnn features: clicks | entities | both."),
-        device: str = typer.Option("auto", help="auto | cpu | cuda[:N] (auto: cuda when available)."),
-        amp: bool = typer.Option(False, "--amp", help="Mixed precision on CUDA (bfloat16 features and autocast)."),
-        cpu_threads: int = typer.Option(RunConfig.cpu_threads, "--cpu-threads", min=1,
-                                        help="torch CPU threads. Part of the run's identity: the thread count changes "
-                                             "float summation order and so the metrics."),
-        results: Path = typer.Option(Path("results"), "--results", "-r", help="Results folder for the run record."),
+        fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
+                                    f"One of {', '.join(FUSIONS)} (ignored for one modality)."),
+        seed: int = run_option("seed", 0),
+        epochs: int = run_option("epochs"),
+        batch_size: int = run_option("batch_size"),
+        lr: float = run_option("lr"),
+        negatives: int = run_option("negatives"),
+        history_len: int = run_option("history_len"),
+        id_dim: int = run_option("id_dim"),
+        dim: int = run_option("dim"),
+        user_hidden: int = run_option("user_hidden"),
+        text_encoder: str = run_option("text_encoder"),
+        text_fields: str = run_option("text_fields"),
+        graph_mode: str = run_option("graph"),
+        graph_dim: int = run_option("graph_dim"),
+        graph_layers: int = run_option("graph_layers"),
+        graph_epochs: int = run_option("graph_epochs"),
+        graph_seed: int = run_option("graph_seed"),
+        device: str = device_option(),
+        amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16 features and "
+                                 "autocast)."),
+        cpu_threads: int = run_option("cpu_threads"),
+        results: Path = ResultsOpt,
         force: bool = typer.Option(False, "--force", help="Run again even if this run's record exists."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     ):
         """Train and evaluate one seeded run; print a summary and write its record to the results folder.
 
+        Every run `ablate` makes can be made again with one `train` command: the record stores it (its `command`).
+
         Example: newsbench train --modalities id,llm,gnn --fusion attention --seed 0 --epochs 3
         """
+        mods = parse_modalities(modalities)
+        if amp and not device.startswith("cuda") and device != "auto":
+            raise InputError("--amp needs a CUDA device (see --device)")
+        check_writable_dir(results, "--results")
+        try:
+            cfg = RunConfig(
+                modalities=mods, fusion=fusion, seed=seed, epochs=epochs,
+                batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
+                user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode,
+                graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+                device="cpu", amp=amp, cpu_threads=cpu_threads,
+            )
+        except ValueError as err:
+            raise InputError(str(err)) from None
+
         from newsbench import store
         from newsbench.train import resolve_device, run_and_save
 
@@ -112,26 +137,20 @@ def register(app: typer.Typer) -> None:
         dev = resolve_device(device)
         if amp and not dev.startswith("cuda"):
             raise InputError("--amp needs a CUDA device (see --device)")
-        try:
-            cfg = RunConfig(
-                modalities=parse_modalities(modalities), fusion=fusion, seed=seed, epochs=epochs,
-                batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, dim=dim,
-                text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode, device=dev, amp=amp,
-                cpu_threads=cpu_threads,
-            )
-        except ValueError as err:
-            raise InputError(str(err)) from None
-        if min(epochs, batch_size, negatives, history_len, dim) < 1 or lr <= 0:
-            raise InputError("--epochs, --batch-size, --negatives, --history-len and --dim must be >= 1, --lr > 0")
-
+        cfg = dataclasses.replace(cfg, device=dev)
         dataset = load_data(data, cache_dir, unknown_news)
+        require_splits(dataset, data)
         run_id = cfg.run_id(dataset.fingerprint)
-        if store.is_done(results, run_id) and not force:
+        state = store.record_state(results, run_id)
+        if state == "done" and not force:
             console.print(f"{cfg.label} seed {seed}: already done ({store.record_paths(results, run_id)[0]}); "
                           "--force to run it again.")
             rec = store.load_record(results, run_id)
             console.print(summary_table(rec))
             return
+        if state == "damaged":
+            warn(f"the record of run {run_id} in {store.runs_dir(results)} is damaged "
+                 f"({store.damage(results, run_id)}); training it again")
         features, info = {}, {}
         if {"llm", "gnn"} & set(cfg.modalities):
             from newsbench.features import feature_info, load_features
@@ -144,9 +163,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def params(
-        llm_dim: int = typer.Option(384, help="Width of the llm features (384 MiniLM, 1536 OpenAI-style)."),
-        gnn_dim: int = typer.Option(128, help="Width of the gnn features."),
-        n_news: int = typer.Option(51_282, help="News seen in train (ID rows = this + 1 'unknown'). Default: MIND-small."),
+        llm_dim: int = other_option("llm_dim", 384),
+        gnn_dim: int = other_option("gnn_dim", 128),
+        n_news: int = other_option("n_news", 51_282),
         markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table instead."),
     ):
         """Exact trainable parameters per component and FLOPs per news, for every modality subset and fusion.

@@ -68,6 +68,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:
+        # A transient spinner still leaves an empty line in a pipe or a log: draw nothing there.
+        yield lambda msg: None
+        return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task("loading data", total=None)

@@ -1,0 +1,116 @@
+"""Typer options built from the one table of run options (newsbench.options), so every command spells, documents and
+checks an option the same way. Each option checks its value while the command line is parsed (a Click callback):
+a bad value ends as one `newsbench: error:` line before the command does any work, --dry-run included."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from newsbench.config import RunConfig
+from newsbench.errors import InputError
+from newsbench.options import OTHER, SPECS, Spec, canonical_text_encoder
+
+_CFG_DEFAULT = RunConfig()
+
+
+def _checker(spec: Spec, flag: str) -> Callable:
+    def check(value):
+        if spec.field == "text_encoder":
+            return None if value is None else canonical_text_encoder(value, flag)
+        return spec.check(value, flag)
+    return check
+
+
+def _help(spec: Spec, help: str | None) -> str:
+    text = help or spec.help
+    if spec.choices or spec.kind is str:
+        return text
+    return f"{text} Range {spec.range_text()}."
+
+
+def run_option(field: str, default: Any = ..., *, flags: tuple[str, ...] | None = None, help: str | None = None,
+               **kw) -> Any:
+    """The Typer option of RunConfig field `field` (default: RunConfig's)."""
+    spec = SPECS[field]
+    flags = flags or spec.flags
+    if default is ...:
+        default = getattr(_CFG_DEFAULT, field)
+    return typer.Option(default, *flags, help=_help(spec, help), callback=_checker(spec, flags[0]), **kw)
+
+
+def other_option(name: str, default: Any, *, flags: tuple[str, ...] | None = None, help: str | None = None,
+                 **kw) -> Any:
+    """The Typer option of a shared non-run option (`--alpha`, `--workers`, ...)."""
+    spec = OTHER[name]
+    flags = flags or spec.flags
+    return typer.Option(default, *flags, help=_help(spec, help), callback=_checker(spec, flags[0]), **kw)
+
+
+def choice_option(default: str | None, flags: tuple[str, ...], choices: tuple[str, ...], help: str, **kw) -> Any:
+    """A string option with a fixed set of values, accepted in any case and stored lower case."""
+    spec = Spec(flags[0].lstrip("-").replace("-", "_"), flags, str, help, choices=choices)
+    return typer.Option(default, *flags, help=help, callback=_checker(spec, flags[0]), **kw)
+
+
+DEVICE_HELP = "auto | cpu | cuda | cuda:N (auto: cuda when torch sees a GPU)."
+
+
+def _check_device(value: str | None):
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+        return v
+    raise InputError(f"--device {value!r}: choose auto, cpu, cuda or cuda:N")
+
+
+def device_option(default: str = "auto") -> Any:
+    return typer.Option(default, "--device", help=DEVICE_HELP, callback=_check_device)
+
+
+# ------------------------------------------------------------------------------------------------ paths
+
+
+def check_writable_dir(path: Path | None, flag: str) -> None:
+    """`path` is a folder we may create or write into: not a file, and its nearest existing parent is writable.
+    Checked before any work so a long run does not end in a traceback at its last step. Writes nothing."""
+    if path is None:
+        return
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{flag} {path}: is a file, not a folder; choose a folder")
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{flag} {path}: {probe} is a file, so the folder cannot be created there")
+    if not _can_create_in(probe):
+        raise InputError(f"{flag} {path}: cannot write in {probe} (permission denied or read-only); choose another "
+                         f"folder")
+
+
+def _can_create_in(folder: Path) -> bool:
+    # os.access says yes to root on read-only or virtual file systems (/proc): try it, with a name nobody uses.
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".newsbench-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def check_cache_dir(path: Path | None) -> None:
+    """--cache-dir (or $NEWSBENCH_CACHE): the same rule as any output folder."""
+    if path is not None:
+        check_writable_dir(path, "--cache-dir")
+    elif os.environ.get("NEWSBENCH_CACHE"):
+        check_writable_dir(Path(os.environ["NEWSBENCH_CACHE"]), "$NEWSBENCH_CACHE")

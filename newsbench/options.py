@@ -1,0 +1,207 @@
+"""The run options, defined once: name, flag, documented range, help. Every command that takes them shares this table.
+
+`newsbench train`, `ablate`, `embed` and `params` build their Typer options from `RUN_OPTIONS` (see
+`newsbench.cli.options`), so one option has one spelling, one range and one help text everywhere, and every value
+is checked (range, NaN, choice) while the command line is parsed: before any data, feature or training work.
+
+The same table writes the one `newsbench train ...` command that reproduces a run (`train_command`), which every
+run record stores.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsbench.errors import InputError
+
+SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
+DEFAULT_HASH_DIM = 384        # `hash` is `hash:384` (newsbench.features.text.DEFAULT_HASH_DIM; a test keeps them equal)
+TEXT_FIELDS = ("title", "title+abstract")
+GRAPH_MODES = ("clicks", "entities", "both")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One option: the RunConfig field it sets, its flags (the first is its name), and its type and range."""
+    field: str
+    flags: tuple[str, ...]
+    kind: type                       # int | float | str
+    help: str
+    lo: float | None = None          # inclusive bounds of a number
+    hi: float | None = None
+    choices: tuple[str, ...] = ()    # for str options: the accepted values (case-insensitive, stored lower case)
+
+    @property
+    def flag(self) -> str:
+        return self.flags[0]
+
+    def range_text(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        return f"{_num(self.lo)}..{_num(self.hi)}"
+
+    def check(self, value, flag: str | None = None):
+        """The value, normalised (choices lower case); InputError naming the option and its range otherwise."""
+        flag = flag or self.flag
+        if value is None:
+            return None
+        if self.choices:
+            v = str(value).strip().lower()
+            if v not in self.choices:
+                raise InputError(f"{flag} {value!r}: choose one of {', '.join(self.choices)}")
+            return v
+        if self.kind in (int, float):
+            ok = isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value))
+            if not ok or not (self.lo <= value <= self.hi):
+                raise InputError(f"{flag} {value}: must be {'an integer' if self.kind is int else 'a number'} "
+                                 f"in {self.range_text()}")
+        return value
+
+
+def _num(x) -> str:
+    if isinstance(x, float) and (x < 1e-3 or x >= 1e6):
+        return f"{x:g}"
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+# The options of one run (RunConfig fields). Ranges are generous for real use and stop absurd values (NaN, 0, a
+# negative seed, 10^20) before they reach torch: the product of the largest values still fits a GPU's memory for
+# MIND-small, and anything that does not ends as one "out of memory" line, not a traceback.
+RUN_OPTIONS: tuple[Spec, ...] = (
+    Spec("seed", ("--seed", "-s"), int, "Seed of the model init and the negative sampling.", 0, SEED_MAX),
+    Spec("epochs", ("--epochs",), int, "Training epochs.", 1, 1000),
+    Spec("batch_size", ("--batch-size",), int, "Clicks per training step (each with its negatives).", 1, 65536),
+    Spec("lr", ("--lr",), float, "Adam learning rate.", 1e-7, 1.0),
+    Spec("negatives", ("--negatives",), int, "K non-clicked candidates per click.", 1, 100),
+    Spec("history_len", ("--history-len",), int, "Most recent clicks seen by the user encoder.", 1, 1000),
+    Spec("id_dim", ("--id-dim",), int, "ID embedding width.", 1, 4096),
+    Spec("dim", ("--dim",), int, "Width every modality is projected to.", 1, 4096),
+    Spec("user_hidden", ("--user-hidden",), int, "Hidden width of the user encoder's additive attention.", 1, 4096),
+    Spec("text_encoder", ("--text-encoder", "-e"), str,
+         "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH."),
+    Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS),
+    Spec("graph", ("--graph-mode", "--graph"), str,
+         "Edges of the gnn features: clicks (user-news), entities (news-entity) or both.", choices=GRAPH_MODES),
+    Spec("graph_dim", ("--graph-dim",), int, "gnn (LightGCN) embedding width.", 1, 4096),
+    Spec("graph_layers", ("--graph-layers",), int, "LightGCN propagation layers.", 0, 16),
+    Spec("graph_epochs", ("--graph-epochs",), int, "LightGCN training passes over the train edges.", 1, 10000),
+    Spec("graph_seed", ("--graph-seed",), int, "LightGCN seed (features are shared by every run of a grid).",
+         0, SEED_MAX),
+    Spec("cpu_threads", ("--cpu-threads",), int,
+         "torch CPU threads of a run. Part of its identity: the thread count changes float summation order.",
+         1, 1024),
+)
+SPECS = {s.field: s for s in RUN_OPTIONS}
+
+# Other numeric options, shared by name wherever they appear.
+OTHER: dict[str, Spec] = {s.field: s for s in (
+    Spec("n_seeds", ("--n-seeds",), int, "Seeds 0..N-1 (instead of --seeds).", 1, 1000),
+    Spec("workers", ("--workers",), int, "Local executor: runs in parallel processes.", 1, 256),
+    Spec("cpus_per_run", ("--cpus-per-run",), float, "Ray: CPUs reserved per run.", 0.01, 1024.0),
+    Spec("gpus_per_run", ("--gpus-per-run",), float, "Ray: GPUs reserved per run.", 0.0, 64.0),
+    Spec("alpha", ("--alpha",), float, "Significance level, after Holm correction.", 1e-6, 0.5),
+    Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 100, 1_000_000),
+    Spec("llm_dim", ("--llm-dim",), int, "Width of the llm features (384 MiniLM, 1536 OpenAI-style).", 1, 16384),
+    Spec("gnn_dim", ("--gnn-dim",), int, "Width of the gnn features.", 1, 16384),
+    Spec("n_news", ("--n-news",), int, "News seen in train (ID rows = this + 1 'unknown'). Default: MIND-small.",
+         1, 1_000_000),
+    Spec("text_batch_size", ("--batch-size",), int, "Texts per model call (default 64 on CPU, 256 on CUDA).",
+         1, 65536),
+    Spec("graph_batch_size", ("--batch-size",), int,
+         "Edges per BPR step. Default: a third of the edges (3 steps an epoch, each propagating the whole graph).",
+         1024, 1_048_576),
+    Spec("cold_share", ("--cold-share",), float, "Share of dev candidates that are news unseen in train.", 0.0, 0.95),
+)}
+
+SEED_KINDS = ("minilm", "hash", "st", "file")
+
+
+def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
+    """One spelling per encoder: kinds lower case, `hash:384` -> `hash`; NAME and PATH kept as written.
+
+    Raises InputError with the accepted forms for anything else (an empty spec, `hash:0`, `st:` without a name).
+    """
+    text = (spec or "").strip()
+    kind, sep, arg = text.partition(":")
+    kind = kind.strip().lower()
+    if kind == "minilm" and not sep:
+        return "minilm"
+    if kind == "hash":
+        if not sep:
+            return "hash"
+        if not arg.strip().isdigit() or not (1 <= int(arg) <= 65536):
+            raise InputError(f"{flag} {spec!r}: hash:DIM needs an integer DIM in 1..65,536")
+        return "hash" if int(arg) == DEFAULT_HASH_DIM else f"hash:{int(arg)}"
+    if kind in ("st", "file") and sep:
+        if not arg.strip():
+            raise InputError(f"{flag} {spec!r}: {kind}: needs a {'model name or folder' if kind == 'st' else 'path'}")
+        return f"{kind}:{arg.strip()}"
+    raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH or "
+                     f"file:PATH")
+
+
+# RunConfig fields that matter only when a modality is present: a run without that modality ignores them, so they
+# are not part of its identity (a `--graph-mode clicks` on an id-only run is the same run).
+ONLY_WITH = {
+    "id": ("id_dim",),
+    "llm": ("text_encoder", "text_fields"),
+    "gnn": ("graph", "graph_dim", "graph_layers", "graph_epochs", "graph_seed"),
+}
+
+
+def identity_fields(config: dict) -> dict:
+    """The config fields that can change a run's result: those of absent modalities are dropped; `amp` only on
+    CUDA (it is refused elsewhere)."""
+    mods = set(config.get("modalities") or ())
+    out = dict(config)
+    for m, fields in ONLY_WITH.items():
+        if m not in mods:
+            for f in fields:
+                out.pop(f, None)
+    if not str(out.get("device", "cpu")).startswith("cuda"):
+        out.pop("amp", None)
+    return out
+
+
+def train_command(config: dict, data_path: str | None = None) -> str:
+    """The `newsbench train` command that makes this run again: the options its identity holds, non-default ones
+    only. `data_path` None means the embedded demo dataset."""
+    from newsbench.config import RunConfig
+
+    default = RunConfig().to_dict()
+    ident = identity_fields(config)
+    parts = ["newsbench", "train"]
+    if data_path:
+        parts += ["-d", data_path]
+    parts += ["--modalities", ",".join(config["modalities"])]
+    if len(config["modalities"]) > 1:
+        parts += ["--fusion", config["fusion"]]
+    for s in RUN_OPTIONS:
+        if s.field in ident and s.field != "seed" and ident[s.field] != default.get(s.field):
+            parts += [s.flag, str(ident[s.field])]
+    parts += ["--seed", str(config["seed"])]
+    # Fields added to RunConfig later without a row here still reach the command, by their field name.
+    known = {s.field for s in RUN_OPTIONS} | {"modalities", "fusion", "seed", "device", "amp"}
+    for k, v in ident.items():
+        if k not in known and k in default and v != default[k]:
+            if isinstance(v, bool):
+                parts.append(f"--{k.replace('_', '-')}" if v else f"--no-{k.replace('_', '-')}")
+            else:
+                parts += [f"--{k.replace('_', '-')}", str(v)]
+    device = str(config.get("device", "cpu"))
+    if device != "cpu":
+        parts += ["--device", device]
+    if ident.get("amp"):
+        parts.append("--amp")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def demo_data_path(path: str | None) -> bool:
+    """Whether `path` is the embedded demo dataset's cached folder (then commands need no `-d`)."""
+    if not path:
+        return True
+    p = Path(path)
+    return p.parent.name == "synth" and p.name.startswith("demo-s0-v")
