@@ -7,7 +7,6 @@ the cost (e.g. onto a GPU machine) and shows what was computed.
 from __future__ import annotations
 
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from newsbench.cli import common
 from newsbench.cli.common import CacheOpt, DataOpt
+from newsbench.cli.options import device_option, other_option, run_option
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -25,32 +25,11 @@ app = typer.Typer(
 )
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Fields(str, Enum):
-    title = "title"
-    title_abstract = "title+abstract"
-
-
-class GraphMode(str, Enum):
-    both = "both"
-    clicks = "clicks"
-    entities = "entities"
-
-
 def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without a GPU is a user error."""
-    import torch
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda[:N]' without a GPU is a user error (as in train)."""
+    from newsbench.train import resolve_device as _resolve
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda: torch sees no CUDA GPU on this machine (use --device cpu or auto)")
-    return device
+    return _resolve(device)
 
 
 def _summary(title: str, rows: list[tuple[str, str]]) -> None:
@@ -72,14 +51,13 @@ def _timing(meta: dict, wall: float) -> str:
 def text(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
-    text_encoder: str = typer.Option(
-        "minilm", "--text-encoder", "-e",
+    text_encoder: str = run_option(
+        "text_encoder", "minilm",
         help="minilm (all-MiniLM-L6-v2, 384-d, offline) | hash | hash:DIM (model-free, for tests) | "
              "st:NAME_OR_PATH (a sentence-transformers model) | file:PATH (.npy + PATH.ids, .parquet, .vec)."),
-    text_fields: Fields = typer.Option(Fields.title, "--text-fields", help="Text to embed."),
-    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when torch sees a GPU."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
-                                             help="Texts per model call (default 64 on CPU, 256 on CUDA)."),
+    text_fields: str = run_option("text_fields", "title"),
+    device: str = device_option(),
+    batch_size: Optional[int] = other_option("text_batch_size", None),
     fp16: bool = typer.Option(False, "--fp16", help="Store the matrix as float16 (a separate cache entry)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ):
@@ -96,11 +74,11 @@ def text(
     from newsbench.features.text import parse_encoder, text_features_with_meta
 
     parse_encoder(text_encoder)          # a bad spec stops before the data is loaded
-    dev = resolve_device(device.value)
+    dev = resolve_device(device)
     t0 = time.perf_counter()
     dataset = common.load_data(data, cache_dir)
     t1 = time.perf_counter()
-    matrix, meta = text_features_with_meta(dataset, text_encoder, text_fields.value, dev, cache_dir, progress,
+    matrix, meta = text_features_with_meta(dataset, text_encoder, text_fields, dev, cache_dir, progress,
                                            batch_size, "float16" if fp16 else "float32")
     wall = time.perf_counter() - t1
     rows = [("dataset", f"{dataset.name} ({len(dataset.news):,} news; loaded in {t1 - t0:.2f} s)"),
@@ -120,18 +98,14 @@ def text(
 def graph(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
-    graph_mode: GraphMode = typer.Option(
-        GraphMode.both, "--graph-mode", "--graph",
-        help="Edges: clicks (user-news from train histories and clicks), entities (news-entity), or both."),
-    dim: int = typer.Option(128, "--dim", min=1, help="Embedding dimension."),
-    layers: int = typer.Option(3, "--layers", min=0, help="LightGCN propagation layers."),
-    epochs: int = typer.Option(20, "--epochs", min=0, help="Passes over the training edges."),
-    seed: int = typer.Option(0, "--seed", help="Seed of initialisation and negative sampling."),
-    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when torch sees a GPU."),
-    batch_size: Optional[int] = typer.Option(
-        None, "--batch-size", min=1,
-        help="Edges per BPR step. Default: a third of the edges (3 steps an epoch, each propagating the whole "
-             "graph), within [1024, 1048576]."),
+    graph_mode: str = run_option(
+        "graph", help="Edges: clicks (user-news from train histories and clicks), entities (news-entity), or both."),
+    dim: int = run_option("graph_dim", flags=("--graph-dim", "--dim")),
+    layers: int = run_option("graph_layers", flags=("--graph-layers", "--layers")),
+    epochs: int = run_option("graph_epochs", flags=("--graph-epochs", "--epochs")),
+    seed: int = run_option("graph_seed", flags=("--graph-seed", "--seed")),
+    device: str = device_option(),
+    batch_size: Optional[int] = other_option("graph_batch_size", None),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ):
     """Train LightGCN on the TRAIN split's user/news/entity graph and cache the (news x dim) news embeddings.
@@ -146,11 +120,11 @@ def graph(
     """
     from newsbench.features.graph import graph_features_with_meta
 
-    dev = resolve_device(device.value)
+    dev = resolve_device(device)
     t0 = time.perf_counter()
     dataset = common.load_data(data, cache_dir)
     t1 = time.perf_counter()
-    matrix, meta = graph_features_with_meta(dataset, graph_mode.value, dim, layers, epochs, seed, dev, cache_dir,
+    matrix, meta = graph_features_with_meta(dataset, graph_mode, dim, layers, epochs, seed, dev, cache_dir,
                                             progress, batch_size)
     wall = time.perf_counter() - t1
     losses = meta.get("losses") or []

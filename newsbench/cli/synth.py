@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from newsbench.cli.options import check_writable_dir, choice_option, other_option, run_option
+from newsbench.errors import InputError
+
 
 def register(app: typer.Typer) -> None:
     """Add the `synth` command to the `data` group."""
@@ -13,14 +16,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def synth(
         out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist, or be empty)."),
-        scale: str = typer.Option(
-            "demo", "--scale",
+        scale: str = choice_option(
+            "demo", ("--scale",), ("tiny", "demo", "small"),
             help="tiny (300 users, for tests), demo (5,000 users, 8,000 news, 20,000 + 8,000 impressions; the "
                  "default dataset) or small (MIND-small's size: 50,000 users, 65,000 news, 157,000 + 73,000).",
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same bytes."),
-        cold_share: float = typer.Option(
-            0.4, "--cold-share", help="Share of dev candidates that are news unseen in train (0 to <1)."),
+        seed: int = run_option("seed", 0, help="Random seed: the same seed gives the same bytes."),
+        cold_share: float = other_option("cold_share", 0.4),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress spinner."),
     ):
         """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model.
@@ -37,7 +39,12 @@ def register(app: typer.Typer) -> None:
         from newsbench.data.synth import SCALES, generate
 
         if scale not in SCALES:
-            raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
+            raise InputError(f"--scale {scale!r}: choose one of {', '.join(SCALES)}")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out {out}: is a file; choose a new folder")
+        if out.is_dir() and any(out.iterdir()):
+            raise InputError(f"--out {out}: folder exists and is not empty; choose a new folder")
+        check_writable_dir(out, "--out")
         t0 = time.perf_counter()
         path = generate(scale, seed, out, progress=progress, cold_share=cold_share)
         card = json.loads((path / "dataset_card.json").read_text())

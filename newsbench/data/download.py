@@ -20,6 +20,7 @@ import shutil
 import socket
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -186,17 +187,35 @@ def download_mind(dataset: str, out: str | os.PathLike, base_url: str | None = N
 
     Returns, per zip name, {"url", "bytes", "known_size" (None when we don't know it), "folder"}.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # Everything that can be checked is checked before the first folder is made.
+    names = file_names(dataset, parts)
     base = resolve_base_url(base_url)
+    url = urllib.parse.urlsplit(base)
+    if url.scheme not in ("http", "https", "file") or (url.scheme != "file" and not url.netloc):
+        raise InputError(f"--base-url {base_url or base!r}: not a URL; give http(s)://HOST/PATH/ or file:///FOLDER/")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; choose a folder")
+    made = [p for p in (out, out / "zips") if not p.exists()]
+    try:
+        (out / "zips").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"--out {out}: cannot create the folder ({err.strerror})") from None
     report: dict[str, dict] = {}
-    with _bar(progress) as on_progress:
-        for name in file_names(dataset, parts):
-            known = KNOWN_SIZES.get(name)
-            zip_path = download_file(base + name, out / "zips" / name, known, on_progress, timeout)
-            folder = extract_zip(zip_path, out / name[: -len(".zip")])
-            report[name] = {"url": base + name, "bytes": zip_path.stat().st_size, "known_size": known,
-                            "folder": str(folder)}
+    try:
+        with _bar(progress) as on_progress:
+            for name in names:
+                known = KNOWN_SIZES.get(name)
+                zip_path = download_file(base + name, out / "zips" / name, known, on_progress, timeout)
+                folder = extract_zip(zip_path, out / name[: -len(".zip")])
+                report[name] = {"url": base + name, "bytes": zip_path.stat().st_size, "known_size": known,
+                                "folder": str(folder)}
+    except BaseException:
+        # A failed first download leaves no empty folders behind (a partial zip stays, for the resume).
+        for p in reversed(made):
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise
     return report
 
 
