@@ -90,6 +90,22 @@ def main() -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
+# Options of one command typed into another: name the right one instead of Click's nearest spelling.
+_OTHER_COMMAND_NAMES = {
+    ("ablate", "--modalities"): "ablate takes --subsets (e.g. --subsets id,llm+id,llm,gnn)",
+    ("ablate", "-m"): "ablate takes --subsets (e.g. --subsets id,llm+id,llm,gnn)",
+    ("ablate", "--fusion"): "ablate takes --fusions (e.g. --fusions gate,attention)",
+    ("ablate", "-f"): "ablate takes --fusions (e.g. --fusions gate,attention)",
+    ("ablate", "--seed"): "ablate takes --seeds (e.g. --seeds 0,1,2) or --n-seeds",
+    ("ablate", "-s"): "ablate takes --seeds (e.g. --seeds 0,1,2) or --n-seeds",
+    ("train", "--subsets"): "train makes one run: --modalities (e.g. --modalities id,llm)",
+    ("train", "--fusions"): "train makes one run: --fusion (e.g. --fusion gate)",
+    ("train", "--seeds"): "train makes one run: --seed (e.g. --seed 0)",
+    ("train", "--n-seeds"): "train makes one run: --seed (e.g. --seed 0)",
+    ("train", "--dry-run"): "`newsbench ablate --subsets ... --seeds ... --dry-run` shows whether a run is done",
+}
+
+
 def _error(message: str) -> None:
     print(f"newsbench: error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(2)
@@ -97,6 +113,9 @@ def _error(message: str) -> None:
 
 def _usage_message(err) -> str:
     message = err.format_message()
+    hint = _OTHER_COMMAND_NAMES.get((getattr(err.ctx, "info_name", None), getattr(err, "option_name", None)))
+    if hint:
+        return f"{err.option_name}: no such option of `newsbench {err.ctx.info_name}`; {hint}"
     ctx = getattr(err, "ctx", None)
     if ctx is not None and ctx.command_path:
         return f"{message} (see `{ctx.command_path} --help`)"

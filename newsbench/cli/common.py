@@ -17,17 +17,22 @@ DataOpt = typer.Option(
 
 
 def _check_cache(value: Optional[Path]) -> Optional[Path]:
-    from newsbench.cli.options import check_writable_dir
+    from newsbench.cli.options import BadOption, check_writable_dir
 
     if value is not None:
-        check_writable_dir(value, "--cache-dir")
+        try:
+            check_writable_dir(value, "--cache-dir")
+        except InputError as err:
+            raise BadOption(str(err)) from None
     return value
 
 
 def _check_unknown_news(value: str) -> str:
+    from newsbench.cli.options import BadOption
+
     v = (value or "").strip().lower()
     if v not in ("error", "drop"):
-        raise InputError(f"--unknown-news {value!r}: choose error or drop")
+        raise BadOption(f"--unknown-news {value!r}: choose error or drop")
     return v
 
 

@@ -17,12 +17,29 @@ from newsbench.options import OTHER, SPECS, Spec, canonical_text_encoder
 _CFG_DEFAULT = RunConfig()
 
 
+class BadOption(typer.BadParameter):
+    """A bad option value found while parsing: Click's usage error (exit 2), with our one-line message as is."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def checked(fn: Callable) -> Callable:
+    """A Click callback from a check that raises InputError."""
+    def callback(value):
+        try:
+            return fn(value)
+        except InputError as err:
+            raise BadOption(str(err)) from None
+    return callback
+
+
 def _checker(spec: Spec, flag: str) -> Callable:
     def check(value):
         if spec.field == "text_encoder":
             return None if value is None else canonical_text_encoder(value, flag)
         return spec.check(value, flag)
-    return check
+    return checked(check)
 
 
 def _help(spec: Spec, help: str | None) -> str:
@@ -69,7 +86,7 @@ def _check_device(value: str | None):
 
 
 def device_option(default: str = "auto") -> Any:
-    return typer.Option(default, "--device", help=DEVICE_HELP, callback=_check_device)
+    return typer.Option(default, "--device", help=DEVICE_HELP, callback=checked(_check_device))
 
 
 # ------------------------------------------------------------------------------------------------ paths
