@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from newsbench.cli import app
 from newsbench.cli import embed as embed_cli
-from newsbench.errors import InputError
 from test_graph_features import make_feature_dataset
 
 runner = CliRunner()
