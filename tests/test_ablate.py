@@ -90,10 +90,10 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
     res = tmp_path / "results"
     first = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", *SMALL)
     assert first.exit_code == 0, first.output
-    assert "1 runs trained" in first.output
+    assert "1 run trained" in first.output
     assert (res / "report" / "report.md").is_file()             # the report ran at the end
     again = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", "--no-report", *SMALL)
-    assert again.exit_code == 0 and "all 1 runs already recorded" in again.output
+    assert again.exit_code == 0 and "the 1 run already recorded" in again.output
 
     # seed 1 is claimed by a live process (our parent): the plan says so and runs nothing.
     from newsbench.data.load import load_dataset

@@ -90,7 +90,7 @@ def dataset_stats(ds: Dataset) -> dict:
         "name": ds.name,
         "fingerprint": ds.fingerprint,
         "news": n,
-        "users": int(len(ds.users)),
+        "users": _distinct_users(ds),
         "categories": len(news.categories),
         "subcategories": len(news.subcategories),
         "category_share": {news.categories[i]: float(share[i]) for i in order},
@@ -259,13 +259,52 @@ def validate(
     """
     from newsbench.data.load import load_dataset
 
+    from newsbench.data import mind
+    from newsbench.errors import InputError, warn
+
     ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=False)
-    parts = [f"{len(ds.news):,} news", f"{len(ds.users):,} users"]
+    for split in ("train", "dev"):
+        b = getattr(ds, split)
+        if b is None:
+            continue
+        if len(b) == 0:
+            raise InputError(f"the {split} split has no impressions left"
+                             + (" after --unknown-news drop" if unknown_news == "drop" else ""), file=path)
+        if (b.label >= 0).all() and not (b.label == 1).any():
+            raise InputError(f"the {split} split has no click (no impression token ending in -1); nothing can be learned "
+                             f"or scored", file=path)
+    splits = mind.find_splits(path)
+    single = len(splits) == 1 and (Path(path) / "behaviors.tsv").exists()
+    if not single:
+        for split in ("train", "dev"):
+            if split not in splits:
+                warn(f"{path}: no {split} split (train/ and dev/, or MINDsmall_train/ and MINDsmall_dev/); "
+                     f"train and ablate need both")
+    for folder in unused_split_folders(Path(path), splits):
+        warn(f"{folder}: ignored (not a split name); splits are train/ and dev/ (or MINDsmall_train/, "
+             f"MINDsmall_dev/): rename it to use it")
+    users = _distinct_users(ds)
+    parts = [f"{len(ds.news):,} news", f"{users:,} users"]
     for split in ("train", "dev"):
         b = getattr(ds, split)
         if b is not None:
             parts.append(f"{split} {len(b):,} impressions / {len(b.cand):,} candidates")
     print(f"ok: {path}: " + ", ".join(parts))
+
+
+def unused_split_folders(root: Path, splits: dict) -> list[Path]:
+    """Sub-folders holding a behaviors.tsv that the reader does not use (valid/, test/ ...)."""
+    if not root.is_dir() or (root / "behaviors.tsv").exists():
+        return []
+    used = {Path(p).resolve() for p in splits.values()}
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "behaviors.tsv").exists()
+                  and p.resolve() not in used)
+
+
+def _distinct_users(ds: Dataset) -> int:
+    """Users in the behaviors as loaded (after --unknown-news drop), as the per-split table counts them."""
+    codes = [b.user for b in (ds.train, ds.dev) if b is not None]
+    return int(len(np.unique(np.concatenate(codes)))) if codes else int(len(ds.users))
 
 
 @app.command()

@@ -39,7 +39,9 @@ from newsbench.data.dataset import Behaviors, Dataset, News
 from newsbench.errors import InputError, warn  # noqa: F401  (mind.warn is used by load.py)
 
 # Bump when the parsed arrays change meaning: it is part of every fingerprint, so old caches and records don't match.
-READER_VERSION = "mind-reader-2"
+# Bump when the reader accepts or refuses differently: cached arrays of the old reader then stop matching.
+# 3: repeated impression ids refused, non-integer impression ids numbered by line, header rows refused with a hint.
+READER_VERSION = "mind-reader-3"
 
 NEWS_COLUMNS = ("id", "category", "subcategory", "title", "abstract", "url", "title_entities", "abstract_entities")
 BEHAVIORS_COLUMNS = ("impression_id", "user", "time", "history", "impressions")
@@ -192,7 +194,23 @@ def parse_tsv(data: bytes, path: Path, names: tuple[str, ...]) -> pa.Table:
     # pyarrow reads a blank line as a row of empty fields; an empty first field is the cheap sign to look closer.
     if pc.any(pc.equal(pc.binary_length(table.column(0)), 0)).as_py():
         check_text(data, path, len(names))
+    _check_header(table, path, names)
     return table
+
+
+_HEADER_WORDS = {"id", "news_id", "newsid", "nid", "impression_id", "impressionid", "imp_id", "user", "user_id",
+                 "userid", "uid", "time", "timestamp", "history", "impressions", "category", "subcategory", "title",
+                 "abstract", "url", "title_entities", "abstract_entities"}
+
+
+def _check_header(table: pa.Table, path: Path, names: tuple[str, ...]) -> None:
+    """A first row of column names (a spreadsheet export) fails later checks with a puzzling reason: name it."""
+    if table.num_rows == 0:
+        return
+    row = [str(table.column(i)[0].as_py()).strip().lower().replace(" ", "_") for i in range(min(3, len(names)))]
+    if sum(v in _HEADER_WORDS for v in row) >= 2:
+        raise InputError(f"line 1 looks like a header row ({' | '.join(row)} ...); MIND files have no header: delete "
+                         f"that line", file=path, line=1)
 
 
 def read_table(data: bytes, names: Iterable[str]) -> pa.Table:
@@ -404,6 +422,23 @@ class BehaviorsTable:
     label: np.ndarray
 
 
+def _check_unique_impressions(table: pa.Table, imp: pa.Array, path: Path) -> None:
+    """Two rows with one impression id would be scored as one impression: refuse, naming both lines."""
+    if pc.count_distinct(imp).as_py() == len(imp):
+        return
+    ids = np.asarray(imp.to_numpy(zero_copy_only=False))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    row = int(np.flatnonzero(first[inverse] != np.arange(len(ids)))[0])
+    prev = int(first[inverse[row]])
+    n_repeated = int(len(ids) - len(first))
+    same = all(table.column(c)[row].as_py() == table.column(c)[prev].as_py() for c in range(table.num_columns))
+    what = (f"line {row + 1} repeats line {prev + 1} exactly" if same else
+            f"impression id {ids[row]!r} on line {row + 1} is already used on line {prev + 1}")
+    raise InputError(f"{what} ({n_repeated:,} repeated impression id{'s' if n_repeated != 1 else ''} in all); "
+                     f"impression ids must be unique in a file: delete or renumber the repeats", file=path,
+                     line=row + 1)
+
+
 def parse_times(column: pa.Array, path: Path) -> np.ndarray:
     """'11/11/2019 9:05:58 AM' -> int64 unix seconds (local time read as UTC); parses each distinct string once."""
     enc = pc.dictionary_encode(column)
@@ -419,17 +454,32 @@ def parse_times(column: pa.Array, path: Path) -> np.ndarray:
     return seconds[codes]
 
 
-def read_behaviors(path: str | os.PathLike) -> BehaviorsTable:
-    """Parse and validate one behaviors.tsv (5 columns); news ids are checked later against the news index."""
+def read_behaviors(path: str | os.PathLike, messages: list[str] | None = None) -> BehaviorsTable:
+    """Parse and validate one behaviors.tsv (5 columns); news ids are checked later against the news index.
+
+    Impression ids must be unique. When some are not integers (files written by other tools: 'demo-1', ...),
+    impressions are numbered by their line instead, and a warning saying so is appended to `messages`."""
     path = Path(path)
     table = parse_tsv(read_bytes(path), path, BEHAVIORS_COLUMNS)
 
     imp = _col(table, "impression_id")
-    bad = _first(pc.invert(pc.match_substring_regex(imp, r"^[0-9]{1,18}$")))
+    bad = _first(pc.invert(pc.match_substring_regex(imp, ID_PATTERN)))
     if bad is not None:
-        raise InputError(f"bad impression id {imp[bad].as_py()!r} (expected a non-negative integer)",
-                         file=path, line=bad + 1)
-    impression_id = pc.cast(imp, pa.int64()).to_numpy()
+        raise InputError(f"bad impression id {imp[bad].as_py()!r} (empty, or contains whitespace or a control "
+                         f"character)", file=path, line=bad + 1)
+    _check_unique_impressions(table, imp, path)
+    not_int = pc.invert(pc.match_substring_regex(imp, r"^[0-9]{1,18}$"))
+    bad = _first(not_int)
+    if bad is None:
+        impression_id = pc.cast(imp, pa.int64()).to_numpy()
+    else:
+        n_bad = int(pc.sum(pc.cast(not_int, pa.int64())).as_py())
+        impression_id = np.arange(1, len(imp) + 1, dtype=np.int64)
+        msg = (f"{path}: {n_bad:,} of {len(imp):,} impression ids are not integers (line {bad + 1}: "
+               f"{imp[bad].as_py()!r}); impressions are numbered by their line instead")
+        warn(msg)
+        if messages is not None:
+            messages.append(msg)
 
     user = _col(table, "user")
     bad = _first(pc.invert(pc.match_substring_regex(user, ID_PATTERN)))
@@ -635,12 +685,13 @@ def read_mind(path: str | os.PathLike, unknown_news: str = "error", *, fingerpri
     splits = find_splits(root)
     files = input_files(root)
     news_tables, beh_tables, vec_tables = [], {}, []
+    messages: list[str] = []
     for split, folder in splits.items():
         step(f"reading {folder / 'news.tsv'}")
         news_tables.append(read_news(folder / "news.tsv"))
     for split, folder in splits.items():
         step(f"reading {folder / 'behaviors.tsv'}")
-        beh_tables[split] = read_behaviors(folder / "behaviors.tsv")
+        beh_tables[split] = read_behaviors(folder / "behaviors.tsv", messages)
         for name in OPTIONAL_FILES:
             if (folder / name).exists():
                 step(f"reading {folder / name}")
@@ -652,7 +703,6 @@ def read_mind(path: str | os.PathLike, unknown_news: str = "error", *, fingerpri
     news_ids = pa.array(news.ids, type=pa.string())
     all_users = pa.chunked_array([t.user for t in beh_tables.values()], type=pa.string())
     users = pc.unique(all_users.combine_chunks()) if all_users.num_chunks else pa.array([], pa.string())
-    messages: list[str] = []
     behaviors = {s: map_behaviors(t, news_ids, users, unknown_news, messages) for s, t in beh_tables.items()}
     entity_vectors = _entity_matrix(news.entities, vec_tables)
     card = None

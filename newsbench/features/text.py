@@ -101,6 +101,8 @@ def st_model_path(name: str) -> Path:
     p = Path(name).expanduser()
     if p.is_dir():
         return p.resolve()
+    if name.startswith(("/", "./", "../", "~")):       # a path, not a Hugging Face name: nothing to download
+        raise InputError(f"--text-encoder st:{name}: no such model folder")
     try:
         from huggingface_hub import snapshot_download
 
@@ -160,6 +162,9 @@ def encoder_identity(spec: str) -> dict:
         return {"encoder": f"st:{arg}", "identity": f"sentence-transformers {arg}",
                 "weights_sha256": weights_hash(folder), "source": str(folder)}
     path = Path(arg).expanduser().resolve()
+    if path.is_dir():
+        raise InputError("is a folder; file:PATH takes one vector file (.npy + PATH.ids, .parquet or .vec)",
+                         file=arg)
     if not path.is_file():
         raise InputError("vector file not found", file=arg)
     ids = _ids_sidecar(path) if path.suffix == ".npy" else None
@@ -285,6 +290,11 @@ def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         ids_path = _ids_sidecar(path)
         try:
             matrix = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            if "allow_pickle" in str(err):      # numpy's message tells the user to do what we must not
+                raise InputError("holds pickled Python objects, not a numeric array; save the vectors with "
+                                 "np.save(path, matrix) on a float array", file=str(path)) from None
+            raise InputError(f"cannot read .npy: {err}", file=str(path)) from None
         except Exception as err:
             raise InputError(f"cannot read .npy: {err}", file=str(path)) from None
         if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.number):
