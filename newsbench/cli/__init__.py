@@ -81,11 +81,13 @@ def main() -> None:
         print("newsbench: interrupted", file=sys.stderr)
         sys.exit(130)
     except MemoryError:
-        _error("out of memory; lower --batch-size, --history-len or the widths (--dim, --id-dim, --graph-dim)")
+        _error("out of memory; lower --batch-size, --negatives, --history-len or the widths (--dim, --id-dim, "
+               "--graph-dim)")
     except RuntimeError as err:
-        if type(err).__name__ == "OutOfMemoryError":      # torch.cuda.OutOfMemoryError, without importing torch
-            _error("CUDA out of memory; lower --batch-size, --history-len or the widths (--dim, --id-dim, "
-                   "--graph-dim), or use --device cpu")
+        # torch.cuda.OutOfMemoryError, and torch's CPU allocator failure (a plain RuntimeError), without importing torch
+        if type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(err):
+            _error(f"{'CUDA' if type(err).__name__ == 'OutOfMemoryError' else 'CPU'} out of memory; lower "
+                   f"--batch-size, --negatives, --history-len or the widths (--dim, --id-dim, --graph-dim)")
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -61,8 +61,16 @@ def require_splits(dataset, data: Optional[Path]) -> None:
     missing = [name for name in ("train", "dev") if getattr(dataset, name) is None or len(getattr(dataset, name)) == 0]
     if missing:
         where = str(data) if data is not None else dataset.name
+        hint = ""
+        if data is not None:
+            from newsbench.cli.data import unused_split_folders
+            from newsbench.data.mind import find_splits
+
+            unused = unused_split_folders(Path(data), find_splits(data))
+            if unused:
+                hint = f" ({', '.join(p.name + '/' for p in unused)} is not a split name: rename it)"
         raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
-                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/)")
+                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/){hint}")
     if (dataset.dev.label < 0).any():
         raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
                          f"it cannot be scored")

@@ -128,7 +128,9 @@ def raw_stats(path: Path) -> dict:
     from newsbench.data import mind
 
     splits = mind.find_splits(path)
-    news = mind.merge_news([mind.read_news(folder / "news.tsv") for folder in splits.values()])
+    # --raw joins nothing, so behaviors alone are enough (news counts are then 0).
+    news = mind.merge_news([mind.read_news(folder / "news.tsv") for folder in splits.values()
+                            if (folder / "news.tsv").exists() or not (folder / "behaviors.tsv").exists()])
     users: list[pa.Array] = []
     tables = {s: mind.read_behaviors(folder / "behaviors.tsv") for s, folder in splits.items()}
     for t in tables.values():
@@ -203,11 +205,12 @@ def _render(stats: dict) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{stats['name']}[/bold]  fingerprint {stats['fingerprint']}"
+    console.print(f"[bold]{stats['name']}[/bold]"
+                  + (f"  fingerprint {stats['fingerprint']}" if stats.get("fingerprint") else "")
                   + ("  (rows as written, not joined to news)" if stats.get("raw") else ""))
     console.print(f"news {stats['news']:,} · users {stats['users']:,} · categories {stats['categories']} · "
                   f"subcategories {stats['subcategories']} · empty abstracts "
-                  f"{stats['empty_abstract_fraction']:.1%}")
+                  f"{_pct(stats['empty_abstract_fraction'])}")
     splits = stats["splits"]
     t = Table(title="behaviors")
     t.add_column("", no_wrap=True)

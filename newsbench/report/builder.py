@@ -415,7 +415,9 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
 
 def _group_summary(g: Group) -> dict:
     out = {"label": g.label, "group": g.key, "modalities": list(g.modalities), "fusion": g.fusion,
-           "seeds": g.seeds, "run_ids": [r["run_id"] for r in g.records], "metrics": {}}
+           "seeds": g.seeds, "run_ids": [r["run_id"] for r in g.records],
+           # the `newsbench train` command that makes each run again (records since the shared option table)
+           "commands": [r.get("command") for r in g.records], "metrics": {}}
     for m in METRICS:
         vals = g.values(("metrics", m))
         mu, sd = _mean_std(vals)
