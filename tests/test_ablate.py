@@ -123,7 +123,7 @@ def test_default_grid_dry_run_is_the_seed_table(tiny_dir, tmp_path):
     (["--fusions", "sum"], "unknown fusion 'sum'"),
     (["--seeds", "0,x"], "'x' is not an integer"),
     (["--seeds", "0", "--n-seeds", "2"], "not both"),
-    (["--executor", "spark"], "choose local or ray"),
+    (["--executor", "spark"], "choose one of local, ray"),
     (["--test", "bogus"], "--test 'bogus'"),
 ])
 def test_bad_options_end_with_one_line_and_status_2(monkeypatch, capsys, tmp_path, args, message):

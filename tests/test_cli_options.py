@@ -124,6 +124,56 @@ def bad_cases(tiny: Path, w: Path) -> list[tuple[list[str], str]]:
     ]
 
 
+def data_cases(tiny: Path, w: Path, bad: Path) -> list[tuple[list[str], str]]:
+    """Bad data and cards, refused with one line naming the file (made by `_bad_folders`)."""
+    return [
+        (["data", "validate", str(bad / "header")], "header row"),
+        (["data", "validate", str(bad / "mixed-ids")], "2 of 1,000 ids are not integers"),
+        (["report", "--results", str(bad / "results"), "--card", str(bad / "other" / "dataset_card.json")],
+         "--card"),
+        (["report", "--results", str(bad / "results"), "--card", str(bad / "copied" / "dataset_card.json")],
+         "--card"),
+        (["ablate", "-d", str(bad / "valid"), "--results", str(w / "res"), "--dry-run"], "valid/"),
+    ]
+
+
+def _bad_folders(tiny: Path, root: Path) -> Path:
+    import shutil
+
+    from newsbench.data.load import load_dataset
+    from newsbench.data.synth import generate
+
+    lines = (tiny / "train" / "behaviors.tsv").read_text().splitlines()
+
+    def variant(name: str, new_lines: list[str]) -> None:
+        shutil.copytree(tiny, root / name)
+        (root / name / "train" / "behaviors.tsv").write_text("\n".join(new_lines) + "\n")
+
+    variant("header", ["impression_id\tuser\ttime\thistory\timpressions"] + lines)
+    variant("mixed-ids", ["\t".join(["x" + row.split("\t")[0]] + row.split("\t")[1:]) if i in (3, 7) else row
+                          for i, row in enumerate(lines)])
+    variant("string-ids", ["\t".join([f"demo-{i}"] + row.split("\t")[1:]) for i, row in enumerate(lines)])
+    variant("repeated", lines[:5] + [lines[2]] + lines[5:])
+    (root / "valid").mkdir()
+    shutil.copytree(tiny / "train", root / "valid" / "train")
+    shutil.copytree(tiny / "dev", root / "valid" / "valid")
+    # a card of other data: in its own folder (fingerprint check), and copied alone (size check: another scale)
+    generate("tiny", 1, root / "other")
+    generate("tiny", 0, root / "small", cold_share=0.2)
+    (root / "copied").mkdir()
+    other = json.loads((root / "small" / "dataset_card.json").read_text())
+    other["sizes"]["dev_impressions"] += 1
+    (root / "copied" / "dataset_card.json").write_text(json.dumps(other))
+    # a results folder with one record of `tiny`
+    ds = load_dataset(tiny, progress=False)
+    rec = {"run_id": "r0", "label": "id", "config": {"seed": 0},
+           "dataset": {"name": ds.name, "fingerprint": ds.fingerprint, "n_news": len(ds.news),
+                       "n_train_impressions": len(ds.train), "n_dev_impressions": len(ds.dev)}}
+    store.runs_dir(root / "results").mkdir(parents=True)
+    (store.runs_dir(root / "results") / "r0.json").write_text(json.dumps(rec))
+    return root
+
+
 def _listing(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
@@ -139,7 +189,8 @@ def _run_driver(argvs: list[list[str]]) -> list[dict]:
 def test_every_bad_option_is_one_error_line_before_any_work(tiny_dir, tmp_path):
     w = tmp_path / "w"
     w.mkdir()
-    cases = bad_cases(tiny_dir, w)
+    bad = _bad_folders(tiny_dir, tmp_path / "bad")
+    cases = bad_cases(tiny_dir, w) + data_cases(tiny_dir, w, bad)
     assert len(cases) >= 40
     before = _listing(tiny_dir)
     results = _run_driver([argv for argv, _ in cases])
@@ -183,6 +234,36 @@ def test_choices_are_case_insensitive_and_duplicates_warned(tiny_dir, tmp_path):
     assert not (tmp_path / "r").exists()            # a dry run writes nothing
     assert synth["rc"] == 0, synth["stderr"]
     assert (tmp_path / "s" / "dataset_card.json").is_file()
+
+
+@pytest.mark.slow
+def test_data_that_is_read_with_a_warning(tiny_dir, tmp_path):
+    bad = _bad_folders(tiny_dir, tmp_path / "bad")
+    strid, repeated, valid, card = _run_driver([
+        ["data", "validate", str(bad / "string-ids")],
+        ["data", "validate", str(bad / "repeated")],
+        ["data", "validate", str(bad / "valid")],
+        ["report", "--results", str(bad / "results"), "--card", str(tiny_dir / "dataset_card.json"), "--csv"],
+    ])
+    assert strid["rc"] == 0 and strid["stdout"].startswith("ok: ")
+    assert "1,000 of 1,000 impression ids are not integers (line 1: 'demo-0'); impressions are numbered by their " \
+           "line" in strid["stderr"]
+    assert repeated["rc"] == 0
+    assert "1 repeated impression id (line 6 repeats line 3 exactly); every row is kept" in repeated["stderr"]
+    assert valid["rc"] == 0 and "no dev split" in valid["stderr"] and "valid: ignored" in valid["stderr"]
+    # the right card passes the check (the report then fails later, on the fake record's missing arrays)
+    assert "--card" not in card["stderr"]
+
+
+def test_download_checks_before_making_folders(tmp_path):
+    from newsbench.data.download import download_mind
+    from newsbench.errors import InputError
+
+    with pytest.raises(InputError, match="--base-url"):
+        download_mind("mind-demo", tmp_path / "d", base_url="notaurl", progress=False)
+    with pytest.raises(InputError, match="cannot reach"):
+        download_mind("mind-demo", tmp_path / "d", base_url="http://127.0.0.1:9/", progress=False, timeout=2)
+    assert not (tmp_path / "d").exists()            # a failed first download leaves no empty folders
 
 
 # ------------------------------------------------------------------------------------------------ run identity

@@ -274,8 +274,9 @@ def validate(
             raise InputError(f"the {split} split has no impressions left"
                              + (" after --unknown-news drop" if unknown_news == "drop" else ""), file=path)
         if (b.label >= 0).all() and not (b.label == 1).any():
-            raise InputError(f"the {split} split has no click (no impression token ending in -1); nothing can be learned "
-                             f"or scored", file=path)
+            # An excerpt may lack clicks and still be well-formed: say it, without failing the check of the files.
+            warn(f"{path}: the {split} split has no click (no impression token ending in -1); train and ablate "
+                 f"cannot {'learn from' if split == 'train' else 'score'} it")
     splits = mind.find_splits(path)
     single = len(splits) == 1 and (Path(path) / "behaviors.tsv").exists()
     if not single:

@@ -39,9 +39,7 @@ from newsbench.data.dataset import Behaviors, Dataset, News
 from newsbench.errors import InputError, warn  # noqa: F401  (mind.warn is used by load.py)
 
 # Bump when the parsed arrays change meaning: it is part of every fingerprint, so old caches and records don't match.
-# Bump when the reader accepts or refuses differently: cached arrays of the old reader then stop matching.
-# 3: repeated impression ids refused, non-integer impression ids numbered by line, header rows refused with a hint.
-READER_VERSION = "mind-reader-3"
+READER_VERSION = "mind-reader-2"    # unchanged by issue 15: files it accepted read the same (only new warnings)
 
 NEWS_COLUMNS = ("id", "category", "subcategory", "title", "abstract", "url", "title_entities", "abstract_entities")
 BEHAVIORS_COLUMNS = ("impression_id", "user", "time", "history", "impressions")
@@ -422,21 +420,23 @@ class BehaviorsTable:
     label: np.ndarray
 
 
-def _check_unique_impressions(table: pa.Table, imp: pa.Array, path: Path) -> None:
-    """Two rows with one impression id would be scored as one impression: refuse, naming both lines."""
+def _warn_repeated_impressions(table: pa.Table, imp: pa.Array, path: Path, messages: list[str] | None) -> None:
+    """Repeated impression ids (an edited file, a concatenation) are kept as separate rows, as written: say so,
+    naming the first repeat and whether it is an exact copy of an earlier line (then that impression counts twice)."""
     if pc.count_distinct(imp).as_py() == len(imp):
         return
     ids = np.asarray(imp.to_numpy(zero_copy_only=False))
     _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    row = int(np.flatnonzero(first[inverse] != np.arange(len(ids)))[0])
-    prev = int(first[inverse[row]])
-    n_repeated = int(len(ids) - len(first))
+    repeats = np.flatnonzero(first[inverse] != np.arange(len(ids)))
+    row, prev = int(repeats[0]), int(first[inverse[repeats[0]]])
     same = all(table.column(c)[row].as_py() == table.column(c)[prev].as_py() for c in range(table.num_columns))
     what = (f"line {row + 1} repeats line {prev + 1} exactly" if same else
             f"impression id {ids[row]!r} on line {row + 1} is already used on line {prev + 1}")
-    raise InputError(f"{what} ({n_repeated:,} repeated impression id{'s' if n_repeated != 1 else ''} in all); "
-                     f"impression ids must be unique in a file: delete or renumber the repeats", file=path,
-                     line=row + 1)
+    msg = (f"{path}: {len(repeats):,} repeated impression id{'s' if len(repeats) != 1 else ''} ({what}); every row "
+           f"is kept as its own impression, ids as written")
+    warn(msg)
+    if messages is not None:
+        messages.append(msg)
 
 
 def parse_times(column: pa.Array, path: Path) -> np.ndarray:
@@ -457,8 +457,10 @@ def parse_times(column: pa.Array, path: Path) -> np.ndarray:
 def read_behaviors(path: str | os.PathLike, messages: list[str] | None = None) -> BehaviorsTable:
     """Parse and validate one behaviors.tsv (5 columns); news ids are checked later against the news index.
 
-    Impression ids must be unique. When some are not integers (files written by other tools: 'demo-1', ...),
-    impressions are numbered by their line instead, and a warning saying so is appended to `messages`."""
+    Repeated impression ids are kept (rows as written) with a warning. When no id is an integer (files written by
+    other tools: 'demo-1', ...), impressions are numbered by their line instead, with a warning; a few non-integers
+    among integers are refused as typos. Warnings
+    are printed and appended to `messages` (the dataset cache repeats them on later loads)."""
     path = Path(path)
     table = parse_tsv(read_bytes(path), path, BEHAVIORS_COLUMNS)
 
@@ -467,13 +469,18 @@ def read_behaviors(path: str | os.PathLike, messages: list[str] | None = None) -
     if bad is not None:
         raise InputError(f"bad impression id {imp[bad].as_py()!r} (empty, or contains whitespace or a control "
                          f"character)", file=path, line=bad + 1)
-    _check_unique_impressions(table, imp, path)
+    _warn_repeated_impressions(table, imp, path, messages)
     not_int = pc.invert(pc.match_substring_regex(imp, r"^[0-9]{1,18}$"))
     bad = _first(not_int)
+    n_bad = 0 if bad is None else int(pc.sum(pc.cast(not_int, pa.int64())).as_py())
     if bad is None:
         impression_id = pc.cast(imp, pa.int64()).to_numpy()
+    elif n_bad < len(imp):
+        # Mostly integers: a typo, not another numbering scheme.
+        raise InputError(f"bad impression id {imp[bad].as_py()!r} (expected a non-negative integer; {n_bad:,} of "
+                         f"{len(imp):,} ids are not integers; a file whose ids are all strings, like 'demo-1', is "
+                         f"read with its impressions numbered by line)", file=path, line=bad + 1)
     else:
-        n_bad = int(pc.sum(pc.cast(not_int, pa.int64())).as_py())
         impression_id = np.arange(1, len(imp) + 1, dtype=np.int64)
         msg = (f"{path}: {n_bad:,} of {len(imp):,} impression ids are not integers (line {bad + 1}: "
                f"{imp[bad].as_py()!r}); impressions are numbered by their line instead")
