@@ -549,3 +549,10 @@ def test_wide_terminal_keeps_tables_whole(results):
     buf = io.StringIO()
     report.print_and_write(results, console=Console(file=buf, width=250), n_resamples=RESAMPLES)
     assert "(part " not in buf.getvalue() and "Table 2. Ablation" in buf.getvalue()
+
+
+def test_piped_report_assumes_80_columns(results):
+    res = CliRunner().invoke(app, ["report", "--results", str(results), "--resamples", str(RESAMPLES)],
+                             env={"COLUMNS": None, "LINES": None})
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80 and "…" not in res.stdout

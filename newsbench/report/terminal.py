@@ -23,7 +23,7 @@ KEY_COLUMNS = {"weights": 2, "breakdown": 2}
 WHOLE_TABLES = "--markdown, --csv --table NAME or --out DIR give each table in one piece"
 
 
-def _rich_table(title: str, header: list[str], rows: list[list[Text]], cols: list[int], justify: list[str],
+def _rich_table(title: str | None, header: list[str], rows: list[list[Text]], cols: list[int], justify: list[str],
                 keys: int) -> RichTable:
     rt = RichTable(title=title, title_justify="left", show_lines=False, box=box.SIMPLE_HEAD, show_edge=False,
                    pad_edge=False)
@@ -36,44 +36,45 @@ def _rich_table(title: str, header: list[str], rows: list[list[Text]], cols: lis
     return rt
 
 
-def fitted_tables(console: Console, title: str, header: list[str], rows: list[list[Text | str]],
-                  justify: list[str] | None = None, keys: int = 1) -> list[RichTable]:
-    """`header` x `rows` as one rich table, or as several parts of whole columns (each repeating the first `keys`
-    columns) when one table would be wider than the console. Every part is as wide as its widest cell."""
-    rows = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
-    justify = justify or ["left" if j < keys else "right" for j in range(len(header))]
-    keys = max(1, min(keys, len(header)))
-    width = console.width
-
+def column_parts(console: Console, header: list[str], rows: list[list[Text]], justify: list[str],
+                 keys: int) -> list[list[int]]:
+    """Column indices of each part: all columns when the table fits the console, else greedy parts of whole
+    columns, each starting with the first `keys` columns, each as wide as its widest cell."""
     # Measured against an unbounded width: against the console's own, rich caps the answer at that width.
     unbounded = console.options.update_width(1_000_000)
 
     def needed(cols: list[int]) -> int:
-        return Measurement.get(console, unbounded, _rich_table(title, header, rows, cols, justify, keys)).maximum
+        return Measurement.get(console, unbounded, _rich_table(None, header, rows, cols, justify, keys)).maximum
 
     parts: list[list[int]] = []
     current = list(range(keys))
     for j in range(keys, len(header)):
-        if len(current) > keys and needed(current + [j]) > width:
+        if len(current) > keys and needed(current + [j]) > console.width:
             parts.append(current)
             current = list(range(keys))
         current.append(j)
     parts.append(current)
-    if len(parts) == 1:
-        return [_rich_table(title, header, rows, parts[0], justify, keys)]
-    return [_rich_table(f"{title} (part {i} of {len(parts)})" if i == 1 else f"(part {i} of {len(parts)})",
-                        header, rows, cols, justify, keys) for i, cols in enumerate(parts, 1)]
+    return parts
 
 
 def print_fitted(console: Console, title: str, header: list[str], rows: list[list[Text | str]],
                  justify: list[str] | None = None, keys: int = 1) -> bool:
-    """Print `fitted_tables`; True when the table had to be cut into parts."""
-    tables = fitted_tables(console, title, header, rows, justify, keys)
-    for i, rt in enumerate(tables):
-        if i:
+    """Print `header` x `rows` as one rich table, or, when it would be wider than the console, as parts of whole
+    columns under one title (see `column_parts`). True when the table had to be cut into parts."""
+    rows = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
+    keys = max(1, min(keys, len(header)))
+    justify = justify or ["left" if j < keys else "right" for j in range(len(header))]
+    parts = column_parts(console, header, rows, justify, keys)
+    if len(parts) == 1:
+        console.print(_rich_table(title, header, rows, parts[0], justify, keys))
+        return False
+    # The title on its own line: as a table title it would wrap to the width of the (narrower) first part.
+    console.print(Text(title, style="italic"))
+    for i, cols in enumerate(parts, 1):
+        if i > 1:
             console.print()
-        console.print(rt)
-    return len(tables) > 1
+        console.print(_rich_table(f"part {i} of {len(parts)}", header, rows, cols, justify, keys))
+    return True
 
 
 def _cells(row) -> list[Text]:
