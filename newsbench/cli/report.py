@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
                                      "equivalent when TOST puts the difference within +-margin."),
         plots: bool = typer.Option(False, "--plots", help="Also write PNG + PDF figures (metrics with 95% CI over "
                                    "seeds; modality weights per category) into OUT/figures, default "
-                                   "RESULTS/report/figures. Needs pip install 'newsbench[plots]'."),
+                                   "RESULTS/report/figures. Needs pip install 'newsbench\\[plots]'."),
     ):
         """Print the fusion comparison, ablation, modality-weight and breakdown tables with paired tests at
         impression and seed level (Holm-corrected).
