@@ -20,7 +20,7 @@ from scipy import stats as sps
 
 from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION
-from newsbench.errors import InputError
+from newsbench.errors import InputError, warn
 from newsbench.report.card import oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, load_groups
 from newsbench.report.tables import (CLUSTERS, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST, TEST_NAMES,
@@ -112,8 +112,8 @@ class _Builder:
     def _equivalence_note(self, ml: str) -> str:
         users = " on user sums" if self.clustered else ""
         return (f"Verdict (impression level, margin ±{self.margin:g} {ml}): different = the test above is "
-                f"significant; equivalent = TOST (two one-sided t-tests{users}, Holm) puts the difference within the margin; "
-                f"undecided = neither (not significant is not equal).")
+                f"significant; equivalent = TOST (two one-sided t-tests{users}, Holm) puts the difference within the "
+                f"margin; undecided = neither (not significant is not equal).")
 
     def _power_note(self, entries: list[dict], ml: str) -> str:
         """One line: what the seed level could detect, and how many seeds the observed differences would need."""
@@ -485,8 +485,6 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     users, users_note = (impression_users(groups, records, cache_dir) if cluster == "user"
                          else (None, "--cluster none"))
     if cluster == "user" and users is None:
-        from newsbench.errors import warn
-
         warn(f"impression-level tests are not clustered by user: {users_note}")
     b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note)
     protocol, info = b.protocol(records)

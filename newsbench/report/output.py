@@ -53,7 +53,8 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
     every format under `out_dir` when given, and return the JSON-ready dict of every number.
 
     `card` is a dataset card dict or the path of a dataset_card.json (planted weights and oracle metrics).
-    `plots`: also write PNG + PDF figures (newsbench.report.figures) under `out_dir`/figures, default `results_dir`/report.
+    `plots`: also write PNG + PDF figures (newsbench.report.figures) under `out_dir`/figures, default
+    `results_dir`/report.
     `cluster`, `margin`: see `build_report`. `table`: print only the table with this key; CSV prints one table,
     `table` or else the ablation table (the one every report has), so that stdout is one well-formed CSV.
     """
