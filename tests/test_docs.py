@@ -55,16 +55,22 @@ def has_option(path: tuple[str, ...], option: str) -> bool:
 
 
 def code_spans(text: str) -> list[str]:
-    """Lines of fenced code blocks, and inline code spans of the prose around them."""
-    spans, fenced = [], False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
+    """Lines of fenced code blocks, and inline code spans of the prose around them (a span may wrap a line)."""
+    spans, fenced, paragraph = [], False, []
+    for line in text.splitlines() + [""]:
+        if line.lstrip().startswith("```") or not line.strip():
+            spans.extend(re.findall(r"`([^`]+)`", " ".join(paragraph)))
+            paragraph = []
+            if line.strip():
+                fenced = not fenced
             continue
         if fenced:
-            spans.append(line)
+            if spans and spans[-1].endswith("\\"):     # a shell line continued on the next
+                spans[-1] = spans[-1][:-1] + " " + line
+            else:
+                spans.append(line)
         else:
-            spans.extend(re.findall(r"`([^`]+)`", line))
+            paragraph.append(line)
     return spans
 
 
@@ -137,8 +143,10 @@ def test_the_parser_reads_command_lines_as_intended():
     assert paths == [("report",)] and opts == ["--markdown", "--latex", "--csv", "--out"]
     assert parse_command(" params: exact counts") == ([("params",)], [])
     assert parse_command(" nosuch --x") == ([("nosuch",)], ["--x"])          # fails below: no such command
-    spans = code_spans("text `newsbench train --lr 0.1` and `--seed`\n```bash\nnewsbench ablate\n```\n`make`")
-    assert spans == ["newsbench train --lr 0.1", "--seed", "newsbench ablate", "make"]
+    spans = code_spans("text `newsbench train --lr 0.1` and `--seed`\n```bash\nnewsbench ablate\n```\n`make`\n"
+                       "a `newsbench data\ninfo --json` wrapped\n```\nnewsbench report \\\n  --out X\n```")
+    assert spans == ["newsbench train --lr 0.1", "--seed", "newsbench ablate", "make", "newsbench data info --json",
+                     "newsbench report    --out X"]
 
 
 def test_the_docs_name_commands_at_all():
