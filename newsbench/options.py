@@ -103,6 +103,8 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("cpus_per_run", ("--cpus-per-run",), float, "Ray: CPUs reserved per run.", 0.01, 1024.0),
     Spec("gpus_per_run", ("--gpus-per-run",), float, "Ray: GPUs reserved per run.", 0.0, 64.0),
     Spec("alpha", ("--alpha",), float, "Significance level, after Holm correction.", 1e-6, 0.5),
+    Spec("margin", ("--margin",), float, "Equivalence margin in metric units: a pair is equivalent when TOST puts "
+         "the difference within +-margin.", 1e-6, 0.5),
     Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 10, 1_000_000),
     Spec("llm_dim", ("--llm-dim",), int, "Width of the llm features (384 MiniLM, 1536 OpenAI-style).", 1, 16384),
     Spec("gnn_dim", ("--gnn-dim",), int, "Width of the gnn features.", 1, 16384),

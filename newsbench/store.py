@@ -11,9 +11,10 @@ flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_seco
 cuda_max_allocated_mb}, train_loss [..], features {...}, weights {modalities [..], categories [..]} (gate/attention
 only), environment {newsbench, torch, numpy, python, platform, device}, created.
 
-Record arrays (npz): impression_id, auc, mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is
-undefined), auc_cold, auc_warm (per impression over cold / warm candidates only), and for gate/attention
-weights_by_category (n_categories x k), weights_count (n_categories,), weights_cold_warm (2 x k).
+Record arrays (npz): impression_id, user (the dataset's user code of the impression; absent in older records), auc,
+mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is undefined), auc_cold, auc_warm (per
+impression over cold / warm candidates only), and for gate/attention weights_by_category (n_categories x k),
+weights_count (n_categories,), weights_cold_warm (2 x k).
 """
 
 from __future__ import annotations

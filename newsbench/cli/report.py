@@ -18,7 +18,11 @@ def register(app: typer.Typer) -> None:
                                      "`ablate` (run records in RESULTS/runs/)."),
         markdown: bool = typer.Option(False, "--markdown", help="Print markdown (pipe tables)."),
         latex: bool = typer.Option(False, "--latex", help="Print LaTeX tables (booktabs)."),
-        csv: bool = typer.Option(False, "--csv", help="Print every table as CSV."),
+        csv: bool = typer.Option(False, "--csv", help="Print one table as CSV (--table, default ablation); every "
+                                 "table as its own CSV file with --out."),
+        table: Optional[str] = choice_option(None, ("--table",), ("fusion", "ablation", "weights", "breakdown"),
+                                             help="Print only this table: fusion | ablation | weights | breakdown "
+                                             "(those the results allow)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write report.md, report.tex, one CSV per "
                                            "table and report.json (every number) into this folder."),
         alpha: float = other_option("alpha", 0.05),
@@ -33,6 +37,11 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", help="Only runs of this dataset (fingerprint, or "
                                               "its prefix, or dataset name); needed when the folder mixes datasets."),
         resamples: int = other_option("resamples", 10_000),
+        cluster: str = choice_option("user", ("--cluster",), ("user", "none"),
+                                     help="Impression-level unit: user (a user's impressions "
+                                     "count as one: sign flips and bootstrap per user) | none (every impression "
+                                     "independent; p-values too small where users have several impressions)."),
+        margin: float = other_option("margin", 0.005),
         plots: bool = typer.Option(False, "--plots", help="Also write PNG + PDF figures (metrics with 95% CI over "
                                    "seeds; modality weights per category) into OUT/figures, default "
                                    "RESULTS/report/figures. Needs pip install 'newsbench\\[plots]'."),
@@ -59,7 +68,7 @@ def register(app: typer.Typer) -> None:
             check_card(card, results, dataset)
         print_and_write(results, out_dir=out, alpha=alpha, test=test, metric=metric, card=card,
                         fmt=chosen[0] if chosen else None, dataset=dataset, n_resamples=resamples,
-                        plots=plots)
+                        plots=plots, cluster=cluster, margin=margin, table=table)
 
 
 def check_card(card: Path, results: Path, dataset: str | None) -> None:
