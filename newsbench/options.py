@@ -105,7 +105,7 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("alpha", ("--alpha",), float, "Significance level, after Holm correction.", 1e-6, 0.5),
     Spec("margin", ("--margin",), float, "Equivalence margin in metric units: a pair is equivalent when TOST puts "
          "the difference within +-margin.", 1e-6, 0.5),
-    Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 10, 1_000_000),
+    Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 1, 1_000_000),
     Spec("llm_dim", ("--llm-dim",), int, "Width of the llm features (384 MiniLM, 1536 OpenAI-style).", 1, 16384),
     Spec("gnn_dim", ("--gnn-dim",), int, "Width of the gnn features.", 1, 16384),
     Spec("n_news", ("--n-news",), int, "News seen in train (ID rows = this + 1 'unknown'). Default: MIND-small.",
