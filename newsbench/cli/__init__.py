@@ -77,7 +77,7 @@ def main() -> None:
     except click.UsageError as err:
         # Click's own checks (unknown option, missing value, not an integer): the same one line as ours.
         _error(_usage_message(err))
-    except click.Abort:
+    except typer.Abort:
         print("newsbench: interrupted", file=sys.stderr)
         sys.exit(130)
     except MemoryError:
