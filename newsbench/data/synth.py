@@ -683,12 +683,16 @@ def _build_tmp(scale: str, seed: int, out: Path, progress: bool, cold_share: flo
 @contextlib.contextmanager
 def _steps(progress: bool, title: str):
     """A rich spinner naming the current step, or nothing."""
-    if not progress:
+    from rich.console import Console
+
+    console = Console(stderr=True)      # on stderr, and none in a pipe (a transient spinner leaves a blank line)
+    if not progress or not console.is_terminal:
         yield lambda _msg: None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True,
+                  console=console) as bar:
         task = bar.add_task(title + ": sampling", total=None)
         yield lambda msg: bar.update(task, description=f"{title}: {msg}")
 
