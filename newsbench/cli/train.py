@@ -160,6 +160,8 @@ def register(app: typer.Typer) -> None:
         record = _run_with_progress(dataset, features, cfg, results, info, progress, console, run_and_save)
         console.print(summary_table(record))
         console.print(f"record: {store.record_paths(results, record['run_id'])[0]}")
+        if record.get("command"):
+            console.print(f"again: {record['command']}", markup=False, highlight=False, soft_wrap=True)
 
     @app.command()
     def params(
