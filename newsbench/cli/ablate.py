@@ -60,7 +60,8 @@ def ablate(
         None, "--subsets",
         help="'all' (the 7 non-empty subsets) or subsets separated by '+', modalities by ',': 'id+id,llm+id,llm,gnn'."),
     fusions: Optional[str] = typer.Option(
-        None, "--fusions", help="Comma-separated fusions among concat,gate,attention,attention-unscaled,mean."),
+        None, "--fusions", help="Comma-separated fusions among concat, gate, attention, attention-unscaled, "
+        "mean (e.g. gate,attention)."),
     epochs: int = run_option("epochs"),
     batch_size: int = run_option("batch_size"),
     lr: float = run_option("lr"),
