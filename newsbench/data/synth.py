@@ -6,20 +6,28 @@ scientific control: every click comes from a known utility built from three plan
 
     U(u, n) = w_id[c] * pop[n] + w_llm[c] * topic_aff[u, topic[n]] + w_gnn[c] * comm_aff[u, comm[n]]
 
-- `pop[n]` (-> id): a latent popularity per news. Nothing in the text or the entities reveals it; only an ID
-  embedding trained on clicks of that very news can learn it, so it is useless for news unseen in train.
+- `pop[n]` (-> id): a latent popularity per news, standard normal clipped to [-3, 3] (no runaway item). Nothing in
+  the text or the entities reveals it; only an ID embedding trained on clicks of that very news can learn it, so it
+  is useless for news unseen in train.
 - `topic_aff` (-> llm): user preferences over topics. A news item's topic is its subcategory, and its title and
   abstract are written from that topic's words (`newsbench.data.vocab`), so the text carries it.
 - `comm_aff` (-> gnn): user affinities to latent communities. A news item's entities come mostly from its
   community's entity pool, and users click across a community, so shared entities and co-clicks (the graph) carry it.
-- `w[c]`: per-category weights (`MODALITY_WEIGHTS`), the seed paper's table 5.1 assigned to MIND's categories.
-All three signals are standard normal, so a weight is the signal's share of the utility's scale. The separation is
-by construction, not perfect in what a model sees: co-clicks also reflect topic, and a warm item's click degree in
-the graph reflects its popularity; for cold dev news only the text (topic) and the entities (community) remain.
+- `w[c]`: per-category weights (`MODALITY_WEIGHTS`): the seed paper's table 5.1 rows assigned to MIND's categories,
+  sharpened (`_sharpen`: squared, rescaled to the paper row's L2 norm) so that the categories differ enough for a
+  per-category fusion to matter; which modality leads in which category is the paper's.
+Preferences (version 2): each user has a few favourite topics (1 + Poisson(2), drawn by topic share) and
+communities (1 + Poisson(1)), raw affinity 4 plus 0.5 N(0, 1) noise, standardised per user to mean 0 and variance 1
+over news (`_affinities`). So every signal has mean 0 and variance 1 over news, and a weight is the signal's share
+of the utility's scale. The separation is by construction, not perfect in what a model sees: co-clicks also reflect
+topic, and a warm item's click degree in the graph reflects its popularity; for cold dev news only the text (topic)
+and the entities (community) remain.
 
 Clicks. Histories and impressions use one mechanism: items are shown with a probability that grows with popularity
 (exposure), and among the shown items the clicked ones are drawn without replacement from softmax(BETA * U)
-(Gumbel top-k). Impression sizes, clicks per impression, history lengths, text lengths and entity counts are drawn
+(Gumbel top-k). A history click is chosen among HISTORY_PROPOSALS = 30 shown items, so histories reveal the
+user's preferences (with 3, as in version 1, they mostly echoed exposure). The card's reference scorers
+(`newsbench.data.synth_reference`) say how much of the utility a model that sees only clicks and content can reach. Impression sizes, clicks per impression, history lengths, text lengths and entity counts are drawn
 from the empirical distributions of a MINDsmall sample (`../shared/data/mind-real/small-sample/stats.json`), so the
 marginals match it (see `marginals`).
 
@@ -600,12 +608,16 @@ REFERENCE_NOTES = {
         "standard deviation within a category is the row's L2 norm, as with the paper's rows."),
     "reference_dev": (
         "Dev metrics of reference scorers, overall and over only cold (unseen in train) or warm candidates of "
-        "each impression, averaged over impressions where defined. oracle: the true utility. learnable_ceiling: "
-        "item side known (topic, community, category weights, popularity of warm news only; cold news 0), user "
-        "preferences estimated from history clicks alone as a smoothed log lift of the user's clicks per topic "
-        "(community) over the population's history click share, log((c + A b) / ((h + A) b)) with A = 3 "
-        "pseudo-clicks; the three signals' scales fitted on train impressions by a conditional logit. *_global: "
-        "one weight row for all categories, fitted on train impressions by the same conditional logit. "
+        "each impression, averaged over impressions where defined (the first 20,000 dev impressions at most: "
+        "reference_fit.dev_impressions). oracle: the true utility. learnable_ceiling: "
+        "item side known (topic, community, category weights, popularity of warm news only; cold news get the "
+        "mean popularity of a train candidate), user preferences estimated from history clicks alone as a "
+        "smoothed log lift of the user's clicks per topic (community) over the population's history click share, "
+        "log((c + A b) / ((h + A) b)) with A = 3 pseudo-clicks (community clicks counted with their category's "
+        "community weight; the topic lift divided by its category's topic weight, so both are affinities); the "
+        "three signals' scales fitted on train impressions by a conditional logit. *_global: one weight row for "
+        "all categories, fitted on train impressions by the same conditional logit; the learnable one over the "
+        "topic lift (which carries the category's topic weight, as a global model learning from clicks gets it). "
         "ceiling_topic/community/popularity: the learnable ceiling with one signal. text_centroid: cosine of the "
         "history's mean hash title vector to the candidate's; graph_centroid: the same over mean entity vectors. "
         "random: exact expectation of a random ranking."),
@@ -620,10 +632,10 @@ REFERENCE_NOTES = {
 
 def _oracle(world: World) -> dict:
     """Dev metrics of ranking by the true utility and by each planted signal alone: the ceilings and floors."""
-    from newsbench.data.synth_reference import random_expected
+    from newsbench.data.synth_reference import MAX_DEV_IMPRESSIONS, head, random_expected
     from newsbench.metrics import impression_metrics
 
-    d = world.dev
+    d = head(world.dev, MAX_DEV_IMPRESSIONS)
     row = np.repeat(np.arange(len(d.user)), np.diff(d.cand_ptr))
     users, news = d.user[row], d.cand
     comp = world.components(users, news)
