@@ -21,7 +21,7 @@ from scipy import stats as sps
 from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION
 from newsbench.errors import InputError, warn
-from newsbench.report.card import oracle_metrics, oracle_rows, planted_weights
+from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, load_groups
 from newsbench.report.tables import (CLUSTERS, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST, TEST_NAMES,
                                      Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
@@ -279,7 +279,16 @@ class _Builder:
             notes += [self._levels_note(len(entries), ("comparisons" if len(entries) > 1 else "comparison")
                                        + f" with the baseline on {ml}"),
                       self._n_note(entries) + ".", self._equivalence_note(ml), self._power_note(entries, ml)]
-        if oracle:
+        if oracle and isinstance((self.card or {}).get("reference_dev"), dict):
+            notes.append("Reference rows from the dataset card (no test): the oracle ranks by the generator's true "
+                         "utility, hidden user preferences and cold popularity included; the learnable ceiling "
+                         "knows the item side and estimates preferences from the history alone (what a model that "
+                         "sees only clicks and content could reach); floors are training-free history centroids and "
+                         "random ranking.")
+            voa = adaptivity_note(self.card)
+            if voa:
+                notes.append(voa)
+        elif oracle:
             notes.append("Reference rows from the dataset card: the oracle ranks by the generator's true utility, hidden "
                          "user preferences included (a ceiling no model that sees only clicks and content can be "
                          "expected to reach); no test.")
@@ -504,7 +513,8 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
         "tables": {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
                    for t in tables},
         "card": {"planted_weights": planted_weights(card), "oracle": oracle_metrics(card),
-                 "reference_rows": dict(oracle_rows(card))} if card else None,
+                 "reference_rows": dict(oracle_rows(card)),
+                 "value_of_adaptivity": card.get("value_of_adaptivity")} if card else None,
         "weights": bars,
     }
     return Report(protocol, tables, _clean(data), bars)

@@ -74,6 +74,10 @@ _ORACLE_NAMES = {"utility": "oracle: true utility",
                  "random": "random ranking"}
 
 
+_REFERENCE_ORDER = ("oracle", "oracle_global", "learnable_ceiling", "learnable_ceiling_global", "ceiling_topic",
+                    "ceiling_community", "ceiling_popularity", "text_centroid", "graph_centroid", "random")
+
+
 def _metric_dict(obj) -> dict[str, float]:
     out = {}
     for k, v in (obj or {}).items():
@@ -85,10 +89,23 @@ def _metric_dict(obj) -> dict[str, float]:
 
 
 def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
-    """Reference rows from a dataset card: the oracle ceilings (ranking by the true utility, with and without the
-    popularity of cold news) and the random floor, as (name, {metric: value}); [] when absent."""
+    """Reference rows from a dataset card as (name, {metric: value}); [] when absent.
+
+    A version-2 card's `reference_dev` gives every reference scorer (ceilings, single-signal references, floors), each named "kind: label"; an older card's `oracle_dev` gives the oracle ceilings (the true
+    utility, with and without the popularity of cold news) and the random floor."""
     if not isinstance(card, dict):
         return []
+    ref = card.get("reference_dev")
+    if isinstance(ref, dict) and ref:
+        rows = []
+        # The card's JSON keys are sorted: put ceilings first, floors last, any unknown name after them.
+        names = [n for n in _REFERENCE_ORDER if n in ref] + sorted(n for n in ref if n not in _REFERENCE_ORDER)
+        for entry in (ref[n] for n in names):
+            m = _metric_dict(entry.get("overall")) if isinstance(entry, dict) else {}
+            if m:
+                rows.append((f"{entry.get('kind', 'reference')}: {entry.get('label', '?')}", m))
+        if rows:
+            return rows
     obj = card.get("oracle_dev") or card.get("oracle") or card.get("oracle_metrics")
     if not isinstance(obj, dict):
         return []
@@ -103,6 +120,23 @@ def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
         if m:
             rows.append((name, m))
     return rows
+
+
+def adaptivity_note(card: dict | None) -> str | None:
+    """One sentence with the card's value of adaptivity (per-category weights minus one global weight row, mean
+    paired per-impression dev AUC difference +- its standard error); None when the card has none."""
+    v = card.get("value_of_adaptivity") if isinstance(card, dict) else None
+    if not isinstance(v, dict):
+        return None
+    parts = []
+    for key, name in (("oracle", "the oracle"), ("learnable_ceiling", "the learnable ceiling")):
+        e = v.get(key)
+        if isinstance(e, dict) and isinstance(e.get("auc"), (int, float)) and isinstance(e.get("se"), (int, float)):
+            parts.append(f"{name} {e['auc']:+.4f} AUC (SE {e['se']:.4f}, {e.get('n', '?')} impressions)")
+    if not parts:
+        return None
+    return ("Value of adaptivity in the data (per-category planted weights minus the best single global weight row "
+            "fitted on train, paired per impression): " + "; ".join(parts) + ".")
 
 
 def oracle_metrics(card: dict | None) -> dict[str, float]:
