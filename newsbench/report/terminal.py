@@ -17,8 +17,8 @@ def to_rich(report: Report, console: Console) -> None:
     for t in report.tables:
         rt = RichTable(title=t.title, title_justify="left", show_lines=False)
         for i, h in enumerate(t.header):
-            rt.add_column(h, justify="left" if i == 0 or (t.key == "weights" and i == 1) else "right",
-                          overflow="fold")
+            left = i == 0 or (t.key in ("weights", "attribution") and i == 1)
+            rt.add_column(h, justify="left" if left else "right", overflow="fold")
         for row in t.rows:
             cells = []
             for c in row:
