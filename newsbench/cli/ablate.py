@@ -171,7 +171,7 @@ def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, cons
     from newsbench import baselines as bl
 
     mods = grid.needed_modalities(configs)
-    names = [n for n in bl.BASELINES if bl.FEATURE_OF.get(n, "id") in mods or n not in bl.FEATURE_OF]
+    names = [n for n in bl.BASELINES if n not in bl.FEATURE_OF or bl.FEATURE_OF[n] in mods]
     features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
     for record, arrays in bl.compute_baselines(dataset, features, info, names):
         bl.save_baseline(results, record, arrays)
