@@ -343,7 +343,7 @@ class _Builder:
         if not groups:
             return None, {}
         planted = planted_weights(self.card)
-        ceiling = learnable_ceiling_attribution(self.card)
+        ceiling, ceiling_sides = learnable_ceiling_attribution(self.card)
         mods = [m for m in MODALITIES if any(m in (r.get("attribution") or {}).get("modalities", [])
                                              for g in groups for r in g.records)]
         header = ["Configuration", "Category", "n"] + [f"Δ{MOD_LABELS[m]}" for m in mods]
@@ -374,9 +374,9 @@ class _Builder:
                     rec[f"drop_{mod}_mean"], rec[f"drop_{mod}_std"] = mu, sd
                     if c in cats:
                         learned.setdefault(c, {})[mod] = mu
-                for ref, prefix in ((planted, "planted"), (ceiling, "ceiling")):
+                for ref, sides, prefix in ((planted, {}, "planted"), (ceiling, ceiling_sides, "ceiling")):
                     if ref:
-                        rv = ref.get(c, {}) if c in cats else {}
+                        rv = ref.get(c, {}) if c in cats else sides.get(c, {})
                         row += [Cell(_fmt(rv.get(mod), 3) if rv.get(mod) is not None else "—") for mod in mods]
                         rec.update({f"{prefix}_{mod}": rv.get(mod) for mod in mods})
                 rows.append(row)
@@ -491,17 +491,24 @@ class _Builder:
         return text, info
 
 
-def learnable_ceiling_attribution(card: dict | None) -> dict[str, dict[str, float]]:
-    """card["reference_attribution"]["learnable_ceiling"]["category"]: category -> {modality: AUC lost}, computed
-    by the generator with newsbench.attribution on its learnable ceiling; {} when absent."""
+def learnable_ceiling_attribution(card: dict | None) -> tuple[dict[str, dict[str, float]], dict[str, dict]]:
+    """(category -> {modality: AUC lost}, {"cold"|"warm": {modality: AUC lost}}) from
+    card["reference_attribution"]["learnable_ceiling"], computed by the generator with newsbench.attribution on its
+    learnable ceiling; ({}, {}) when absent."""
     try:
-        cats = card["reference_attribution"]["learnable_ceiling"]["category"]
+        ceiling = card["reference_attribution"]["learnable_ceiling"]
     except (KeyError, TypeError):
-        return {}
-    if not isinstance(cats, dict):
-        return {}
-    return {str(c): {m: float(v) for m, v in d.items() if m in MODALITIES and isinstance(v, (int, float))}
-            for c, d in cats.items() if isinstance(d, dict)}
+        return {}, {}
+    if not isinstance(ceiling, dict):
+        return {}, {}
+
+    def drops(d) -> dict[str, float]:
+        return {m: float(v) for m, v in d.items() if m in MODALITIES and isinstance(v, (int, float))}
+
+    cats = ceiling.get("category")
+    by_cat = {str(c): drops(d) for c, d in cats.items() if isinstance(d, dict)} if isinstance(cats, dict) else {}
+    sides = {side: drops(ceiling[side]) for side in ("cold", "warm") if isinstance(ceiling.get(side), dict)}
+    return by_cat, sides
 
 
 def per_modality_spearman(values: dict[str, dict[str, float]], reference: dict[str, dict[str, float]],
