@@ -342,7 +342,7 @@ class _Builder:
         groups = [g for g in self.groups if any(r.get("attribution") for r in g.records)]
         if not groups:
             return None, {}
-        planted = planted_weights(self.card)
+        planted = planted_weights(self.card, normalise=False)
         ceiling, ceiling_sides = learnable_ceiling_attribution(self.card)
         mods = [m for m in MODALITIES if any(m in (r.get("attribution") or {}).get("modalities", [])
                                              for g in groups for r in g.records)]
@@ -395,7 +395,8 @@ class _Builder:
                  "non-click among those candidates. Descriptive (no test)."]
         if planted:
             notes.append("Planted: the card's per-category signal weights (popularity → ID, topic → LLM, community "
-                         "→ GNN), normalised to sum to 1.")
+                         "→ GNN) as planted, not normalised (a row's sum would reorder a modality across "
+                         "categories).")
             notes += rho_notes
         if ceiling:
             rho = per_modality_spearman(ceiling, planted, mods) if planted else {}
