@@ -32,7 +32,7 @@ from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
 from newsbench.metrics import impression_metrics
 
-CENTROID_CHUNK_ROWS = 1 << 18   # history rows gathered at once: 2^18 x 384 float32 = 400 MB at most
+CENTROID_CHUNK_ROWS = 1 << 16   # candidate rows gathered at once: 2 x 2^16 x 384 float32 = 200 MB at most
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -47,24 +47,19 @@ def history_centroid_scores(beh: Behaviors, vectors: np.ndarray) -> np.ndarray:
     """score(impression, candidate) = mean of the unit history vectors . unit candidate vector (cosine to the
     history centroid). An impression with an empty history scores every candidate 0 (a tie: AUC 1/2).
 
-    `vectors` (N, D) are news vectors by news index (text embeddings, graph embeddings, ...). Impressions are taken
-    in chunks so that at most CENTROID_CHUNK_ROWS history rows are gathered at once.
+    `vectors` (N, D) are news vectors by news index (text embeddings, graph embeddings, ...). The history sums are
+    one sparse (impressions x news) @ (news x D) product over the CSR histories: on demo (276k history entries, 384
+    dims) 0.04 s against 2 s for a segment sum (np.add.reduceat along axis 0) of the gathered rows. Candidates are
+    scored in chunks of CENTROID_CHUNK_ROWS.
     """
+    from scipy import sparse
+
     unit = unit_rows(vectors)
     m = len(beh)
     hist_len = np.diff(beh.hist_ptr)
-    users = np.zeros((m, unit.shape[1]), dtype=np.float32)
-    a = 0
-    while a < m:
-        # the largest b with hist rows [ptr[a], ptr[b]) under the chunk limit (at least one impression)
-        b = int(np.searchsorted(beh.hist_ptr, beh.hist_ptr[a] + CENTROID_CHUNK_ROWS, side="right")) - 1
-        b = min(max(b, a + 1), m)
-        lo, hi = int(beh.hist_ptr[a]), int(beh.hist_ptr[b])
-        if hi > lo:
-            rows = unit[beh.hist[lo:hi]]
-            seg = np.repeat(np.arange(b - a), hist_len[a:b])
-            _segment_sum_into(users[a:b], seg, rows)
-        a = b
+    counts = sparse.csr_matrix((np.ones(len(beh.hist), dtype=np.float32), beh.hist, beh.hist_ptr),
+                               shape=(m, len(unit)))
+    users = np.asarray(counts @ unit, dtype=np.float32)
     users /= np.maximum(hist_len, 1)[:, None].astype(np.float32)
     imp_of = np.repeat(np.arange(m), np.diff(beh.cand_ptr))
     scores = np.empty(len(beh.cand), dtype=np.float64)
@@ -72,12 +67,6 @@ def history_centroid_scores(beh: Behaviors, vectors: np.ndarray) -> np.ndarray:
         sl = slice(a, a + CENTROID_CHUNK_ROWS)
         scores[sl] = np.einsum("ij,ij->i", users[imp_of[sl]], unit[beh.cand[sl]])
     return scores
-
-
-def _segment_sum_into(out: np.ndarray, seg: np.ndarray, rows: np.ndarray) -> None:
-    """out[s] += sum of rows with seg == s, for sorted seg: reduceat over the starts of each run."""
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    out[seg[starts]] += np.add.reduceat(rows, starts, axis=0)
 
 
 # ----------------------------------------------------------------------------------------------------------------
