@@ -11,6 +11,14 @@ the same seed). Conventions, so that A vs B always mirrors B vs A:
   their common dev impression ids, and impressions where either side is NaN (metric undefined) are dropped;
 - seed level: each seed's mean metric, paired by seed; with fewer than 2 common seeds there is no test at all, and
   the result says "n/a: 1 seed" instead of a number.
+
+Impressions of one user are not independent (they share the user's history and taste). Given each impression's
+user (`clusters=`), the impression level works on each user's *summed* differences: sign flips per user, a t-test or
+Wilcoxon test of the per-user sums, and a bootstrap that resamples users. Without it every impression counts as
+independent, which makes p-values too small and intervals too narrow wherever users have several impressions.
+
+"Not significant" is not "equal": `tost` is the two one-sided tests of equivalence within a margin, and
+`min_detectable_effect` / `pairs_needed` say what a paired t-test over few seeds could detect.
 """
 
 from __future__ import annotations
@@ -212,6 +220,52 @@ def bootstrap_cis(diffs, confidence: float = 0.95, n_resamples: int = 10_000,
     return [(float(means[r, j]), float(means[n_resamples - 1 - r, j])) for j in range(k)]
 
 
+def cluster_sums(d, clusters) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums of the rows of `d` (n or n x k) and the number of rows per cluster, clusters in sorted order.
+
+    A test on the sums treats clusters (users) as the independent units: sum(s_u * S_u) over sign flips s_u of whole
+    users is the sign-flip statistic of the clustered test, and sum(S_u) is still the sum of all differences.
+    """
+    D = np.asarray(d, dtype=np.float64)
+    codes, inv = np.unique(np.asarray(clusters), return_inverse=True)
+    inv = inv.reshape(-1)
+    if len(inv) != len(D):
+        raise ValueError(f"{len(inv)} cluster labels for {len(D)} differences")
+    counts = np.bincount(inv, minlength=len(codes)).astype(np.float64)
+    if D.ndim == 1:
+        return np.bincount(inv, D, minlength=len(codes)), counts
+    return np.stack([np.bincount(inv, D[:, j], minlength=len(codes)) for j in range(D.shape[1])], axis=1), counts
+
+
+def cluster_bootstrap_cis(diffs, clusters, confidence: float = 0.95, n_resamples: int = 10_000,
+                          seed: int = 0) -> list[tuple[float, float]]:
+    """Percentile bootstrap CI of mean(d) (the mean over all rows) resampling whole clusters with replacement.
+
+    Each resample draws U clusters out of U; its statistic is (sum of the drawn clusters' sums) / (their row count),
+    the same estimand as the plain mean. Seeded, symmetric order statistics as in `bootstrap_cis`, so -d gets
+    exactly the negated interval. Fewer than 2 clusters: (nan, nan).
+    """
+    D = np.asarray(diffs, dtype=np.float64)
+    if D.ndim == 1:
+        D = D[:, None]
+    S, counts = cluster_sums(D, clusters)
+    u, k = S.shape
+    if u < 2:
+        return [(math.nan, math.nan)] * k
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_resamples, k))
+    step = max(1, _CHUNK_ELEMENTS // u)
+    for start in range(0, n_resamples, step):
+        m = min(step, n_resamples - start)
+        idx = rng.integers(0, u, size=(m, u), dtype=np.int32 if u < 2**31 else np.int64)
+        rows = counts[idx].sum(axis=1)
+        for j in range(k):
+            means[start:start + m, j] = S[:, j][idx].sum(axis=1) / rows
+    means.sort(axis=0)
+    r = int(math.floor((1.0 - confidence) / 2 * n_resamples))
+    return [(float(means[r, j]), float(means[n_resamples - 1 - r, j])) for j in range(k)]
+
+
 def bootstrap_ci(a, b, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of mean(a - b); see `bootstrap_cis`."""
     return bootstrap_cis(_paired(a, b), confidence, n_resamples, seed)[0]
@@ -226,6 +280,85 @@ def cohens_dz(a, b) -> float:
     if sd == 0 or _constant(d):
         return math.nan
     return float(d.mean()) / sd
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Equivalence and power
+
+
+def tost(d, margin: float, clusters=None) -> TestResult:
+    """Two one-sided t-tests of equivalence: is the mean difference within (-margin, +margin)?
+
+    H0: mean(d) <= -margin or mean(d) >= +margin; p = max of the two one-sided p-values (equivalence is shown at
+    level alpha when p < alpha, which is the (1 - 2 alpha) t interval lying inside the margin). With `clusters`, each
+    test is a one-sample t-test of the per-cluster sums shifted by margin x rows, S_u -+ margin * n_u, whose mean is
+    zero exactly when the mean per-row difference equals -+margin: the clustered form of the same hypotheses.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    if clusters is None:
+        S, counts = d, np.ones(len(d))
+    else:
+        S, counts = cluster_sums(d, clusters)
+    n = len(S)
+    if not margin > 0:
+        raise ValueError(f"equivalence margin must be positive: {margin}")
+    if n < 2:
+        return TestResult("tost", None, math.nan, n, f"n/a: {n} {'cluster' if clusters is not None else 'pair'}")
+    lower, upper = S + margin * counts, S - margin * counts
+    if _constant(lower):     # no spread: the sign of the shifted sums decides, as in paired_ttest
+        p_lo = 0.0 if lower.mean() > 0 else 1.0
+        p_hi = 0.0 if upper.mean() < 0 else 1.0
+        return TestResult("tost", None, max(p_lo, p_hi), n, "no spread")
+    lo = sps.ttest_1samp(lower, 0.0, alternative="greater")
+    hi = sps.ttest_1samp(upper, 0.0, alternative="less")
+    # The statistic reported is the smaller of the two t values in the direction of equivalence (the binding one).
+    return TestResult("tost", float(min(lo.statistic, -hi.statistic)), float(max(lo.pvalue, hi.pvalue)), n)
+
+
+def paired_t_power(effect: float, sd: float, n: int, alpha: float = 0.05) -> float:
+    """Power of a two-sided paired t-test at level alpha with n pairs, true mean difference `effect` and sd `sd` of
+    the differences: P(|T| > t_crit) where T follows the noncentral t with n - 1 df and noncentrality
+    effect / sd * sqrt(n)."""
+    if n < 2 or not sd > 0 or not np.isfinite(sd):
+        return math.nan
+    df = n - 1
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    nc = abs(effect) / sd * math.sqrt(n)
+    # The lower tail as the upper tail of -T (noncentrality -nc): scipy's nct.cdf far in the left tail returns NaN
+    # where nct.sf of the mirrored value returns the (negligible) probability.
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))
+
+
+def min_detectable_effect(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true mean difference a two-sided paired t-test over n pairs (sd of differences `sd`) detects with
+    probability `power` at level alpha. NaN with fewer than 2 pairs or no spread."""
+    if n < 2 or not sd > 0 or not np.isfinite(sd):
+        return math.nan
+    hi = sd
+    while paired_t_power(hi, sd, n, alpha) < power:
+        hi *= 2
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda e: paired_t_power(e, sd, n, alpha) - power, 0.0, hi, xtol=sd * 1e-10))
+
+
+def pairs_needed(effect: float, sd: float, alpha: float = 0.05, power: float = 0.8, limit: int = 1_000_000) -> float:
+    """Fewest pairs (seeds) with which a two-sided paired t-test at level alpha reaches `power` for a true mean
+    difference `effect` when the differences have sd `sd`; inf beyond `limit`, NaN when undefined (no spread)."""
+    if not sd > 0 or not np.isfinite(sd) or not np.isfinite(effect):
+        return math.nan
+    if effect == 0 or paired_t_power(effect, sd, limit, alpha) < power:
+        return math.inf
+    lo, hi = 2, limit                     # power grows with n: bisect on the first n that reaches it
+    if paired_t_power(effect, sd, lo, alpha) >= power:
+        return float(lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if paired_t_power(effect, sd, mid, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -308,6 +441,10 @@ class LevelResult:
     dz: float
     tests: dict[str, TestResult] = field(default_factory=dict)
     note: str = ""
+    sd: float = math.nan                  # sample sd of the paired differences (what seed-level power rests on)
+    clusters: int | None = None           # independent units when clustered (users); None: every pair is one
+    tost: TestResult | None = None        # equivalence within +-margin (see `tost`), when a margin is given
+    margin: float | None = None
 
     def p(self, test: str) -> float:
         t = self.tests.get(test)
@@ -316,6 +453,7 @@ class LevelResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tests"] = {k: v.to_dict() for k, v in self.tests.items()}
+        d["tost"] = self.tost.to_dict() if self.tost is not None else None
         return d
 
 
@@ -339,75 +477,124 @@ class Comparison:
 
 def compare_paired(a, b, level: str, n_resamples: int = 10_000, seed: int = 0, confidence: float = 0.95,
                    ci: bool = True, permutation: TestResult | None = None,
-                   interval: tuple[float, float] | None = None) -> LevelResult:
+                   interval: tuple[float, float] | None = None, clusters=None,
+                   margin: float | None = None) -> LevelResult:
     """Every test, the bootstrap CI (unless ci=False) and dz on already-paired arrays.
 
+    `clusters` (one label per pair, e.g. the impression's user): the tests run on per-cluster sums of the
+    differences and the CI resamples clusters (see the module docstring). `margin`: also the TOST of equivalence.
     `permutation` and `interval` pass results computed in a batch (see `compare_many`) instead of recomputing.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     n = len(a)
-    if n < 2:
-        note = f"n/a: {n} seed" if level == "seed" else f"n/a: {n} impression"
-        note += "" if n == 1 else "s"
+    n_clusters = None if clusters is None else len(np.unique(clusters))
+    if n < 2 or (n_clusters is not None and n_clusters < 2):
+        units = n if n_clusters is None else n_clusters
+        what = "seed" if level == "seed" else ("impression" if n_clusters is None else "user")
+        note = f"n/a: {units} {what}" + ("" if units == 1 else "s")
         mean_a = float(a.mean()) if n else math.nan
         mean_b = float(b.mean()) if n else math.nan
         return LevelResult(level, n, mean_a, mean_b, mean_a - mean_b, math.nan, math.nan, math.nan,
-                           {t: TestResult(t, None, math.nan, n, note) for t in TESTS}, note)
-    if interval is None:
-        interval = bootstrap_ci(a, b, confidence, n_resamples, seed) if ci else (math.nan, math.nan)
-    tests = {
-        "ttest": paired_ttest(a, b),
-        "wilcoxon": wilcoxon_test(a, b),
-        "permutation": permutation or permutation_test(a, b, n_resamples, seed),
-    }
-    return LevelResult(level, n, float(a.mean()), float(b.mean()), float((a - b).mean()), interval[0], interval[1],
-                       cohens_dz(a, b), tests)
+                           {t: TestResult(t, None, math.nan, units, note) for t in TESTS}, note,
+                           clusters=n_clusters, margin=margin)
+    d = a - b
+    if clusters is None:
+        if interval is None:
+            interval = bootstrap_ci(a, b, confidence, n_resamples, seed) if ci else (math.nan, math.nan)
+        tests = {
+            "ttest": paired_ttest(a, b),
+            "wilcoxon": wilcoxon_test(a, b),
+            "permutation": permutation or permutation_test(a, b, n_resamples, seed),
+        }
+    else:
+        if interval is None:
+            interval = (cluster_bootstrap_cis(d, clusters, confidence, n_resamples, seed)[0] if ci
+                        else (math.nan, math.nan))
+        sums, _ = cluster_sums(d, clusters)
+        zeros = np.zeros_like(sums)
+        tests = {
+            "ttest": paired_ttest(sums, zeros),
+            "wilcoxon": wilcoxon_test(sums, zeros),
+            "permutation": permutation or permutation_tests(sums, n_resamples, seed)[0],
+        }
+    return LevelResult(level, n, float(a.mean()), float(b.mean()), float(d.mean()), interval[0], interval[1],
+                       cohens_dz(a, b), tests, sd=float(d.std(ddof=1)), clusters=n_clusters,
+                       tost=tost(d, margin, clusters) if margin is not None else None, margin=margin)
 
 
-def _impression_pairs(a: RunGroup, b: RunGroup, metric: str) -> tuple[np.ndarray, np.ndarray, int]:
+def _impression_pairs(a: RunGroup, b: RunGroup, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     ids_a, va = a.impression_means(metric)
     ids_b, vb = b.impression_means(metric)
     common, ia, ib = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
     xa, xb = va[ia], vb[ib]
     keep = ~(np.isnan(xa) | np.isnan(xb))          # pairwise: drop impressions undefined on either side
-    return xa[keep], xb[keep], len(common) - int(keep.sum())
+    return xa[keep], xb[keep], common[keep], len(common) - int(keep.sum())
+
+
+def users_of(ids: np.ndarray, users: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The user of each impression id, from `users` = (impression ids, user labels) of the dataset's dev split."""
+    map_ids, map_users = (np.asarray(x) for x in users)
+    order = np.argsort(map_ids, kind="stable")
+    pos = np.searchsorted(map_ids, ids, sorter=order)
+    pos = order[np.minimum(pos, len(order) - 1)]
+    if len(ids) and not np.array_equal(map_ids[pos], ids):
+        missing = np.asarray(ids)[map_ids[pos] != ids]
+        raise ValueError(f"{len(missing)} impression ids have no known user (first: {missing[0]})")
+    return np.asarray(map_users)[pos]
 
 
 def compare_many(pairs: list[tuple[RunGroup, RunGroup]], metric: str = "auc", n_resamples: int = 10_000,
-                 seed: int = 0, confidence: float = 0.95, ci: bool = True) -> list[Comparison]:
-    """`compare` for several pairs at once: pairs with the same number of impressions share one batch of sign
-    vectors and bootstrap indices (identical results to one-by-one calls, a fraction of the time)."""
+                 seed: int = 0, confidence: float = 0.95, ci: bool = True,
+                 users: tuple[np.ndarray, np.ndarray] | None = None, margin: float | None = None) -> list[Comparison]:
+    """`compare` for several pairs at once: pairs with the same impressions (and users) share one batch of sign
+    vectors and bootstrap indices (identical results to one-by-one calls, a fraction of the time).
+
+    `users` = (impression ids, user labels): the impression level is clustered by user (see the module docstring);
+    None treats every impression as independent. `margin`: also test equivalence (TOST) at both levels.
+    """
     metric = metric_name(metric)
     prepared = [_impression_pairs(a, b, metric) for a, b in pairs]
+    clusters = [users_of(ids, users) if users is not None else None for _, _, ids, _ in prepared]
     perm: dict[int, TestResult] = {}
     intervals: dict[int, tuple[float, float]] = {}
-    by_n: dict[int, list[int]] = {}
-    for i, (xa, _, _) in enumerate(prepared):
-        by_n.setdefault(len(xa), []).append(i)
-    for n, idxs in by_n.items():
-        if n < 2:
+    batches: dict[tuple, list[int]] = {}
+    for i, (xa, _, _, _) in enumerate(prepared):
+        # Sign vectors and bootstrap draws depend on the number of units only; with clusters the units are users,
+        # and the per-user sums line up across pairs only when the impressions (hence users) are the same.
+        key = (len(xa),) if clusters[i] is None else (len(xa), clusters[i].tobytes())
+        batches.setdefault(key, []).append(i)
+    for idxs in batches.values():
+        cl = clusters[idxs[0]]
+        n = len(prepared[idxs[0]][0])
+        if n < 2 or (cl is not None and len(np.unique(cl)) < 2):
             continue
         D = np.stack([prepared[i][0] - prepared[i][1] for i in idxs], axis=1)
-        for i, r in zip(idxs, permutation_tests(D, n_resamples, seed)):
+        units = D if cl is None else cluster_sums(D, cl)[0]
+        for i, r in zip(idxs, permutation_tests(units, n_resamples, seed)):
             perm[i] = r
         if ci:
-            for i, r in zip(idxs, bootstrap_cis(D, confidence, n_resamples, seed)):
+            cis = bootstrap_cis(D, confidence, n_resamples, seed) if cl is None else \
+                cluster_bootstrap_cis(D, cl, confidence, n_resamples, seed)
+            for i, r in zip(idxs, cis):
                 intervals[i] = r
     out = []
-    for i, ((a, b), (xa, xb, dropped)) in enumerate(zip(pairs, prepared)):
+    for i, ((a, b), (xa, xb, _, dropped)) in enumerate(zip(pairs, prepared)):
         imp = compare_paired(xa, xb, "impression", n_resamples, seed, confidence, ci=ci,
-                             permutation=perm.get(i), interval=intervals.get(i, None if ci else (math.nan, math.nan)))
+                             permutation=perm.get(i), interval=intervals.get(i, None if ci else (math.nan, math.nan)),
+                             clusters=clusters[i], margin=margin)
         if dropped:
             imp.note = (imp.note + "; " if imp.note else "") + f"{dropped} impressions with an undefined metric dropped"
         sa, sb = a.seed_means(metric), b.seed_means(metric)
         seeds = sorted(set(sa) & set(sb))
-        sd = compare_paired([sa[s] for s in seeds], [sb[s] for s in seeds], "seed", n_resamples, seed, confidence)
+        sd = compare_paired([sa[s] for s in seeds], [sb[s] for s in seeds], "seed", n_resamples, seed, confidence,
+                            margin=margin)
         out.append(Comparison(a.label, b.label, metric, imp, sd))
     return out
 
 
 def compare(a: RunGroup, b: RunGroup, metric: str = "auc", n_resamples: int = 10_000, seed: int = 0,
-            confidence: float = 0.95, ci: bool = True) -> Comparison:
+            confidence: float = 0.95, ci: bool = True, users: tuple[np.ndarray, np.ndarray] | None = None,
+            margin: float | None = None) -> Comparison:
     """Group A vs group B on one metric, at impression level and at seed level (see the module docstring)."""
-    return compare_many([(a, b)], metric, n_resamples, seed, confidence, ci)[0]
+    return compare_many([(a, b)], metric, n_resamples, seed, confidence, ci, users, margin)[0]

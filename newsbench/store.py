@@ -16,9 +16,10 @@ device}, created.
 Data-derived baselines (newsbench.baselines) live beside the runs in `<results>/baselines/<baseline_id>.json|.npz`,
 same writing order, same per-impression array names.
 
-Record arrays (npz): impression_id, auc, mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is
-undefined), auc_cold, auc_warm (per impression over cold / warm candidates only), and for gate/attention
-weights_by_category (n_categories x k), weights_count (n_categories,), weights_cold_warm (2 x k).
+Record arrays (npz): impression_id, user (the dataset's user code of the impression; absent in older records), auc,
+mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is undefined), auc_cold, auc_warm (per
+impression over cold / warm candidates only), and for gate/attention weights_by_category (n_categories x k),
+weights_count (n_categories,), weights_cold_warm (2 x k).
 """
 
 from __future__ import annotations

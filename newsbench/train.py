@@ -322,7 +322,8 @@ def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = 
     m = len(beh)
     labels = beh.label.astype(np.int64)
     per = impression_metrics(scores, labels, beh.cand_ptr)
-    arrays = {"impression_id": beh.impression_id.astype(np.int64)}
+    # the user of each impression: the report's impression-level tests treat a user's impressions as one unit
+    arrays = {"impression_id": beh.impression_id.astype(np.int64), "user": beh.user.astype(np.int64)}
     arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_KEYS})
     metrics = {name: _nanmean(arrays[k]) for k, name in METRIC_KEYS.items()}
 

@@ -67,3 +67,25 @@ def test_cli_params_prints_the_design_numbers():
         assert n in res.output
     md = CliRunner().invoke(app, ["params", "--markdown", "--llm-dim", "1536"])
     assert md.exit_code == 0 and "| id+llm+gnn/attention |" in md.output
+
+
+@pytest.mark.slow      # the full table: every subset x fusion, FLOPs counted (several seconds)
+def test_params_piped_fits_80_columns_with_every_count_whole(monkeypatch):
+    # Not a terminal and no COLUMNS: rich assumes 80 columns; the table is cut into parts of whole columns instead
+    # of truncating counts ("6,564...") or folding them.
+    from typer.testing import CliRunner
+
+    from newsbench import params as params_mod
+    from newsbench.cli import app
+
+    computed = []
+    real = params_mod.params_table
+    monkeypatch.setattr(params_mod, "params_table", lambda **kw: computed.append(real(**kw)) or computed[-1])
+    res = CliRunner().invoke(app, ["params"], env={"COLUMNS": None, "LINES": None})
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in res.stdout and "..." not in res.stdout and "part 2 of 2" in res.stdout
+    for row in computed[0]:
+        for key in ("id_embedding", "projections", "fusion", "user_encoder", "total", "flops_per_news"):
+            assert any(f"{row[key]:,}" in line.split() for line in lines if line.startswith(row["label"] + " "))

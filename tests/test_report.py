@@ -54,8 +54,9 @@ def _record(cfg: RunConfig, fp: str, arrays: dict, rng) -> dict:
     return rec
 
 
-def _write_runs(results, spec, seeds=(0, 1, 2), fp=FP, seed_offsets=None):
-    """spec: {(modalities, fusion): planted AUC shift}. seed_offsets: {(modalities, fusion): per-seed sd}."""
+def _write_runs(results, spec, seeds=(0, 1, 2), fp=FP, seed_offsets=None, users=True):
+    """spec: {(modalities, fusion): planted AUC shift}. seed_offsets: {(modalities, fusion): per-seed sd}.
+    users: store each impression's user (3 impressions per user), as train.evaluate does; False: an older record."""
     base = np.random.default_rng(0).uniform(0.45, 0.75, N_IMP)     # impression difficulty, shared by all runs
     for gi, ((mods, fusion), shift) in enumerate(spec.items()):
         for s in seeds:
@@ -68,6 +69,8 @@ def _write_runs(results, spec, seeds=(0, 1, 2), fp=FP, seed_offsets=None):
             arrays = {"impression_id": np.arange(5000, 5000 + N_IMP)[perm], "auc": auc[perm],
                       "mrr": auc[perm] * 0.5, "ndcg5": auc[perm] * 0.55, "ndcg10": auc[perm] * 0.6,
                       "auc_cold": auc[perm] - 0.05, "auc_warm": auc[perm] + 0.02}
+            if users:
+                arrays["user"] = (np.arange(N_IMP) // 3)[perm]
             if fusion in ("gate", "attention"):
                 k = len(cfg.modalities)
                 w = rng.dirichlet(np.ones(k) * 5, size=len(CATS))
@@ -277,7 +280,10 @@ def test_cli(results, tmp_path):
     res = runner.invoke(app, ["report", "--results", str(results), "--csv", "--resamples", "199",
                               "--card", str(card), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    assert "# fusion:" in res.output and (tmp_path / "o" / "report.json").is_file()
+    assert (tmp_path / "o" / "report.json").is_file()
+    # stdout is one CSV (the ablation table, as in --out), the pointer to the others goes to stderr
+    assert pd.read_csv(io.StringIO(res.stdout)).equals(pd.read_csv(tmp_path / "o" / "ablation.csv"))
+    assert "--table fusion|weights|breakdown" in res.stderr
     res = runner.invoke(app, ["report", "--results", str(results), "--latex", "--resamples", "199",
                               "--test", "ttest", "--alpha", "0.01"])
     assert res.exit_code == 0 and r"\toprule" in res.output and "alpha = 0.01" in res.output
@@ -345,7 +351,7 @@ def _golden_results(results):
             auc = base + gain + (0.01 if s else -0.01) * np.array([1, -1, 1, -1, 1, -1, 1, 1]) + 0.002 * s
             auc += 0.003 * s * (shift > 0)              # the seeds move the two configurations differently
             arrays = {"impression_id": ids, "auc": auc, "mrr": auc / 2, "ndcg5": auc / 2, "ndcg10": auc / 2,
-                      "auc_cold": auc, "auc_warm": auc}
+                      "auc_cold": auc, "auc_warm": auc, "user": np.array([1, 1, 2, 3, 3, 4, 5, 5])}
             rec = _record(cfg, "0123456789abcdef", arrays, np.random.default_rng(0))
             rec["environment"]["numpy"] = "2.x"
             rec["timings"]["seconds_per_epoch"] = 1.5 + s
@@ -358,7 +364,7 @@ GOLDEN_MD = None   # set at the end of this file
 
 def test_markdown_golden(tmp_path):
     # The markdown of a fixed set of records is pinned: format changes show up as a diff here (with 7 defined
-    # impressions the sign-flip test is exact, so no resampling enters the p-values).
+    # impressions of 5 users the sign-flip test is exact, so no resampling enters the p-values).
     _golden_results(tmp_path)
     assert report.render_text(tmp_path, "markdown") == GOLDEN_MD
 
@@ -367,7 +373,7 @@ def test_markdown_golden(tmp_path):
 # `print(report.render_text(folder, "markdown"), end="")` on a folder written by _golden_results.
 GOLDEN_MD = '''## Protocol
 
-Dataset synth-0123 (fingerprint 0123456789abcdef): 240 dev impressions, 1,000 train impressions, 500 news. 2 configurations, 4 runs, seeds 0, 1 (2 per configuration); epochs 3; device cpu; newsbench 0.1.0, torch 2.5, numpy 2.x. Metrics follow MIND's official per-impression definitions, averaged over dev impressions. Significance at two levels: impression level, paired randomisation (sign-flip) test (10,000 seeded sign flips, exact enumeration when 2^n is fewer) on per-impression metrics averaged over seeds and paired over common dev impressions, with a bootstrap 95% CI of the mean difference and Cohen's dz; seed level, paired t-test on per-seed means. Holm correction within each table's family of comparisons; alpha = 0.05.
+Dataset synth-0123 (fingerprint 0123456789abcdef): 240 dev impressions, 1,000 train impressions, 500 news. 2 configurations, 4 runs, seeds 0, 1 (2 per configuration); epochs 3; device cpu; newsbench 0.1.0, torch 2.5, numpy 2.x. Metrics follow MIND's official per-impression definitions, averaged over dev impressions. Significance at two levels: impression level, paired randomisation (sign-flip) test on each user's summed per-impression differences (users, not impressions, are the independent units) (10,000 seeded sign flips, exact enumeration when 2^users is fewer), on per-impression metrics averaged over seeds and paired over common dev impressions, with a bootstrap 95% CI of the mean difference (resampling users) and Cohen's dz; seed level, paired t-test on per-seed means. Holm correction within each table's family of comparisons; alpha = 0.05. Equivalence: TOST within ±0.005 in metric units (--margin). Power: the smallest difference the seed-level t-test detects with 80% probability, and the seeds the observed one would need.
 
 ### Table 1. Fusion methods compared
 
@@ -379,13 +385,174 @@ Dataset synth-0123 (fingerprint 0123456789abcdef): 240 dev impressions, 1,000 tr
 
 ### Table 2. Ablation against `id` alone (AUC)
 
-| Configuration        | AUC                 | MRR                 | nDCG@5              | nDCG@10             | ΔAUC vs base (%)   | 95% CI ΔAUC (impr.)   | p impr. (Holm)   | p seed (Holm)   | Seeds   |
-|:---------------------|:--------------------|:--------------------|:--------------------|:--------------------|:-------------------|:----------------------|:-----------------|:----------------|:--------|
-| id                   | 0.6510 ± 0.0034     | 0.3255 ± 0.0017     | 0.3255 ± 0.0017     | 0.3255 ± 0.0017     | baseline           | —                     | —                | —               | 2       |
-| id+llm+gnn/attention | **0.6868 ± 0.0056** | **0.3434 ± 0.0028** | **0.3434 ± 0.0028** | **0.3434 ± 0.0028** | +5.50              | [+0.0186, +0.0501]    | **0.0312**       | **0.0267**      | 2       |
+| Configuration        | AUC                 | MRR                 | nDCG@5              | nDCG@10             | ΔAUC vs base (%)   | 95% CI ΔAUC (impr.)   | p impr. (Holm)   | p seed (Holm)   | Verdict (±0.005)   | Seeds   |
+|:---------------------|:--------------------|:--------------------|:--------------------|:--------------------|:-------------------|:----------------------|:-----------------|:----------------|:-------------------|:--------|
+| id                   | 0.6510 ± 0.0034     | 0.3255 ± 0.0017     | 0.3255 ± 0.0017     | 0.3255 ± 0.0017     | baseline           | —                     | —                | —               | —                  | 2       |
+| id+llm+gnn/attention | **0.6868 ± 0.0056** | **0.3434 ± 0.0028** | **0.3434 ± 0.0028** | **0.3434 ± 0.0028** | +5.50              | [+0.0165, +0.0515]    | 0.1250           | **0.0267**      | undecided          | 2       |
 
-- Baseline: `id` alone. Δ: relative change of the mean AUC over seeds; CI: bootstrap 95% interval of the mean per-impression difference (configuration − baseline); p-values in bold are below alpha after correction.
-- Impression level: paired randomisation (sign-flip) test on per-impression metrics averaged over each configuration's seeds, paired over common dev impressions. Seed level: paired t-test on per-seed means, paired by seed. Holm correction over the 1 comparison with the baseline on AUC; alpha = 0.05.
-- n = 7 dev impressions (impression level), n = 2 seeds (seed level).
+- Baseline: `id` alone. Δ: relative change of the mean AUC over seeds; CI: bootstrap 95% interval of the mean per-impression difference (configuration − baseline), resampling users; p-values in bold are below alpha after correction.
+- Impression level: paired randomisation (sign-flip) test on each user's summed per-impression differences (users, not impressions, are the independent units); metrics averaged over each configuration's seeds, paired over common dev impressions. Seed level: paired t-test on per-seed means, paired by seed. Holm correction over the 1 comparison with the baseline on AUC; alpha = 0.05.
+- n = 7 dev impressions from 5 users (impression level), n = 2 seeds (seed level).
+- Verdict (impression level, margin ±0.005 AUC): different = the test above is significant; equivalent = TOST (two one-sided t-tests on user sums, Holm) puts the difference within the margin; undecided = neither (not significant is not equal).
+- Seed-level power (paired t-test, 2 seeds, alpha 0.05 unadjusted, 80% power): smallest detectable AUC difference 0.0245; the observed difference would need 2 seeds.
 
 '''
+
+
+# ---- user clustering, equivalence, power ----------------------------------------------------------------------
+
+def _entries(rep, table, metric="auc"):
+    return [e for e in rep.data["comparisons"] if e["table"] == table and e["metric"] == metric]
+
+
+def test_impression_level_is_clustered_by_user_by_default(built, results):
+    from newsbench import stats
+
+    assert built.data["protocol"]["clustered_by"] == "user" and built.data["protocol"]["users_source"] == "run records"
+    e = _entries(built, "ablation")[0]
+    assert e["impression"]["clusters"] == N_IMP // 3 and e["clustered_by"] == "user"
+    # The same p-value as the test run by hand on each user's summed per-impression differences.
+    groups, _ = report.load_groups(results)
+    a = next(g for g in groups if g.label == e["a"])
+    b = next(g for g in groups if g.label == e["b"])
+    ids_a, va = a.runs.impression_means("auc")
+    ids_b, vb = b.runs.impression_means("auc")
+    assert np.array_equal(ids_a, ids_b)
+    keep = ~(np.isnan(va) | np.isnan(vb))
+    sums = pd.Series(va[keep] - vb[keep]).groupby((ids_a[keep] - 5000) // 3).sum().to_numpy()
+    ref = stats.permutation_tests(sums, RESAMPLES, 0)[0].pvalue
+    assert e["impression_p"] == pytest.approx(ref, rel=1e-12)
+    t = _table(built, "ablation")
+    assert any("users, not impressions, are the independent units" in n for n in t.notes)
+    assert any("from 80 users" in n for n in t.notes) and "resampling users" in t.notes[0]
+
+
+def test_cluster_none_treats_impressions_as_independent(results):
+    rep = report.build_report(results, n_resamples=RESAMPLES, cluster="none")
+    e = _entries(rep, "ablation")[0]
+    assert e["impression"]["clusters"] is None and rep.data["protocol"]["clustered_by"] is None
+    assert e["impression"]["tests"]["permutation"]["n"] == e["impression"]["n"]
+    assert any("each impression independent (--cluster none)" in n for n in _table(rep, "ablation").notes)
+    with pytest.raises(InputError, match="--cluster"):
+        report.build_report(results, cluster="session")
+
+
+def test_old_records_without_users_say_they_are_not_clustered(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSBENCH_CACHE", str(tmp_path / "cache"))    # a cache that has no such dataset
+    _write_runs(tmp_path / "r", {(("id",), "none"): 0.0, (FULL, "attention"): 0.03}, users=False)
+    rep = report.build_report(tmp_path / "r", n_resamples=RESAMPLES)
+    assert "warning: impression-level tests are not clustered by user" in capsys.readouterr().err
+    assert rep.data["protocol"]["clustered_by"] is None
+    assert "not clustered by user" in rep.protocol
+    assert _entries(rep, "ablation")[0]["impression"]["clusters"] is None
+
+
+def test_old_records_find_users_in_the_dataset_cache(tiny_dir, tmp_path, monkeypatch):
+    from newsbench.data.load import load_dataset
+
+    monkeypatch.setenv("NEWSBENCH_CACHE", str(tmp_path / "cache"))
+    ds = load_dataset(tiny_dir, progress=False)                       # parsed once: now in the cache
+    ids = ds.dev.impression_id
+    rng = np.random.default_rng(0)
+    for s in (0, 1):
+        for mods, fusion, shift in ((("id",), "none", 0.0), (FULL, "attention", 0.02)):
+            cfg = RunConfig(modalities=mods, fusion=fusion, seed=s)
+            auc = np.clip(rng.uniform(0.4, 0.8, len(ids)) + shift, 0, 1)
+            arrays = {"impression_id": ids, "auc": auc, "mrr": auc, "ndcg5": auc, "ndcg10": auc,
+                      "auc_cold": auc, "auc_warm": auc}                  # no "user": an older record
+            store.save_record(tmp_path / "r", _record(cfg, ds.fingerprint, arrays, rng), arrays)
+    rep = report.build_report(tmp_path / "r", n_resamples=RESAMPLES)
+    assert rep.data["protocol"]["users_source"] == f"dataset cache ({ds.fingerprint})"
+    assert _entries(rep, "ablation")[0]["impression"]["clusters"] == len(np.unique(ds.dev.user))
+
+
+def test_equivalence_verdicts(results):
+    # concat and gate are planted equal (noise 0.03 per impression), attention is planted +0.06 above both
+    rep = report.build_report(results, n_resamples=RESAMPLES, margin=0.02)
+    verdict = {(e["a"], e["b"]): e["verdict"] for e in _entries(rep, "fusion")}
+    assert verdict[("id+llm+gnn/concat", "id+llm+gnn/gate")] == "equivalent"
+    assert verdict[("id+llm+gnn/concat", "id+llm+gnn/attention")] == "different"
+    tight = report.build_report(results, n_resamples=RESAMPLES, margin=0.0005)
+    e = next(e for e in _entries(tight, "fusion") if e["b"] == "id+llm+gnn/gate")
+    assert e["verdict"] == "undecided" and e["tost_p_holm"] >= e["tost_p"] > 0.05
+    ablation = {r["configuration"]: r for r in _table(rep, "ablation").records}
+    assert ablation["id+llm+gnn/attention"]["verdict"] == "different"
+    assert "Verdict (±0.02)" in _table(rep, "ablation").header
+    assert "margin 0.02" in rep.protocol.replace("±", "") or "±0.02" in rep.protocol
+    with pytest.raises(InputError, match="--margin"):
+        report.build_report(results, margin=0)
+
+
+def test_power_line_under_each_comparison_table(built):
+    from newsbench import stats
+
+    for key in ("fusion", "ablation"):
+        t = _table(built, key)
+        line = next(n for n in t.notes if n.startswith("Seed-level power"))
+        entries = _entries(built, key)
+        mde = [stats.min_detectable_effect(e["seed"]["sd"], e["seed"]["n"]) for e in entries]
+        assert [e["seed_mde"] for e in entries] == pytest.approx(mde)
+        assert f"{min(mde):.4f}" in line and "3 seeds" in line and "80% power" in line
+    rec = next(r for r in _table(built, "ablation").records if r["configuration"] == "id+llm+gnn/attention")
+    assert rec["seeds_needed"] == stats.pairs_needed(
+        next(e for e in _entries(built, "ablation") if e["a"] == "id+llm+gnn/attention")["seed"]["diff"],
+        next(e for e in _entries(built, "ablation") if e["a"] == "id+llm+gnn/attention")["seed"]["sd"])
+
+
+# ---- output formats ------------------------------------------------------------------------------------------
+
+def test_latex_captions_have_no_number_and_a_label(results):
+    tex = report.render_text(results, "latex", n_resamples=RESAMPLES, card=CARD)
+    captions = re.findall(r"\\caption\{(.*?)\}\n", tex)
+    assert captions and not any(c.startswith("Table") for c in captions)
+    assert re.findall(r"\\label\{(.*?)\}", tex) == ["tab:fusion", "tab:ablation", "tab:weights", "tab:breakdown"]
+
+
+def test_csv_table_choice_and_errors(results, tmp_path):
+    text = report.render_text(results, "csv", n_resamples=RESAMPLES, table="fusion")
+    assert list(pd.read_csv(io.StringIO(text))["method"]) == ["concat", "gate", "attention"]
+    md = report.render_text(results, "markdown", n_resamples=RESAMPLES, table="weights")
+    assert "Modality weights" in md and "Fusion methods" not in md
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", "--results", str(results), "--csv", "--table", "nope", "--resamples", "9",
+                              "--out", str(tmp_path / "o")])
+    assert isinstance(res.exception, InputError) and "choose from fusion, ablation, weights, breakdown" in str(
+        res.exception)
+    assert not (tmp_path / "o").exists()                       # nothing written
+
+
+def _cells_intact(text: str, rep) -> None:
+    """Every cell of every table appears whole on one line of the terminal output."""
+    lines = text.splitlines()
+    for t in rep.tables:
+        for row in t.rows:
+            for c in row:
+                if c.text:
+                    assert any(c.text in line for line in lines), (t.key, c.text)
+        for h in t.header:
+            assert any(h in line for line in lines), (t.key, h)
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_terminal_tables_fit_columns(results, built, columns):
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", "--results", str(results), "--resamples", str(RESAMPLES)],
+                        env={"COLUMNS": columns})
+    assert res.exit_code == 0, res.output
+    width = max(len(line) for line in res.stdout.splitlines())
+    assert width <= int(columns)
+    _cells_intact(res.stdout, report.build_report(results, n_resamples=RESAMPLES))
+    assert "--markdown, --csv --table NAME or --out DIR give each table in one piece" in " ".join(res.stdout.split())
+
+
+def test_wide_terminal_keeps_tables_whole(results):
+    buf = io.StringIO()
+    report.print_and_write(results, console=Console(file=buf, width=250), n_resamples=RESAMPLES)
+    assert "(part " not in buf.getvalue() and "Table 2. Ablation" in buf.getvalue()
+
+
+def test_piped_report_assumes_80_columns(results):
+    res = CliRunner().invoke(app, ["report", "--results", str(results), "--resamples", str(RESAMPLES)],
+                             env={"COLUMNS": None, "LINES": None})
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80 and "…" not in res.stdout

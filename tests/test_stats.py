@@ -230,3 +230,149 @@ def test_metric_names():
     assert stats.metric_name("ndcg5") == "ndcg@5"
     with pytest.raises(ValueError):
         stats.metric_name("precision")
+
+
+# ---- user-clustered impression level ---------------------------------------------------------------------------
+
+def _clustered(n_users=40, per_user=(1, 6), user_sd=0.05, shift=0.0, seed=0):
+    """Paired per-impression differences where impressions of one user share a user effect."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(per_user[0], per_user[1] + 1, n_users)
+    users = np.repeat(np.arange(n_users) * 7 + 3, sizes)            # labels need not be 0..U-1
+    d = shift + rng.normal(0, user_sd, n_users)[np.repeat(np.arange(n_users), sizes)] + rng.normal(0, 0.02, len(users))
+    perm = rng.permutation(len(users))                              # impressions of a user need not be adjacent
+    return d[perm], users[perm]
+
+
+def test_cluster_sums_match_pandas_groupby():
+    import pandas as pd
+
+    d, users = _clustered(seed=1)
+    sums, counts = stats.cluster_sums(d, users)
+    ref = pd.DataFrame({"u": users, "d": d}).groupby("u")["d"].agg(["sum", "size"])
+    np.testing.assert_allclose(sums, ref["sum"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(counts, ref["size"].to_numpy())
+
+
+def test_clustered_sign_flip_exact_matches_enumeration_over_users():
+    # Direct transcription: flip the signs of all impressions of a user together, every one of 2^U patterns.
+    d, users = _clustered(n_users=10, shift=0.01, seed=2)
+    got = stats.compare_paired(d, np.zeros_like(d), "impression", n_resamples=4096, clusters=users)
+    codes = np.unique(users)
+    obs = abs(d.sum())
+    count = 0
+    for signs in itertools.product((1.0, -1.0), repeat=len(codes)):
+        s = dict(zip(codes, signs))
+        count += abs(sum(s[u] * x for u, x in zip(users, d))) >= obs - 1e-12
+    assert got.tests["permutation"].pvalue == pytest.approx(count / 2 ** len(codes), abs=1e-12)
+    assert got.clusters == 10 and got.tests["permutation"].n == 10
+
+
+def test_one_impression_per_user_is_the_unclustered_test():
+    a, b = _pair(n=120, shift=0.01, seed=5)
+    users = np.arange(120) * 3        # in impression order: the per-user sums are the differences, in the same order
+    plain = stats.compare_paired(a, b, "impression", n_resamples=2000, seed=3)
+    clus = stats.compare_paired(a, b, "impression", n_resamples=2000, seed=3, clusters=users)
+    for t in stats.TESTS:
+        assert clus.tests[t].pvalue == pytest.approx(plain.tests[t].pvalue, rel=1e-9), t
+    # The bootstrap draws users instead of rows, so only the distribution agrees: close, not identical.
+    assert abs(clus.ci_low - plain.ci_low) < 0.1 * (plain.ci_high - plain.ci_low)
+
+
+def test_cluster_bootstrap_matches_transcription():
+    d, users = _clustered(n_users=25, seed=3)
+    got = stats.cluster_bootstrap_cis(d, users, n_resamples=400, seed=7)[0]
+    # Transcription: the same draws of user positions, each resample concatenates the drawn users' impressions.
+    codes = np.unique(users)
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, len(codes), size=(400, len(codes)), dtype=np.int32)
+    means = np.sort([np.concatenate([d[users == codes[j]] for j in row]).mean() for row in idx])
+    assert got == pytest.approx((means[10], means[389]), rel=1e-12)
+    lo, hi = stats.cluster_bootstrap_cis(-d, users, n_resamples=400, seed=7)[0]
+    assert (lo, hi) == pytest.approx((-got[1], -got[0]), rel=1e-12)
+
+
+def test_clustering_keeps_the_false_positive_rate_where_users_share_effects():
+    # Under H0 (no true difference) with a strong per-user effect, the unclustered t-test rejects far more often
+    # than alpha; the test on per-user sums stays near alpha. 300 null data sets of 60 users x 1..8 impressions.
+    plain, clus = 0, 0
+    for rep in range(300):
+        d, users = _clustered(n_users=60, per_user=(1, 8), user_sd=0.05, seed=100 + rep)
+        z = np.zeros_like(d)
+        plain += stats.compare_paired(d, z, "impression", ci=False, n_resamples=1, clusters=None).p("ttest") < 0.05
+        clus += stats.compare_paired(d, z, "impression", ci=False, n_resamples=1, clusters=users).p("ttest") < 0.05
+    assert plain / 300 > 0.25
+    assert clus / 300 < 0.09
+
+
+def test_users_of_maps_ids_and_refuses_unknown_ones():
+    ids = np.array([30, 10, 20])
+    assert stats.users_of(np.array([10, 30]), (ids, np.array([7, 5, 6]))).tolist() == [5, 7]
+    with pytest.raises(ValueError, match="no known user"):
+        stats.users_of(np.array([10, 99]), (ids, np.array([7, 5, 6])))
+
+
+def test_compare_many_clustered_equals_one_by_one():
+    rng = np.random.default_rng(4)
+    ids = np.arange(300)
+    users = (ids // 5, rng.integers(0, 40, 300))[1]
+    base = rng.uniform(0.4, 0.8, 300)
+    groups = [stats.RunGroup(f"g{k}", {s: {"impression_id": ids, "auc": np.clip(base + 0.01 * k + rng.normal(
+        0, 0.05, 300), 0, 1), "mrr": base, "ndcg5": base, "ndcg10": base} for s in range(2)}) for k in range(3)]
+    pairs = [(groups[1], groups[0]), (groups[2], groups[0])]
+    batch = stats.compare_many(pairs, "auc", n_resamples=500, users=(ids, users), margin=0.01)
+    for (a, b), c in zip(pairs, batch):
+        one = stats.compare(a, b, "auc", n_resamples=500, users=(ids, users), margin=0.01)
+        assert one.to_dict() == c.to_dict()
+        assert c.impression.clusters == len(np.unique(users))
+
+
+# ---- equivalence (TOST) ----------------------------------------------------------------------------------------
+
+def test_tost_is_two_one_sided_scipy_ttests():
+    a, b = _pair(n=150, shift=0.002, seed=6)
+    for margin in (0.005, 0.02):
+        got = stats.tost(a - b, margin)
+        p_lo = sps.ttest_rel(a + margin, b, alternative="greater").pvalue
+        p_hi = sps.ttest_rel(a - margin, b, alternative="less").pvalue
+        assert got.pvalue == pytest.approx(max(p_lo, p_hi), rel=1e-10)
+    assert stats.tost(a - b, 0.02).pvalue < 0.05 < stats.tost(a - b, 0.0005).pvalue
+
+
+def test_tost_clustered_tests_shifted_user_sums():
+    import pandas as pd
+
+    d, users = _clustered(n_users=50, shift=0.004, seed=8)
+    margin = 0.03
+    g = pd.DataFrame({"u": users, "d": d}).groupby("u")["d"].agg(["sum", "size"])
+    p_lo = sps.ttest_1samp(g["sum"] + margin * g["size"], 0, alternative="greater").pvalue
+    p_hi = sps.ttest_1samp(g["sum"] - margin * g["size"], 0, alternative="less").pvalue
+    got = stats.tost(d, margin, users)
+    assert got.pvalue == pytest.approx(max(p_lo, p_hi), rel=1e-10) and got.n == 50
+
+
+# ---- power at seed level ---------------------------------------------------------------------------------------
+
+def test_power_matches_simulation_at_the_min_detectable_effect():
+    sd, n = 0.004, 3
+    mde = stats.min_detectable_effect(sd, n, alpha=0.05)
+    assert stats.paired_t_power(mde, sd, n) == pytest.approx(0.8, abs=1e-8)
+    rng = np.random.default_rng(0)
+    d = rng.normal(mde, sd, size=(40_000, n))
+    t = d.mean(axis=1) / (d.std(axis=1, ddof=1) / math.sqrt(n))
+    rejected = np.mean(np.abs(t) > sps.t.ppf(0.975, n - 1))
+    assert rejected == pytest.approx(0.8, abs=0.01)
+
+
+def test_min_detectable_effect_approaches_the_normal_formula_for_many_pairs():
+    sd, n = 1.0, 5000
+    z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
+    assert stats.min_detectable_effect(sd, n) == pytest.approx(z * sd / math.sqrt(n), rel=2e-3)
+
+
+def test_pairs_needed_is_the_first_n_reaching_the_power():
+    n = stats.pairs_needed(0.003, 0.004)
+    assert n > 3
+    assert stats.paired_t_power(0.003, 0.004, int(n)) >= 0.8 > stats.paired_t_power(0.003, 0.004, int(n) - 1)
+    assert stats.pairs_needed(0.0, 0.004) == math.inf
+    assert math.isnan(stats.pairs_needed(0.003, 0.0)) and math.isnan(stats.min_detectable_effect(0.004, 1))

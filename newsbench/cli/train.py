@@ -58,15 +58,15 @@ def summary_table(record: dict) -> Table:
     return t
 
 
-def params_rows_table(rows: list[dict], title: str) -> Table:
-    t = Table(title=title)
+def print_params_table(console: Console, rows: list[dict], title: str) -> None:
+    """The parameter table, cut into parts of whole columns where the terminal is too narrow (counts stay whole)."""
+    from newsbench.report.terminal import print_fitted
+
     cols = ["label", "id_embedding", "projections", "fusion", "user_encoder", "total", "flops_per_news"]
     heads = ["config", "ID emb", "proj", "fusion", "user enc", "total", "FLOPs/news"]
-    for c, h in zip(cols, heads):
-        t.add_column(h, justify="left" if c == "label" else "right", no_wrap=True)
-    for r in rows:
-        t.add_row(*[r[c] if c == "label" else f"{r[c]:,}" for c in cols])
-    return t
+    if print_fitted(console, title, heads, [[r[c] if c == "label" else f"{r[c]:,}" for c in cols] for r in rows]):
+        console.print(f"Cut into parts to fit {console.width} columns; --markdown gives the table in one piece.",
+                      style="dim", highlight=False)
 
 
 def params_markdown(rows: list[dict]) -> str:
@@ -165,8 +165,8 @@ def register(app: typer.Typer) -> None:
             print(SEED_NOTE)
             return
         console = Console()
-        console.print(params_rows_table(
-            rows, f"trainable parameters (llm {llm_dim}-d, gnn {gnn_dim}-d, {n_news + 1:,} ID rows, d=256)"))
+        print_params_table(console, rows, f"trainable parameters (llm {llm_dim}-d, gnn {gnn_dim}-d, "
+                                          f"{n_news + 1:,} ID rows, d=256)")
         console.print("FLOPs per news: news-encoder forward, counted by torch.utils.flop_counter.FlopCounterMode.")
         console.print(SEED_NOTE)
 

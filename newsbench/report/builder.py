@@ -25,17 +25,23 @@ from scipy import stats as sps
 
 from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION
-from newsbench.errors import InputError
+from newsbench.errors import InputError, warn
 from newsbench.report.card import oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, load_groups, load_references
-from newsbench.report.tables import (DAGGER, METRICS, MOD_LABELS, SEED_TEST, TEST_NAMES, Cell, Report, Table, _fmt,
-                                     _fmt_int, _fmt_p, _mean_std, _pm)
+from newsbench.report.tables import (CLUSTERS, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST, TEST_NAMES,
+                                     Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
+from newsbench.report.users import impression_users
 
 
 class _Builder:
-    def __init__(self, groups, alpha, test, metric, card, n_resamples, seed, references=()):
+    def __init__(self, groups, alpha, test, metric, card, n_resamples, seed, cluster="user", margin=MARGIN,
+                 users=None, users_note="", references=()):
         if test not in stats.TESTS:
             raise InputError(f"unknown test {test!r}; choose from {', '.join(stats.TESTS)}")
+        if cluster not in CLUSTERS:
+            raise InputError(f"unknown --cluster {cluster!r}; choose from {', '.join(CLUSTERS)}")
+        if not (margin > 0 and math.isfinite(margin)):
+            raise InputError(f"--margin must be a positive number in metric units: {margin}")
         try:
             self.metric = stats.metric_name(metric)
         except ValueError as err:
@@ -45,6 +51,9 @@ class _Builder:
         self.groups, self.alpha, self.test = groups, alpha, test
         self.card, self.n_resamples, self.seed = card, n_resamples, seed
         self.references = list(references)
+        self.margin = float(margin)
+        # `users` None with cluster "user": the users are unknown, and every note says the level is not clustered.
+        self.cluster, self.users, self.users_note = cluster, (users if cluster == "user" else None), users_note
         self.comparisons: list[dict] = []
         # The fusion table shows no interval; skipping its bootstraps halves the time of a large report.
         self.fusion_ci = False
@@ -52,17 +61,25 @@ class _Builder:
     def family(self, pairs: list[tuple[Group, Group]], metric: str, table: str, ci: bool = True) -> list[dict]:
         """Compare each pair; Holm within this family at each level. Returns one dict per pair."""
         comps = stats.compare_many([(a.runs, b.runs) for a, b in pairs], metric, n_resamples=self.n_resamples,
-                                   seed=self.seed, ci=ci)
+                                   seed=self.seed, ci=ci, users=self.users, margin=self.margin)
         p_imp = [c.impression.p(self.test) for c in comps]
         p_seed = [c.seed.p(SEED_TEST) for c in comps]
-        adj_imp, adj_seed = stats.holm(p_imp), stats.holm(p_seed)
+        p_tost = [c.impression.tost.pvalue for c in comps]
+        adj_imp, adj_seed, adj_tost = stats.holm(p_imp), stats.holm(p_seed), stats.holm(p_tost)
         out = []
-        for c, pi, ps, ai, as_ in zip(comps, p_imp, p_seed, adj_imp, adj_seed):
+        for c, pi, ps, pt, ai, as_, at in zip(comps, p_imp, p_seed, p_tost, adj_imp, adj_seed, adj_tost):
+            different, equivalent = bool(ai < self.alpha), bool(at < self.alpha)
+            sd, n = c.seed.sd, c.seed.n
             entry = {"table": table, "family_size": len(comps), **c.to_dict(),
                      "impression_test": self.test, "impression_p": pi, "impression_p_holm": float(ai),
+                     "clustered_by": "user" if self.users is not None else None,
                      "seed_test": SEED_TEST, "seed_p": ps, "seed_p_holm": float(as_),
-                     "impression_significant": bool(ai < self.alpha),
-                     "seed_significant": bool(as_ < self.alpha) if np.isfinite(as_) else None}
+                     "impression_significant": different,
+                     "seed_significant": bool(as_ < self.alpha) if np.isfinite(as_) else None,
+                     "margin": self.margin, "tost_p": pt, "tost_p_holm": float(at),
+                     "verdict": _verdict(different, equivalent, at),
+                     "seed_mde": stats.min_detectable_effect(sd, n, self.alpha, POWER),
+                     "seeds_needed": stats.pairs_needed(c.seed.diff, sd, self.alpha, POWER)}
             out.append(entry)
         self.comparisons.extend(out)
         return out
@@ -70,18 +87,60 @@ class _Builder:
     # ---- shared notes ----
 
     def _n_note(self, entries: list[dict]) -> str:
-        n_imp = sorted({e["impression"]["n"] for e in entries})
-        n_seed = sorted({e["seed"]["n"] for e in entries})
-        imp = str(n_imp[0]) if len(n_imp) == 1 else f"{n_imp[0]}–{n_imp[-1]}"
-        seed = str(n_seed[0]) if len(n_seed) == 1 else f"{n_seed[0]}–{n_seed[-1]}"
-        plural = "" if n_seed == [1] else "s"
-        return f"n = {imp} dev impressions (impression level), n = {seed} seed{plural} (seed level)"
+        def span(values):
+            v = sorted(values)
+            return _fmt_int(v[0]) if v[0] == v[-1] else f"{_fmt_int(v[0])}–{_fmt_int(v[-1])}"
+
+        n_seed = {e["seed"]["n"] for e in entries}
+        users = [e["impression"]["clusters"] for e in entries if e["impression"]["clusters"] is not None]
+        from_users = f" from {span(users)} users" if users else ""
+        plural = "" if n_seed == {1} else "s"
+        return (f"n = {span(e['impression']['n'] for e in entries)} dev impressions{from_users} (impression level), "
+                f"n = {span(n_seed)} seed{plural} (seed level)")
+
+    @property
+    def clustered(self) -> bool:
+        return self.users is not None
+
+    def _impression_method(self) -> str:
+        if self.clustered:
+            return (f"{TEST_NAMES[self.test]} on each user's summed per-impression differences (users, not "
+                    f"impressions, are the independent units)")
+        why = "--cluster none" if self.cluster == "none" else f"not clustered by user: {self.users_note}"
+        return f"{TEST_NAMES[self.test]} on per-impression differences, each impression independent ({why})"
 
     def _levels_note(self, family: int, what: str) -> str:
         seed_na = " (n/a: 1 seed: no seed-level test)" if any(len(g.seeds) < 2 for g in self.groups) else ""
-        return (f"Impression level: {TEST_NAMES[self.test]} on per-impression metrics averaged over each "
-                f"configuration's seeds, paired over common dev impressions. Seed level: paired t-test on per-seed "
-                f"means, paired by seed{seed_na}. Holm correction over the {family} {what}; alpha = {self.alpha}.")
+        return (f"Impression level: {self._impression_method()}; metrics averaged over each configuration's seeds, "
+                f"paired over common dev impressions. Seed level: paired t-test on per-seed means, paired by "
+                f"seed{seed_na}. Holm correction over the {family} {what}; alpha = {self.alpha}.")
+
+    def _equivalence_note(self, ml: str) -> str:
+        users = " on user sums" if self.clustered else ""
+        return (f"Verdict (impression level, margin ±{self.margin:g} {ml}): different = the test above is "
+                f"significant; equivalent = TOST (two one-sided t-tests{users}, Holm) puts the difference within the "
+                f"margin; undecided = neither (not significant is not equal).")
+
+    def _power_note(self, entries: list[dict], ml: str) -> str:
+        """One line: what the seed level could detect, and how many seeds the observed differences would need."""
+        n = sorted({e["seed"]["n"] for e in entries})
+        mde = np.array([e["seed_mde"] for e in entries], dtype=float)
+        need = np.array([e["seeds_needed"] for e in entries], dtype=float)
+        head = (f"Seed-level power (paired t-test, {'/'.join(map(str, n))} seeds, alpha {self.alpha} unadjusted, "
+                f"{POWER:.0%} power): ")
+        if not np.any(np.isfinite(mde)):
+            return head + "n/a (needs at least 2 seeds with some spread between them)."
+        fin = mde[np.isfinite(mde)]
+        det = (f"smallest detectable {ml} difference {_fmt(fin.min())}" if len(fin) == 1 else
+               f"smallest detectable {ml} difference {_fmt(fin.min())}–{_fmt(fin.max())} (median "
+               f"{_fmt(float(np.median(fin)))}) over {len(fin)} comparisons")
+        known = need[~np.isnan(need)]
+        if len(known) == 0:
+            return head + det + "."
+        fmt_n = lambda x: "more than 1,000,000" if not np.isfinite(x) else _fmt_int(x)  # noqa: E731
+        seeds = (fmt_n(known[0]) if len(known) == 1 else
+                 f"{fmt_n(known.min())} to {fmt_n(known.max())} (median {fmt_n(float(np.median(known)))})")
+        return head + det + f"; the observed difference{'s' if len(known) > 1 else ''} would need {seeds} seeds."
 
 
     # ---- table 1 ----
@@ -152,7 +211,12 @@ class _Builder:
                                  + " of each metric column"),
                 self._n_note(all_entries) + ".",
             ]
-        return Table("fusion", "Table 1. Fusion methods compared", header, rows, notes, recs)
+            primary = sig[self.metric]
+            ml = stats.METRIC_LABELS[self.metric]
+            verdicts = "; ".join(f"({letters[rows_g.index(ga)]}) vs ({letters[rows_g.index(gb)]}) {e['verdict']}"
+                                 for (ga, gb), e in zip(pairs, primary))
+            notes += [self._equivalence_note(ml) + f" {ml}: {verdicts}.", self._power_note(primary, ml)]
+        return Table("fusion", "Fusion methods compared", header, rows, notes, recs)
 
     # ---- table 2 ----
 
@@ -167,7 +231,8 @@ class _Builder:
         entries = self.family([(g, base) for g in others], m, "ablation") if others else []
         ml = stats.METRIC_LABELS[m]
         header = (["Configuration"] + [stats.METRIC_LABELS[x] for x in METRICS]
-                  + [f"Δ{ml} vs base (%)", f"95% CI Δ{ml} (impr.)", f"p impr. (Holm)", f"p seed (Holm)", "Seeds"])
+                  + [f"Δ{ml} vs base (%)", f"95% CI Δ{ml} (impr.)", "p impr. (Holm)", "p seed (Holm)",
+                     f"Verdict (±{self.margin:g})", "Seeds"])
         means = {x: [np.nanmean(g.values(("metrics", x))) for g in self.groups] for x in METRICS}
         base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in METRICS}
         rows, recs = [], []
@@ -182,8 +247,9 @@ class _Builder:
                 rel = (mu - base_means[x]) / base_means[x] * 100 if base_means[x] else math.nan
                 rec.update({f"{x}_mean": mu, f"{x}_std": sd, f"{x}_rel_change_pct": rel})
             if g is base:
-                row += [Cell("baseline"), Cell("—"), Cell("—"), Cell("—")]
-                rec.update({"ci_low": None, "ci_high": None, "p_impression_holm": None, "p_seed_holm": None})
+                row += [Cell("baseline"), Cell("—"), Cell("—"), Cell("—"), Cell("—")]
+                rec.update({"ci_low": None, "ci_high": None, "p_impression_holm": None, "p_seed_holm": None,
+                            "verdict": None})
             else:
                 e = entries[others.index(g)]
                 imp, sd_ = e["impression"], e["seed"]
@@ -193,28 +259,33 @@ class _Builder:
                              else "n/a"),
                         Cell(_fmt_p(e["impression_p_holm"]), bold=e["impression_significant"]),
                         Cell(_fmt_p(e["seed_p_holm"]) if sd_["n"] >= 2 else sd_["note"],
-                             bold=bool(e["seed_significant"]))]
+                             bold=bool(e["seed_significant"])),
+                        Cell(e["verdict"])]
                 rec.update({"diff_impression": imp["diff"], "ci_low": imp["ci_low"], "ci_high": imp["ci_high"],
-                            "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_seeds": sd_["n"],
+                            "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_users": imp["clusters"],
+                            "n_seeds": sd_["n"],
                             "p_impression": e["impression_p"], "p_impression_holm": e["impression_p_holm"],
-                            "p_seed": e["seed_p"], "p_seed_holm": e["seed_p_holm"]})
+                            "p_seed": e["seed_p"], "p_seed_holm": e["seed_p_holm"], "margin": self.margin,
+                            "p_tost_holm": e["tost_p_holm"], "verdict": e["verdict"],
+                            "seed_mde": e["seed_mde"], "seeds_needed": e["seeds_needed"]})
             row.append(Cell(str(len(g.seeds))))
             rows.append(row)
             recs.append(rec)
         oracle = oracle_rows(self.card)
         for name, om in oracle:
             rows.append([Cell(name)] + [Cell(_fmt(om.get(x))) for x in METRICS]
-                        + [Cell("reference")] + [Cell("—")] * 3 + [Cell("—")])
+                        + [Cell("reference")] + [Cell("—")] * 4 + [Cell("—")])
             recs.append({"configuration": name, "seeds": None, "baseline": False,
                          **{f"{x}_mean": om.get(x) for x in METRICS}})
         ref_entries = self.reference_rows(base, rows, recs)
+        resampled = "users" if self.clustered else "impressions"
         notes = [f"Baseline: {base_note}. Δ: relative change of the mean {ml} over seeds; CI: bootstrap 95% "
-                 f"interval of the mean per-impression difference (configuration − baseline); p-values in bold are "
-                 f"below alpha after correction."]
+                 f"interval of the mean per-impression difference (configuration − baseline), resampling "
+                 f"{resampled}; p-values in bold are below alpha after correction."]
         if entries:
             notes += [self._levels_note(len(entries), ("comparisons" if len(entries) > 1 else "comparison")
                                        + f" with the baseline on {ml}"),
-                      self._n_note(entries) + "."]
+                      self._n_note(entries) + ".", self._equivalence_note(ml), self._power_note(entries, ml)]
         if oracle:
             notes.append("Reference rows from the dataset card: the oracle ranks by the generator's true utility, hidden "
                          "user preferences included (a ceiling no model that sees only clicks and content can be "
@@ -223,11 +294,11 @@ class _Builder:
             notes.append(f"Rows \"baseline: ...\": data-derived scores with no training (`newsbench baselines`: "
                          f"train-click popularity, its last train day, cosine to the history centroid of the text "
                          f"or graph features), each one deterministic scoring of the same dev impressions, tested "
-                         f"against {base_note} with the same impression-level test; Holm over these "
-                         f"{len(ref_entries)} comparisons, a family of their own; no seed level (no seeds); "
-                         f"n = {'–'.join(str(n) for n in sorted({e['impression']['n'] for e in ref_entries}))} "
-                         f"dev impressions.")
-        return Table("ablation", f"Table 2. Ablation against {base_note} ({ml})", header, rows, notes, recs)
+                         f"against {base_note} with the same impression-level test and equivalence margin; Holm "
+                         f"over these {len(ref_entries)} comparisons, a family of their own; no seed level (no "
+                         f"seeds); n = {'–'.join(str(n) for n in sorted({e['impression']['n'] for e in ref_entries}))}"
+                         f" dev impressions.")
+        return Table("ablation", f"Ablation against {base_note} ({ml})", header, rows, notes, recs)
 
     def reference_rows(self, base: Group, rows: list, recs: list) -> list[dict]:
         """Append one row per data-derived baseline to the ablation table, tested against `base`."""
@@ -247,13 +318,15 @@ class _Builder:
                            Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
                                 else "n/a"),
                            Cell(_fmt_p(e["impression_p_holm"]), bold=e["impression_significant"]),
-                           Cell("—"), Cell("—")])
+                           Cell("—"), Cell(e["verdict"]), Cell("—")])
             recs.append({"configuration": ref.label, "seeds": None, "baseline": False, "reference": "data baseline",
                          "baseline_id": ref.record["baseline_id"],
                          **{f"{x}_mean": met.get(x) for x in METRICS}, f"{m}_rel_change_pct": rel,
                          "diff_impression": imp["diff"], "ci_low": imp["ci_low"], "ci_high": imp["ci_high"],
-                         "dz_impression": imp["dz"], "n_impressions": imp["n"], "p_impression": e["impression_p"],
-                         "p_impression_holm": e["impression_p_holm"], "p_seed_holm": None})
+                         "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_users": imp["clusters"],
+                         "p_impression": e["impression_p"], "p_impression_holm": e["impression_p_holm"],
+                         "p_seed_holm": None, "margin": self.margin, "p_tost_holm": e["tost_p_holm"],
+                         "verdict": e["verdict"]})
         return entries
 
     # ---- table 3 ----
@@ -331,7 +404,7 @@ class _Builder:
             notes.append("Planted: the generator's per-category signal weights from the dataset card (popularity → "
                          "ID, topic → LLM, community → GNN), normalised to sum to 1.")
             notes += rho_notes
-        return Table("weights", "Table 3. Modality weights by news category", header, rows, notes, recs), bars
+        return Table("weights", "Modality weights by news category", header, rows, notes, recs), bars
 
     # ---- table 3b ----
 
@@ -405,7 +478,7 @@ class _Builder:
                          "its mean)" + (": Spearman ρ(ceiling, planted) across categories: "
                                         + ", ".join(f"{MOD_LABELS[k]} {_fmt(v, 2)}" for k, v in rho.items())
                                         if rho else "") + ".")
-        return Table("attribution", "Table 3b. Modality attribution: AUC lost without each modality", header, rows,
+        return Table("attribution", "Modality attribution: AUC lost without each modality", header, rows,
                      notes, recs), summary
 
     # ---- table 4 ----
@@ -441,8 +514,7 @@ class _Builder:
                  "impressions with a click in the category; mean ± sample std over seeds "
                  f"({'/'.join(map(str, seeds))} per configuration); best per row in bold; n: impressions where "
                  "defined; descriptive (no test, no correction)."]
-        return Table("breakdown", "Table 4. AUC by news category and on cold / warm candidates", header, rows,
-                     notes, recs)
+        return Table("breakdown", "AUC by news category and on cold / warm candidates", header, rows, notes, recs)
 
     # ---- protocol ----
 
@@ -469,10 +541,13 @@ class _Builder:
             "device": values(("environment", "device")), "newsbench": values(("environment", "newsbench")),
             "torch": values(("environment", "torch")), "numpy": values(("environment", "numpy")),
             "impression_test": self.test, "seed_test": SEED_TEST, "alpha": self.alpha, "correction": "Holm",
+            "cluster": self.cluster, "clustered_by": "user" if self.clustered else None,
+            "users_source": self.users_note, "margin": self.margin, "power": POWER,
             "n_resamples": self.n_resamples, "resample_seed": self.seed, "metric": self.metric,
         }
         n_dev = info["n_dev_impressions"]
-        perm_note = (f" ({self.n_resamples:,} seeded sign flips, exact enumeration when 2^n is fewer)"
+        unit = "users" if self.clustered else "impressions"
+        perm_note = (f" ({self.n_resamples:,} seeded sign flips, exact enumeration when 2^{unit} is fewer)"
                      if self.test == "permutation" else "")
         text = (
             f"Dataset {info['dataset']} (fingerprint {info['fingerprint']}): "
@@ -483,13 +558,22 @@ class _Builder:
             f"({'/'.join(map(str, per_group))} per configuration); epochs {info['epochs']}; device {info['device']}; "
             f"newsbench {info['newsbench']}, torch {info['torch']}, numpy {info['numpy']}. "
             f"Metrics follow MIND's official per-impression definitions, averaged over dev impressions. "
-            f"Significance at two levels: impression level, {TEST_NAMES[self.test]}"
-            f"{perm_note} on per-impression "
-            f"metrics averaged over seeds and paired over common dev impressions, with a bootstrap 95% CI of the mean "
-            f"difference and Cohen's dz; seed level, paired t-test on per-seed means. Holm correction within each "
-            f"table's family of comparisons; alpha = {self.alpha}."
+            f"Significance at two levels: impression level, {self._impression_method()}{perm_note}, on "
+            f"per-impression metrics averaged over seeds and paired over common dev impressions, with a bootstrap "
+            f"95% CI of the mean difference (resampling {unit}) and Cohen's dz; seed level, paired t-test on "
+            f"per-seed means. Holm correction within each table's family of comparisons; alpha = {self.alpha}. "
+            f"Equivalence: TOST within ±{self.margin:g} in metric units (--margin). Power: the smallest difference "
+            f"the seed-level t-test detects with {POWER:.0%} probability, and the seeds the observed one would need."
         )
         return text, info
+
+
+def _verdict(different: bool, equivalent: bool, p_tost_holm: float) -> str:
+    if not np.isfinite(p_tost_holm) and not different:
+        return "n/a"
+    if different and equivalent:
+        return "different, within margin"
+    return "different" if different else ("equivalent" if equivalent else "undecided")
 
 
 def learnable_ceiling_attribution(card: dict | None) -> tuple[dict[str, dict[str, float]], dict[str, dict]]:
@@ -537,11 +621,24 @@ def _spearman(x, y) -> float:
 
 def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", metric: str = "auc",
                  card: dict | None = None, dataset: str | None = None, n_resamples: int = 10_000,
-                 seed: int = 0) -> Report:
-    """Every table and every number of the report of one results folder (no printing, no writing)."""
+                 seed: int = 0, cluster: str = "user", margin: float = MARGIN, cache_dir=None) -> Report:
+    """Every table and every number of the report of one results folder (no printing, no writing).
+
+    `cluster`: "user" clusters the impression-level tests by user (the user of each dev impression comes from the
+    run records or the dataset, see `newsbench.report.users`; when it cannot be found a warning says so and the
+    report states that its impression level is not clustered); "none" treats impressions as independent.
+    `margin`: the equivalence margin of the TOST verdicts, in metric units.
+    """
+    if cluster not in CLUSTERS:
+        raise InputError(f"unknown --cluster {cluster!r}; choose from {', '.join(CLUSTERS)}")
     groups, records = load_groups(results_dir, dataset)
+    users, users_note = (impression_users(groups, records, cache_dir) if cluster == "user"
+                         else (None, "--cluster none"))
+    if cluster == "user" and users is None:
+        warn(f"impression-level tests are not clustered by user: {users_note}")
     references = load_references(results_dir, records[0]["dataset"]["fingerprint"])
-    b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, references)
+    b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note,
+                 references)
     protocol, info = b.protocol(records)
     tables = [t for t in (b.fusion_table(), b.ablation_table()) if t is not None]
     weights, bars = b.weights_table()
@@ -553,11 +650,14 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     breakdown = b.breakdown_table()
     if breakdown is not None:
         tables.append(breakdown)
+    for i, t in enumerate(tables, 1):
+        t.number = i
     data = {
         "protocol": {"text": protocol, **info},
         "groups": [_group_summary(g) for g in groups],
         "comparisons": b.comparisons,
-        "tables": {t.key: {"title": t.title, "notes": t.notes, "rows": t.records} for t in tables},
+        "tables": {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
+                   for t in tables},
         "card": {"planted_weights": planted_weights(card), "oracle": oracle_metrics(card),
                  "reference_rows": dict(oracle_rows(card))} if card else None,
         "weights": bars,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -13,8 +15,10 @@ from newsbench.errors import InputError
 from newsbench.report.builder import build_report
 from newsbench.report.card import read_card
 from newsbench.report.render import FORMATS, render, table_csv, to_latex, to_markdown
-from newsbench.report.tables import Report
+from newsbench.report.tables import MARGIN, Report, Table
 from newsbench.report.terminal import to_rich
+
+DEFAULT_CSV_TABLE = "ablation"
 
 
 def write_report(report: Report, out_dir) -> list[Path]:
@@ -32,15 +36,27 @@ def write_report(report: Report, out_dir) -> list[Path]:
     return written
 
 
+def select_table(report: Report, name: str) -> Table:
+    """The table called `name` (its key); InputError naming the tables this report has otherwise."""
+    for t in report.tables:
+        if t.key == name:
+            return t
+    raise InputError(f"no table {name!r} in this report; choose from {', '.join(t.key for t in report.tables)}")
+
+
 def print_and_write(results_dir, out_dir=None, console: Console | None = None, alpha: float = 0.05,
                     test: str = "permutation", metric: str = "auc", card: dict | str | os.PathLike | None = None,
                     fmt: str | None = None, dataset: str | None = None, n_resamples: int = 10_000,
-                    seed: int = 0, plots: bool = False) -> dict:
+                    seed: int = 0, plots: bool = False, cluster: str = "user", margin: float = MARGIN,
+                    table: str | None = None) -> dict:
     """Build the report of `results_dir`, print it (rich tables, or `fmt` markdown|latex|csv as plain text), write
     every format under `out_dir` when given, and return the JSON-ready dict of every number.
 
     `card` is a dataset card dict or the path of a dataset_card.json (planted weights and oracle metrics).
-    `plots`: also write PNG + PDF figures (newsbench.report.figures) under `out_dir`/figures, default `results_dir`/report.
+    `plots`: also write PNG + PDF figures (newsbench.report.figures) under `out_dir`/figures, default
+    `results_dir`/report.
+    `cluster`, `margin`: see `build_report`. `table`: print only the table with this key; CSV prints one table,
+    `table` or else the ablation table (the one every report has), so that stdout is one well-formed CSV.
     """
     if plots:
         from newsbench.report import figures as plots_mod
@@ -51,17 +67,26 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     report = build_report(results_dir, alpha=alpha, test=test, metric=metric, card=card, dataset=dataset,
-                          n_resamples=n_resamples, seed=seed)
+                          n_resamples=n_resamples, seed=seed, cluster=cluster, margin=margin)
+    if fmt == "csv" and table is None:
+        table = DEFAULT_CSV_TABLE
+    shown = report if table is None else replace(report, tables=[select_table(report, table)])
     if console is None:
+        # rich reads COLUMNS, and assumes 80 columns into a pipe or a file; tables are cut to fit (see terminal).
         console = Console()
-        if not console.is_terminal:
-            # Into a pipe or a file rich assumes 80 columns and would fold every table cell; lines may be long there.
-            console = Console(width=max(console.width, 200))
     if fmt is None:
-        to_rich(report, console)
+        to_rich(shown, console)
+    elif fmt == "csv":
+        # Only the table: the protocol and notes are in report.md / report.json; say on stderr what else exists.
+        console.print(table_csv(shown.tables[0]), markup=False, highlight=False, emoji=False, soft_wrap=True,
+                      end="")
+        others = [t.key for t in report.tables if t.key != table]
+        if others:
+            print(f"newsbench: table {table} as CSV; the others with --table {'|'.join(others)}, every table with "
+                  f"--out DIR", file=sys.stderr)
     else:
         # Plain text, no rich markup, emoji or wrapping: the output is meant to be redirected into a file.
-        console.print(render(report, fmt), markup=False, highlight=False, emoji=False, soft_wrap=True)
+        console.print(render(shown, fmt), markup=False, highlight=False, emoji=False, soft_wrap=True)
     if out_dir is not None:
         paths = write_report(report, out_dir)
         report.data["written"] = [str(p) for p in paths]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from tabulate import tabulate
 
@@ -22,7 +24,7 @@ def _md_cell(c: Cell) -> str:
 def to_markdown(report: Report) -> str:
     parts = ["## Protocol", "", report.protocol, ""]
     for t in report.tables:
-        parts += [f"### {t.title}", "",
+        parts += [f"### {t.heading}", "",
                   tabulate([[_md_cell(c) for c in row] for row in t.rows], headers=t.header, tablefmt="pipe",
                            disable_numparse=True), ""]
         parts += [f"- {n}" for n in t.notes] + [""]
@@ -43,6 +45,11 @@ def latex_escape(text: str) -> str:
     return "".join(out)
 
 
+def latex_label(key: str) -> str:
+    """A \\label key from a table key: letters, digits, '-' and ':' only (e.g. tab:ablation)."""
+    return re.sub(r"[^A-Za-z0-9:-]+", "-", key).strip("-") or "table"
+
+
 def _tex_cell(c: Cell) -> str:
     s = latex_escape(c.text)
     if c.bold:
@@ -59,7 +66,8 @@ def to_latex(report: Report) -> str:
     for t in report.tables:
         spec = "l" + ("l" if t.key == "weights" else "") + "r" * (len(t.header) - (2 if t.key == "weights" else 1))
         parts += [r"\begin{table}[t]", r"\centering", r"\small",
-                  rf"\caption{{{latex_escape(t.title)}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+                  rf"\caption{{{latex_escape(t.title)}}}", rf"\label{{tab:{latex_label(t.key)}}}",
+                  rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
                   " & ".join(latex_escape(h) for h in t.header) + r" \\", r"\midrule"]
         parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in t.rows]
         parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
@@ -75,7 +83,7 @@ def table_csv(t: Table) -> str:
 
 def to_csv(report: Report) -> str:
     """Every table as CSV, each preceded by a '# key: title' line and separated by a blank line."""
-    return "\n".join(f"# {t.key}: {t.title}\n{table_csv(t)}" for t in report.tables)
+    return "\n".join(f"# {t.key}: {t.heading}\n{table_csv(t)}" for t in report.tables)
 
 
 def render(report: Report, fmt: str) -> str:

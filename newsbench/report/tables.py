@@ -5,6 +5,7 @@ same content as plain records (for CSV and JSON). Renderers (`render`, `terminal
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,9 @@ TEST_NAMES = {"ttest": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test",
               "permutation": "paired randomisation (sign-flip) test"}
 SEED_TEST = "ttest"       # the seed level has few pairs: a t-test is the only one that can reach significance
 DAGGER = "†"
+CLUSTERS = ("user", "none")   # impression-level unit: users (clustered), or every impression on its own
+MARGIN = 0.005                # default equivalence margin, metric units: a difference below it is not worth a claim
+POWER = 0.8                   # the power the seed-level minimum detectable effect is stated at
 
 
 @dataclass
@@ -27,12 +31,21 @@ class Cell:
 
 @dataclass
 class Table:
-    key: str                     # file stem of its CSV
-    title: str
+    key: str                     # file stem of its CSV, the --table name, the LaTeX label tab:<key>
+    title: str                   # without its number: LaTeX numbers tables itself
     header: list[str]
     rows: list[list[Cell]]
     notes: list[str]
     records: list[dict]          # the same content as plain numbers, for CSV and JSON
+    number: int = 0              # position in the report, set when the report is assembled
+
+    def __post_init__(self):
+        # A title written with its number ("Table 2. Ablation") keeps working: the number comes from the position.
+        self.title = re.sub(r"^Table \d+\.\s*", "", self.title)
+
+    @property
+    def heading(self) -> str:
+        return f"Table {self.number}. {self.title}" if self.number else self.title
 
 
 def _fmt(x, digits=4) -> str:
