@@ -92,6 +92,11 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
     assert first.exit_code == 0, first.output
     assert "1 runs trained" in first.output
     assert (res / "report" / "report.md").is_file()             # the report ran at the end
+    # the data-derived baselines of the grid's features (id only: the two popularity ones) are reference rows
+    from newsbench.baselines import load_baselines
+
+    assert [b["baseline"] for b in load_baselines(res)] == ["popularity", "recent"]
+    assert "baseline: recent popularity" in (res / "report" / "report.md").read_text()
     again = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", "--no-report", *SMALL)
     assert again.exit_code == 0 and "all 1 runs already recorded" in again.output
 

@@ -43,8 +43,9 @@ def register(app: typer.Typer) -> None:
                                    "seeds; modality weights per category) into OUT/figures, default "
                                    "RESULTS/report/figures. Needs pip install 'newsbench\\[plots]'."),
     ):
-        """Print the fusion comparison, ablation, modality-weight and breakdown tables with paired tests at
-        impression and seed level (Holm-corrected).
+        """Print the fusion comparison, ablation, modality-weight, modality-attribution and breakdown tables with
+        paired tests at impression and seed level (Holm-corrected). Baselines recorded in RESULTS/baselines/ (by
+        `ablate` or `newsbench baselines --results`) appear as reference rows of the ablation table.
 
         Example: newsbench report --results results --markdown --out results/report --card data/dataset_card.json
 

@@ -22,7 +22,7 @@ def _signal_modality(name: str) -> str | None:
     return None
 
 
-def _parse_weight_map(obj) -> dict[str, dict[str, float]]:
+def _parse_weight_map(obj, normalise: bool = True) -> dict[str, dict[str, float]]:
     if isinstance(obj, list):   # [{"category": c, "popularity": w, ...}, ...]
         obj = {d.get("category") or d.get("name"): d for d in obj if isinstance(d, dict)}
     if not isinstance(obj, dict):
@@ -42,12 +42,14 @@ def _parse_weight_map(obj) -> dict[str, dict[str, float]]:
                 mods[mod] = float(v)
         if len(mods) >= 2 and cat is not None:
             total = sum(mods.values())
-            out[str(cat)] = {m: v / total for m, v in mods.items()} if total > 0 else mods
+            out[str(cat)] = {m: v / total for m, v in mods.items()} if total > 0 and normalise else mods
     return out
 
 
-def planted_weights(card: dict | None) -> dict[str, dict[str, float]]:
-    """Category -> {modality: planted weight, normalised to sum 1} from a dataset card; {} when absent.
+def planted_weights(card: dict | None, normalise: bool = True) -> dict[str, dict[str, float]]:
+    """Category -> {modality: planted weight, normalised to sum 1 unless `normalise` is False} from a dataset card;
+    {} when absent. (Attribution is held against the weights as planted: dividing a row by its sum would reorder a
+    modality's weight across categories.)
 
     The generator's signals map to the modality that can carry them: popularity -> id, topic -> llm (text),
     community -> gnn (graph). Accepts a few spellings, as the card format may evolve.
@@ -57,13 +59,13 @@ def planted_weights(card: dict | None) -> dict[str, dict[str, float]]:
     keys = ("modality_weights", "category_weights", "signal_weights", "planted_weights", "weights", "categories",
             "signals")
     for k in keys:
-        parsed = _parse_weight_map(card.get(k))
+        parsed = _parse_weight_map(card.get(k), normalise)
         if parsed:
             return parsed
     for v in card.values():
         if isinstance(v, dict):
             for k in keys:
-                parsed = _parse_weight_map(v.get(k))
+                parsed = _parse_weight_map(v.get(k), normalise)
                 if parsed:
                     return parsed
     return {}
