@@ -66,7 +66,9 @@ def test_sequential_pool_and_ray_write_the_same_records(tmp_path):
     assert_same_records(tmp_path / "seq", tmp_path / "pool", 4)
 
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": always a fresh single-node instance, never a cluster some earlier `ray start` on this machine
+    # left in /tmp/ray/ray_current_cluster (a stale file there made ray.init refuse num_cpus)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         res = grid.run_grid(cfgs, ds, tmp_path / "ray", executor=grid.RayExecutor(ds, feats, cpus_per_run=1))
     finally:
