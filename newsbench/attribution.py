@@ -50,3 +50,93 @@ def auc_drop(full: np.ndarray, ablated: dict[str, np.ndarray], labels: np.ndarra
         with np.errstate(invalid="ignore"):
             drops[m] = np.where(n > 0, np.nansum(d, axis=1) / np.maximum(n, 1), np.nan)
     return drops, n
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A trained model's attribution
+
+def candidate_groups(dataset) -> dict[str, tuple[np.ndarray, int, list[str]]]:
+    """The groupings of dev candidates attribution reports: {"category": (group of each candidate, n, names),
+    "side": (0 cold / 1 warm, 2, ["cold", "warm"]), "all": (zeros, 1, ["all"])}."""
+    beh, news = dataset.dev, dataset.news
+    cold = ~dataset.seen_in_train()[beh.cand]
+    return {
+        "all": (np.zeros(len(beh.cand), dtype=np.int64), 1, ["all"]),
+        "side": (np.where(cold, 0, 1), 2, ["cold", "warm"]),
+        "category": (news.category[beh.cand].astype(np.int64), len(news.categories), list(news.categories)),
+    }
+
+
+def drops_record(full: np.ndarray, ablated: dict[str, np.ndarray], dataset) -> dict:
+    """The record's `attribution` entry for dev scores `full` and, per modality, the scores with that modality
+    ablated: {"modalities", "all": {m: drop}, "cold": {m: drop}, "warm": {m: drop}, "category": {cat: {m: drop}},
+    "n": {"all", "cold", "warm", "category": {cat: n}}} (n: impressions counted; categories with n = 0 left out)."""
+    labels = dataset.dev.label.astype(np.int64)
+    ptr = dataset.dev.cand_ptr
+    out: dict = {"modalities": list(ablated), "n": {}}
+
+    def clean(x) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    for key, (group, n_groups, names) in candidate_groups(dataset).items():
+        drops, n = auc_drop(full, ablated, labels, ptr, group, n_groups)
+        per = {name: {m: clean(drops[m][g]) for m in ablated} for g, name in enumerate(names) if n[g] > 0}
+        counts = {name: int(n[g]) for g, name in enumerate(names) if n[g] > 0}
+        if key == "category":
+            out["category"], out["n"]["category"] = per, counts
+        else:
+            for name in names:
+                out[name] = per.get(name, {m: None for m in ablated})
+                out["n"][name] = counts.get(name, 0)
+    return out
+
+
+def ablated_scores(model, dataset, cfg, device) -> dict[str, np.ndarray]:
+    """{modality: dev scores with that modality's projected vector (NewsEncoder.project) replaced by its mean over
+    all news}, for a model with k > 1 modalities. The replacement applies to every news, in histories and candidates
+    alike; the fused vector is recomputed through the run's own fusion, then the user encoder and the dot product,
+    exactly as in evaluation (newsbench.train.score_candidates)."""
+    import torch
+
+    from newsbench.train import EVAL_NEWS_CHUNK, _autocast, score_candidates
+
+    enc = model.news_encoder
+    if enc.fusion is None:
+        raise ValueError("attribution needs a model with at least two modalities")
+    n_news = len(dataset.news)
+
+    def project(idx):
+        id_rows = enc.id_map[idx] if enc.id_embedding is not None else None
+        feats = enc.features[idx] if enc.feature_slices else None
+        return enc.project(id_rows, feats)
+
+    chunks = [torch.arange(a, min(a + EVAL_NEWS_CHUNK, n_news), device=device)
+              for a in range(0, n_news, EVAL_NEWS_CHUNK)]
+    with torch.no_grad():
+        # the mean projected vector of each modality over all news (float32 sums, whatever autocast computes in)
+        total = None
+        for idx in chunks:
+            with _autocast(cfg, device):
+                h = project(idx)
+            s = h.float().sum(dim=0)
+            total = s if total is None else total + s
+        mean = total / n_news                                           # (k, d)
+        out = {}
+        for j, m in enumerate(enc.modalities):
+            vecs, logits = [], []
+            for idx in chunks:
+                with _autocast(cfg, device):
+                    h = project(idx)
+                    h[:, j] = mean[j].to(h.dtype)
+                    v, _ = enc.fusion(h)
+                    lg = model.user_encoder.logits(v)
+                vecs.append(v.float())
+                logits.append(lg.float())
+            out[m] = score_candidates(model, torch.cat(vecs), torch.cat(logits), dataset.dev, cfg, device)
+    return out
+
+
+def model_attribution(model, dataset, cfg, device, full: np.ndarray) -> dict:
+    """The `attribution` entry of a run record (drops_record) for a trained multi-modality model whose plain dev
+    scores are `full`. Costs one more scoring pass per modality."""
+    return drops_record(full, ablated_scores(model, dataset, cfg, device), dataset)

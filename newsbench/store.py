@@ -8,8 +8,13 @@ Record JSON keys (schema 1): run_id, schema, config (RunConfig.to_dict()), label
 n_train_impressions, n_dev_impressions, n_news}, metrics {auc, mrr, ndcg@5, ndcg@10} (means over dev impressions),
 metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, warm: {auc, n}}, params {...},
 flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_second, eval_seconds, peak_rss_mb,
-cuda_max_allocated_mb}, train_loss [..], features {...}, weights {modalities [..], categories [..]} (gate/attention
-only), environment {newsbench, torch, numpy, python, platform, device}, created.
+cuda_max_allocated_mb, attribution_seconds}, train_loss [..], features {...}, weights {modalities [..], categories
+[..]} (gate/attention only), attribution {modalities, all, cold, warm, category {cat: {modality: AUC lost}}, n} (runs
+of 2+ modalities, newsbench.attribution; else null), environment {newsbench, torch, numpy, python, platform,
+device}, created.
+
+Data-derived baselines (newsbench.baselines) live beside the runs in `<results>/baselines/<baseline_id>.json|.npz`,
+same writing order, same per-impression array names.
 
 Record arrays (npz): impression_id, user (the dataset's user code of the impression; absent in older records), auc,
 mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is undefined), auc_cold, auc_warm (per

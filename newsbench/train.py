@@ -272,8 +272,16 @@ def encode_all_news(model: Recommender, n_news: int, cfg: RunConfig, device: tor
 @torch.no_grad()
 def score_dev(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torch.device):
     """Scores of every dev candidate (float32, CSR order) and the news modality weights (N, k) or None."""
-    beh = dataset.dev
     news_vecs, news_logits, weights = encode_all_news(model, len(dataset.news), cfg, device)
+    scores = score_candidates(model, news_vecs, news_logits, dataset.dev, cfg, device)
+    return scores, (weights.cpu().numpy().astype(np.float64) if weights is not None else None)
+
+
+@torch.no_grad()
+def score_candidates(model: Recommender, news_vecs: torch.Tensor, news_logits: torch.Tensor, beh: Behaviors,
+                     cfg: RunConfig, device: torch.device) -> np.ndarray:
+    """Scores (float32, CSR order) of every candidate of `beh` from a table of news vectors and their user-attention
+    logits (attribution passes tables with one modality ablated)."""
     hist, mask = history_matrix(beh, cfg.history_len)
     # every distinct history encoded once: users keep one history across a split's impressions
     key = np.concatenate([hist, mask.sum(1, keepdims=True)], axis=1)
@@ -291,7 +299,7 @@ def score_dev(model: Recommender, dataset: Dataset, cfg: RunConfig, device: torc
     for a in range(0, len(cand), EVAL_SCORE_CHUNK):
         sl = slice(a, a + EVAL_SCORE_CHUNK)
         scores[sl] = (users[imp_user[imp_of[sl]]] * news_vecs[cand[sl]]).sum(-1)
-    return scores.cpu().numpy(), (weights.cpu().numpy().astype(np.float64) if weights is not None else None)
+    return scores.cpu().numpy()
 
 
 def _subset_auc(scores, labels, imp_of, keep, m) -> np.ndarray:
@@ -415,6 +423,13 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None)
     _sync(device)
     eval_seconds = time.perf_counter() - t0
+    attribution, attribution_seconds = None, None
+    if k > 1:       # AUC lost per category and cold/warm when one modality is replaced by its mean (attribution.py)
+        from newsbench.attribution import model_attribution
+
+        t0 = time.perf_counter()
+        attribution = model_attribution(model, dataset, cfg, device, scores)
+        attribution_seconds = time.perf_counter() - t0
 
     train_seconds = sum(epoch_seconds)
     weights_info = None
@@ -443,6 +458,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
             "samples_per_second": n_samples * len(epoch_seconds) / train_seconds if train_seconds > 0 else None,
             "eval_seconds": eval_seconds,
             "eval_candidates_per_second": len(scores) / eval_seconds if eval_seconds > 0 else None,
+            "attribution_seconds": attribution_seconds,
             # process-wide peak (Linux reports KiB): includes data loading and features held by the caller
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "cuda_max_allocated_mb": (torch.cuda.max_memory_allocated(device) / 2**20
@@ -451,6 +467,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         "train_loss": losses,
         "features": dict(features_info or {}),
         "weights": weights_info,
+        "attribution": attribution,
         "environment": environment(device),
         "command": reproduce_command(cfg, dataset),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

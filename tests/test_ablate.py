@@ -66,7 +66,9 @@ def test_sequential_pool_and_ray_write_the_same_records(tmp_path):
     assert_same_records(tmp_path / "seq", tmp_path / "pool", 4)
 
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": always a fresh single-node instance, never a cluster some earlier `ray start` on this machine
+    # left in /tmp/ray/ray_current_cluster (a stale file there made ray.init refuse num_cpus)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         res = grid.run_grid(cfgs, ds, tmp_path / "ray", executor=grid.RayExecutor(ds, feats, cpus_per_run=1))
     finally:
@@ -92,6 +94,11 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
     assert first.exit_code == 0, first.output
     assert "1 run trained" in first.output
     assert (res / "report" / "report.md").is_file()             # the report ran at the end
+    # the data-derived baselines of the grid's features (id only: the two popularity ones) are reference rows
+    from newsbench.baselines import load_baselines
+
+    assert [b["baseline"] for b in load_baselines(res)] == ["popularity", "recent"]
+    assert "baseline: recent popularity" in (res / "report" / "report.md").read_text()
     again = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", "--no-report", *SMALL)
     assert again.exit_code == 0 and "the 1 run already recorded" in again.output
 

@@ -315,7 +315,7 @@ def test_generated_dataset_card(tiny_dir):
     assert "finance" in planted and set(planted["finance"]) == {"id", "llm", "gnn"}
     assert sum(planted["finance"].values()) == pytest.approx(1.0)
     names = [name for name, _ in report.oracle_rows(card)]
-    assert names[0] == "oracle: true utility" and "random ranking" in names
+    assert names[0] == "ceiling: oracle (true utility)" and "floor: random ranking" in names   # card v2 rows
     assert 0.5 < report.oracle_metrics(card)["auc"] <= 1.0
 
 

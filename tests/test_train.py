@@ -119,13 +119,13 @@ def test_record_has_every_key_and_round_trips_through_the_store(toy, tmp_path):
     cfg = RunConfig(fusion="gate", **FAST)
     rec = run_and_save(ds, feats, cfg, tmp_path, features_info={"llm": {"encoder": "toy"}})
     assert set(rec) == {"run_id", "schema", "config", "label", "group", "dataset", "metrics", "metrics_by",
-                        "params", "flops_per_news", "timings", "train_loss", "features", "weights", "environment",
-                        "command", "created"}
+                        "params", "flops_per_news", "timings", "train_loss", "features", "weights", "attribution",
+                        "environment", "command", "created"}
     assert rec["run_id"] == cfg.run_id(ds.fingerprint) and rec["group"] == cfg.group_key
     assert set(rec["metrics"]) == {"auc", "mrr", "ndcg@5", "ndcg@10"}
     assert {"n_train_impressions", "n_dev_impressions", "n_news", "name", "fingerprint"} <= set(rec["dataset"])
     assert {"epoch_seconds", "seconds_per_epoch", "samples_per_second", "eval_seconds", "peak_rss_mb",
-            "cuda_max_allocated_mb"} <= set(rec["timings"])
+            "cuda_max_allocated_mb", "attribution_seconds"} <= set(rec["timings"])
     assert rec["weights"]["modalities"] == ["id", "llm", "gnn"] and rec["features"]["llm"]["encoder"] == "toy"
     assert store.is_done(tmp_path, rec["run_id"])
     assert store.load_record(tmp_path, rec["run_id"]) == json.loads(json.dumps(rec))

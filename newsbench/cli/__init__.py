@@ -11,7 +11,7 @@ import sys
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, data, embed, report, train
+from newsbench.cli import ablate, baselines, data, embed, report, train
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(embed.app, name="embed")
 train.register(app)
 ablate.register(app)
+baselines.register(app)
 report.register(app)
 
 

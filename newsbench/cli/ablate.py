@@ -167,8 +167,22 @@ def ablate(
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
+    _baselines(results, dataset, base, configs, cache_dir, console)
     if report:
         _report(results, dataset, out, console, alpha, test)
+
+
+def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, console: Console) -> None:
+    """Record the data-derived baselines beside the runs (RESULTS/baselines/), for the report's reference rows:
+    popularity and recent popularity always, the centroid scores of the features the grid used (from the cache)."""
+    from newsbench import baselines as bl
+
+    mods = grid.needed_modalities(configs)
+    names = [n for n in bl.BASELINES if n not in bl.FEATURE_OF or bl.FEATURE_OF[n] in mods]
+    features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
+    for record, arrays in bl.compute_baselines(dataset, features, info, names):
+        bl.save_baseline(results, record, arrays)
+    console.print(f"ablate: {len(names)} data-derived baselines recorded in {Path(results) / bl.BASELINES_DIR}")
 
 
 class _Terminated(KeyboardInterrupt):

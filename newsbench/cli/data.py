@@ -230,7 +230,8 @@ def _render(stats: dict) -> None:
             row(f"{label} {q}", lambda v, key=key, q=q: _num(v[key][q]))
         row(f"{label} mean", lambda v, key=key: _num(v[key]["mean"]))
     row("empty history", lambda v: _pct(v["empty_history_fraction"]))
-    row("unseen in train", lambda v: _pct(v.get("unseen_in_train_candidate_share")))
+    # the share of candidates that are cold: news never seen in train, which an ID embedding cannot know
+    row("candidates unseen in train", lambda v: _pct(v.get("unseen_in_train_candidate_share")))
     console.print(t)
     for split, v in splits.items():
         console.print(f"{split} times: {v['time_range'][0]} – {v['time_range'][1]}")

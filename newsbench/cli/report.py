@@ -45,9 +45,10 @@ def register(app: typer.Typer) -> None:
                                    "seeds; modality weights per category) into OUT/figures, default "
                                    "RESULTS/report/figures. Needs pip install 'newsbench\\[plots]'."),
     ):
-        """Print the fusion comparison, ablation, modality-weight and breakdown tables, with paired tests.
+        """Print the fusion comparison, ablation, modality-weight, modality-attribution and breakdown tables.
 
-        The tests are at impression and seed level, Holm-corrected.
+        Paired tests at impression and seed level (Holm-corrected). Baselines recorded in RESULTS/baselines/ (by
+        `ablate` or `newsbench baselines --results`) appear as reference rows of the ablation table.
 
         Example: newsbench report --results results --markdown --out results/report --card data/dataset_card.json
 

@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
 
         Clicks mix popularity (ID), topic (title words) and community (entities, co-clicks), weighted per category.
 
-        The card lists the weights and the oracle dev metrics of ranking by the true utility.
+        The card lists the weights and the dev metrics of reference scorers: the oracle (true utility), the learnable
+        ceiling (preferences estimated from the history), training-free centroids and random ranking.
 
         Example: newsbench data synth --scale small --seed 1 --out ../synth-small-s1
         """
@@ -48,8 +49,10 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         path = generate(scale, seed, out, progress=progress, cold_share=cold_share)
         card = json.loads((path / "dataset_card.json").read_text())
-        s, o = card["sizes"], card["oracle_dev"]["utility"]
+        s, ref = card["sizes"], card["reference_dev"]
+        lc = ref["learnable_ceiling"]
         print(f"wrote {path} in {time.perf_counter() - t0:.1f} s: {s['news']:,} news, {s['users']:,} users, "
               f"{s['train_impressions']:,} train + {s['dev_impressions']:,} dev impressions, "
               f"{s['dev_cold_candidate_share']:.1%} of dev candidates unseen in train; "
-              f"oracle dev AUC {o['auc']:.4f}")
+              f"oracle dev AUC {ref['oracle']['overall']['auc']:.4f}, learnable ceiling "
+              f"{lc['overall']['auc']:.4f} (cold {lc['cold']['auc']:.4f})")

@@ -54,6 +54,9 @@ def summary_table(record: dict) -> Table:
     if record.get("weights"):
         w = record["weights"]
         t.add_row("mean modality weights", "  ".join(f"{m}={x:.3f}" for m, x in zip(w["modalities"], w["mean"])))
+    if record.get("attribution"):
+        a = record["attribution"]["all"]
+        t.add_row("AUC lost without", "  ".join(f"{m}={_fmt(v)}" for m, v in a.items()))
     return t
 
 

@@ -5,9 +5,14 @@ Tables (each states its test, level, alpha, n at each level and correction in it
    metrics as mean +- std over seeds, best in bold, superscript letters for the methods each row beats significantly
    at impression level after Holm over all pairs of that column, a dagger where the seed-level test disagrees.
 2. ablation: every configuration vs `id` alone (the seed's table 6.2): metrics, relative change in %, the bootstrap
-   CI of the difference, Holm-adjusted p at both levels.
+   CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
+   data-derived baselines recorded in RESULTS/baselines/ (impression-level test against the same base, Holm within
+   the baselines).
 3. weights: mean modality weight per news category (and cold / warm news) for gate / attention runs, over seeds,
    with the planted weights of a generated dataset's card beside them and their rank correlation.
+3b. attribution: AUC lost per category (and cold / warm candidates) without each modality, for every
+   multi-modality run whatever its fusion, beside the planted weights and the card's learnable-ceiling attribution,
+   with Spearman's rho across categories per modality.
 4. breakdown: AUC per news category and on cold / warm candidates per configuration.
 """
 
@@ -21,8 +26,8 @@ from scipy import stats as sps
 from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION
 from newsbench.errors import InputError, warn
-from newsbench.report.card import oracle_metrics, oracle_rows, planted_weights
-from newsbench.report.groups import Group, load_groups
+from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
+from newsbench.report.groups import Group, load_groups, load_references
 from newsbench.report.tables import (CLUSTERS, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST, TEST_NAMES,
                                      Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
 from newsbench.report.users import impression_users
@@ -30,7 +35,7 @@ from newsbench.report.users import impression_users
 
 class _Builder:
     def __init__(self, groups, alpha, test, metric, card, n_resamples, seed, cluster="user", margin=MARGIN,
-                 users=None, users_note=""):
+                 users=None, users_note="", references=()):
         if test not in stats.TESTS:
             raise InputError(f"unknown test {test!r}; choose from {', '.join(stats.TESTS)}")
         if cluster not in CLUSTERS:
@@ -45,6 +50,7 @@ class _Builder:
             raise InputError(f"alpha must be between 0 and 1: {alpha}")
         self.groups, self.alpha, self.test = groups, alpha, test
         self.card, self.n_resamples, self.seed = card, n_resamples, seed
+        self.references = list(references)
         self.margin = float(margin)
         # `users` None with cluster "user": the users are unknown, and every note says the level is not clustered.
         self.cluster, self.users, self.users_note = cluster, (users if cluster == "user" else None), users_note
@@ -271,6 +277,7 @@ class _Builder:
                         + [Cell("reference")] + [Cell("—")] * 4 + [Cell("—")])
             recs.append({"configuration": name, "seeds": None, "baseline": False,
                          **{f"{x}_mean": om.get(x) for x in METRICS}})
+        ref_entries = self.reference_rows(base, rows, recs)
         resampled = "users" if self.clustered else "impressions"
         notes = [f"Baseline: {base_note}. Δ: relative change of the mean {ml} over seeds; CI: bootstrap 95% "
                  f"interval of the mean per-impression difference (configuration − baseline), resampling "
@@ -279,11 +286,57 @@ class _Builder:
             notes += [self._levels_note(len(entries), ("comparisons" if len(entries) > 1 else "comparison")
                                        + f" with the baseline on {ml}"),
                       self._n_note(entries) + ".", self._equivalence_note(ml), self._power_note(entries, ml)]
-        if oracle:
+        if oracle and isinstance((self.card or {}).get("reference_dev"), dict):
+            notes.append("Reference rows from the dataset card (no test): the oracle ranks by the generator's true "
+                         "utility, hidden user preferences and cold popularity included; the learnable ceiling "
+                         "knows the item side and estimates preferences from the history alone (what a model that "
+                         "sees only clicks and content could reach); floors are training-free history centroids and "
+                         "random ranking.")
+            voa = adaptivity_note(self.card)
+            if voa:
+                notes.append(voa)
+        elif oracle:
             notes.append("Reference rows from the dataset card: the oracle ranks by the generator's true utility, hidden "
                          "user preferences included (a ceiling no model that sees only clicks and content can be "
                          "expected to reach); no test.")
+        if ref_entries:
+            notes.append(f"Rows \"baseline: ...\": data-derived scores with no training (`newsbench baselines`: "
+                         f"train-click popularity, its last train day, cosine to the history centroid of the text "
+                         f"or graph features), each one deterministic scoring of the same dev impressions, tested "
+                         f"against {base_note} with the same impression-level test and equivalence margin; Holm "
+                         f"over these {len(ref_entries)} comparisons, a family of their own; no seed level (no "
+                         f"seeds); n = {'–'.join(str(n) for n in sorted({e['impression']['n'] for e in ref_entries}))}"
+                         f" dev impressions.")
         return Table("ablation", f"Ablation against {base_note} ({ml})", header, rows, notes, recs)
+
+    def reference_rows(self, base: Group, rows: list, recs: list) -> list[dict]:
+        """Append one row per data-derived baseline to the ablation table, tested against `base`."""
+        if not self.references:
+            return []
+        m = self.metric
+        entries = self.family([(r, base) for r in self.references], m, "baselines")
+        base_mean = float(np.nanmean(base.values(("metrics", m))))
+        for ref, e in zip(self.references, entries):
+            met = ref.record["metrics"]
+            imp = e["impression"]
+            mu = met.get(m)
+            rel = (mu - base_mean) / base_mean * 100 if mu is not None and base_mean else math.nan
+            rows.append([Cell(ref.label)] + [Cell(_fmt(met.get(x) if met.get(x) is not None else math.nan))
+                                             for x in METRICS]
+                        + [Cell(f"{rel:+.2f}" if np.isfinite(rel) else "n/a"),
+                           Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
+                                else "n/a"),
+                           Cell(_fmt_p(e["impression_p_holm"]), bold=e["impression_significant"]),
+                           Cell("—"), Cell(e["verdict"]), Cell("—")])
+            recs.append({"configuration": ref.label, "seeds": None, "baseline": False, "reference": "data baseline",
+                         "baseline_id": ref.record["baseline_id"],
+                         **{f"{x}_mean": met.get(x) for x in METRICS}, f"{m}_rel_change_pct": rel,
+                         "diff_impression": imp["diff"], "ci_low": imp["ci_low"], "ci_high": imp["ci_high"],
+                         "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_users": imp["clusters"],
+                         "p_impression": e["impression_p"], "p_impression_holm": e["impression_p_holm"],
+                         "p_seed_holm": None, "margin": self.margin, "p_tost_holm": e["tost_p_holm"],
+                         "verdict": e["verdict"]})
+        return entries
 
     # ---- table 3 ----
 
@@ -361,6 +414,81 @@ class _Builder:
                          "ID, topic → LLM, community → GNN), normalised to sum to 1.")
             notes += rho_notes
         return Table("weights", "Modality weights by news category", header, rows, notes, recs), bars
+
+    # ---- table 3b ----
+
+    def attribution_table(self) -> tuple[Table | None, dict]:
+        """AUC lost per news category (and on cold / warm candidates) when one modality is replaced by its mean
+        (record["attribution"], newsbench.attribution), beside the planted weights and the learnable ceiling's
+        attribution from the card, with Spearman's rho across categories per modality."""
+        groups = [g for g in self.groups if any(r.get("attribution") for r in g.records)]
+        if not groups:
+            return None, {}
+        planted = planted_weights(self.card, normalise=False)
+        ceiling, ceiling_sides = learnable_ceiling_attribution(self.card)
+        mods = [m for m in MODALITIES if any(m in (r.get("attribution") or {}).get("modalities", [])
+                                             for g in groups for r in g.records)]
+        header = ["Configuration", "Category", "n"] + [f"Δ{MOD_LABELS[m]}" for m in mods]
+        if planted:
+            header += [f"planted {MOD_LABELS[m]}" for m in mods]
+        if ceiling:
+            header += [f"ceiling Δ{MOD_LABELS[m]}" for m in mods]
+        rows, recs, rho_notes, summary = [], [], [], {}
+        side_names = {"cold": "(cold cands)", "warm": "(warm cands)"}
+        for g in groups:
+            attrs = [r["attribution"] for r in g.records if r.get("attribution")]
+            cats = sorted({c for a in attrs for c in a.get("category", {})})
+            learned: dict[str, dict[str, float]] = {}
+            for c in cats + ["cold", "warm"]:
+                blocks = [a["category"].get(c) if c in cats else a.get(c) for a in attrs]
+                ns = [(a["n"]["category"].get(c) if c in cats else a["n"].get(c)) for a in attrs]
+                if not any(b for b in blocks):
+                    continue
+                name = c if c in cats else side_names[c]
+                row = [Cell(g.label), Cell(name), Cell(_fmt_int(np.mean([n for n in ns if n is not None])))]
+                rec = {"configuration": g.label, "category": name,
+                       "n": float(np.mean([n for n in ns if n is not None]))}
+                for mod in mods:
+                    vals = np.asarray([(b or {}).get(mod) if (b or {}).get(mod) is not None else math.nan
+                                       for b in blocks], dtype=np.float64)
+                    row.append(Cell(_pm(vals, 3) if np.any(np.isfinite(vals)) else "—"))
+                    mu, sd = _mean_std(vals)
+                    rec[f"drop_{mod}_mean"], rec[f"drop_{mod}_std"] = mu, sd
+                    if c in cats:
+                        learned.setdefault(c, {})[mod] = mu
+                for ref, sides, prefix in ((planted, {}, "planted"), (ceiling, ceiling_sides, "ceiling")):
+                    if ref:
+                        rv = ref.get(c, {}) if c in cats else sides.get(c, {})
+                        row += [Cell(_fmt(rv.get(mod), 3) if rv.get(mod) is not None else "—") for mod in mods]
+                        rec.update({f"{prefix}_{mod}": rv.get(mod) for mod in mods})
+                rows.append(row)
+                recs.append(rec)
+            if planted:
+                rho = per_modality_spearman(learned, planted, mods)
+                summary[g.label] = {"spearman_vs_planted": rho}
+                rho_notes.append(f"{g.label}: Spearman ρ(attribution, planted) across categories: "
+                                 + ", ".join(f"{MOD_LABELS[k]} {_fmt(v, 2)}" for k, v in rho.items()) + ".")
+        notes = ["Δ: mean over dev impressions of the AUC over a category's candidates (or the cold / warm "
+                 "candidates) lost when one modality's projected vector is replaced by its mean over news, in "
+                 "histories and candidates alike, the fused vector and scores recomputed through the run's own "
+                 "fusion; mean ± sample std over seeds. It applies to every fusion, concat and mean included, and "
+                 "unlike a softmax weight it does not depend on the scale of the projected vectors. Negative: the "
+                 "model ranks better without that modality's differences. n: impressions with a click and a "
+                 "non-click among those candidates. Descriptive (no test)."]
+        if planted:
+            notes.append("Planted: the card's per-category signal weights (popularity → ID, topic → LLM, community "
+                         "→ GNN) as planted, not normalised (a row's sum would reorder a modality across "
+                         "categories).")
+            notes += rho_notes
+        if ceiling:
+            rho = per_modality_spearman(ceiling, planted, mods) if planted else {}
+            summary["learnable ceiling"] = {"spearman_vs_planted": rho}
+            notes.append("Ceiling Δ: the same measure on the card's learnable ceiling (each true signal replaced by "
+                         "its mean)" + (": Spearman ρ(ceiling, planted) across categories: "
+                                        + ", ".join(f"{MOD_LABELS[k]} {_fmt(v, 2)}" for k, v in rho.items())
+                                        if rho else "") + ".")
+        return Table("attribution", "Modality attribution: AUC lost without each modality", header, rows,
+                     notes, recs), summary
 
     # ---- table 4 ----
 
@@ -457,6 +585,37 @@ def _verdict(different: bool, equivalent: bool, p_tost_holm: float) -> str:
     return "different" if different else ("equivalent" if equivalent else "undecided")
 
 
+def learnable_ceiling_attribution(card: dict | None) -> tuple[dict[str, dict[str, float]], dict[str, dict]]:
+    """(category -> {modality: AUC lost}, {"cold"|"warm": {modality: AUC lost}}) from
+    card["reference_attribution"]["learnable_ceiling"], computed by the generator with newsbench.attribution on its
+    learnable ceiling; ({}, {}) when absent."""
+    try:
+        ceiling = card["reference_attribution"]["learnable_ceiling"]
+    except (KeyError, TypeError):
+        return {}, {}
+    if not isinstance(ceiling, dict):
+        return {}, {}
+
+    def drops(d) -> dict[str, float]:
+        return {m: float(v) for m, v in d.items() if m in MODALITIES and isinstance(v, (int, float))}
+
+    cats = ceiling.get("category")
+    by_cat = {str(c): drops(d) for c, d in cats.items() if isinstance(d, dict)} if isinstance(cats, dict) else {}
+    sides = {side: drops(ceiling[side]) for side in ("cold", "warm") if isinstance(ceiling.get(side), dict)}
+    return by_cat, sides
+
+
+def per_modality_spearman(values: dict[str, dict[str, float]], reference: dict[str, dict[str, float]],
+                          mods) -> dict[str, float]:
+    """Spearman's rho across the categories both hold, per modality (NaN with fewer than 3 such categories)."""
+    out = {}
+    for mod in mods:
+        pairs = [(values[c][mod], reference[c][mod]) for c in values
+                 if c in reference and mod in reference[c] and np.isfinite(values[c].get(mod, math.nan))]
+        out[mod] = _spearman([p[0] for p in pairs], [p[1] for p in pairs])
+    return out
+
+
 def _first(values: np.ndarray):
     v = values[np.isfinite(values)]
     return float(v[0]) if len(v) else None
@@ -486,12 +645,17 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
                          else (None, "--cluster none"))
     if cluster == "user" and users is None:
         warn(f"impression-level tests are not clustered by user: {users_note}")
-    b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note)
+    references = load_references(results_dir, records[0]["dataset"]["fingerprint"])
+    b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note,
+                 references)
     protocol, info = b.protocol(records)
     tables = [t for t in (b.fusion_table(), b.ablation_table()) if t is not None]
     weights, bars = b.weights_table()
     if weights is not None:
         tables.append(weights)
+    attribution, attribution_summary = b.attribution_table()
+    if attribution is not None:
+        tables.append(attribution)
     breakdown = b.breakdown_table()
     if breakdown is not None:
         tables.append(breakdown)
@@ -504,8 +668,11 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
         "tables": {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
                    for t in tables},
         "card": {"planted_weights": planted_weights(card), "oracle": oracle_metrics(card),
-                 "reference_rows": dict(oracle_rows(card))} if card else None,
+                 "reference_rows": dict(oracle_rows(card)),
+                 "value_of_adaptivity": card.get("value_of_adaptivity")} if card else None,
         "weights": bars,
+        "attribution": attribution_summary or None,
+        "baselines": [r.record for r in references] or None,
     }
     return Report(protocol, tables, _clean(data), bars)
 

@@ -22,7 +22,7 @@ def _signal_modality(name: str) -> str | None:
     return None
 
 
-def _parse_weight_map(obj) -> dict[str, dict[str, float]]:
+def _parse_weight_map(obj, normalise: bool = True) -> dict[str, dict[str, float]]:
     if isinstance(obj, list):   # [{"category": c, "popularity": w, ...}, ...]
         obj = {d.get("category") or d.get("name"): d for d in obj if isinstance(d, dict)}
     if not isinstance(obj, dict):
@@ -42,12 +42,14 @@ def _parse_weight_map(obj) -> dict[str, dict[str, float]]:
                 mods[mod] = float(v)
         if len(mods) >= 2 and cat is not None:
             total = sum(mods.values())
-            out[str(cat)] = {m: v / total for m, v in mods.items()} if total > 0 else mods
+            out[str(cat)] = {m: v / total for m, v in mods.items()} if total > 0 and normalise else mods
     return out
 
 
-def planted_weights(card: dict | None) -> dict[str, dict[str, float]]:
-    """Category -> {modality: planted weight, normalised to sum 1} from a dataset card; {} when absent.
+def planted_weights(card: dict | None, normalise: bool = True) -> dict[str, dict[str, float]]:
+    """Category -> {modality: planted weight, normalised to sum 1 unless `normalise` is False} from a dataset card;
+    {} when absent. (Attribution is held against the weights as planted: dividing a row by its sum would reorder a
+    modality's weight across categories.)
 
     The generator's signals map to the modality that can carry them: popularity -> id, topic -> llm (text),
     community -> gnn (graph). Accepts a few spellings, as the card format may evolve.
@@ -57,13 +59,13 @@ def planted_weights(card: dict | None) -> dict[str, dict[str, float]]:
     keys = ("modality_weights", "category_weights", "signal_weights", "planted_weights", "weights", "categories",
             "signals")
     for k in keys:
-        parsed = _parse_weight_map(card.get(k))
+        parsed = _parse_weight_map(card.get(k), normalise)
         if parsed:
             return parsed
     for v in card.values():
         if isinstance(v, dict):
             for k in keys:
-                parsed = _parse_weight_map(v.get(k))
+                parsed = _parse_weight_map(v.get(k), normalise)
                 if parsed:
                     return parsed
     return {}
@@ -72,6 +74,10 @@ def planted_weights(card: dict | None) -> dict[str, dict[str, float]]:
 _ORACLE_NAMES = {"utility": "oracle: true utility",
                  "utility_seen_popularity": "oracle: warm popularity only",
                  "random": "random ranking"}
+
+
+_REFERENCE_ORDER = ("oracle", "oracle_global", "learnable_ceiling", "learnable_ceiling_global", "ceiling_topic",
+                    "ceiling_community", "ceiling_popularity", "text_centroid", "graph_centroid", "random")
 
 
 def _metric_dict(obj) -> dict[str, float]:
@@ -85,10 +91,23 @@ def _metric_dict(obj) -> dict[str, float]:
 
 
 def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
-    """Reference rows from a dataset card: the oracle ceilings (ranking by the true utility, with and without the
-    popularity of cold news) and the random floor, as (name, {metric: value}); [] when absent."""
+    """Reference rows from a dataset card as (name, {metric: value}); [] when absent.
+
+    A version-2 card's `reference_dev` gives every reference scorer (ceilings, single-signal references, floors), each named "kind: label"; an older card's `oracle_dev` gives the oracle ceilings (the true
+    utility, with and without the popularity of cold news) and the random floor."""
     if not isinstance(card, dict):
         return []
+    ref = card.get("reference_dev")
+    if isinstance(ref, dict) and ref:
+        rows = []
+        # The card's JSON keys are sorted: put ceilings first, floors last, any unknown name after them.
+        names = [n for n in _REFERENCE_ORDER if n in ref] + sorted(n for n in ref if n not in _REFERENCE_ORDER)
+        for entry in (ref[n] for n in names):
+            m = _metric_dict(entry.get("overall")) if isinstance(entry, dict) else {}
+            if m:
+                rows.append((f"{entry.get('kind', 'reference')}: {entry.get('label', '?')}", m))
+        if rows:
+            return rows
     obj = card.get("oracle_dev") or card.get("oracle") or card.get("oracle_metrics")
     if not isinstance(obj, dict):
         return []
@@ -103,6 +122,23 @@ def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
         if m:
             rows.append((name, m))
     return rows
+
+
+def adaptivity_note(card: dict | None) -> str | None:
+    """One sentence with the card's value of adaptivity (per-category weights minus one global weight row, mean
+    paired per-impression dev AUC difference +- its standard error); None when the card has none."""
+    v = card.get("value_of_adaptivity") if isinstance(card, dict) else None
+    if not isinstance(v, dict):
+        return None
+    parts = []
+    for key, name in (("oracle", "the oracle"), ("learnable_ceiling", "the learnable ceiling")):
+        e = v.get(key)
+        if isinstance(e, dict) and isinstance(e.get("auc"), (int, float)) and isinstance(e.get("se"), (int, float)):
+            parts.append(f"{name} {e['auc']:+.4f} AUC (SE {e['se']:.4f}, {e.get('n', '?')} impressions)")
+    if not parts:
+        return None
+    return ("Value of adaptivity in the data (per-category planted weights minus the best single global weight row "
+            "fitted on train, paired per impression): " + "; ".join(parts) + ".")
 
 
 def oracle_metrics(card: dict | None) -> dict[str, float]:

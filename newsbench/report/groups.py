@@ -108,3 +108,42 @@ def _datasets_summary(records: list[dict]) -> str:
         fp = r["dataset"]["fingerprint"]
         seen.setdefault(fp, [r["dataset"].get("name", "?"), 0])[1] += 1
     return ", ".join(f"{fp} ({name}, {n} runs)" for fp, (name, n) in sorted(seen.items()))
+
+
+@dataclass
+class Reference:
+    """A data-derived baseline of the same dataset (newsbench.baselines): one deterministic scoring, no seeds."""
+
+    label: str
+    record: dict
+    runs: stats.RunGroup
+
+
+# A baseline is one deterministic scoring: it goes into the tests as a one-run group under a seed no model has, so
+# the impression level pairs it with every model and the seed level, which pairs by seed, has no pairs (n/a).
+REFERENCE_SEED = -1
+
+
+def load_references(results_dir, fingerprint: str) -> list[Reference]:
+    """The baselines recorded in RESULTS/baselines/ for this dataset fingerprint (by `newsbench baselines --results`
+    or `ablate`), labelled "baseline: <name>"; duplicate labels (other feature settings) get their id appended."""
+    from newsbench import baselines
+
+    results_dir = Path(results_dir)
+    recs = baselines.load_baselines(results_dir, fingerprint)
+    count: dict[str, int] = {}
+    for r in recs:
+        count[r["label"]] = count.get(r["label"], 0) + 1
+    out = []
+    for r in recs:
+        label = f"baseline: {r['label']}" + (f" [{r['baseline_id'][:6]}]" if count[r["label"]] > 1 else "")
+        npz = baselines.baseline_paths(results_dir, r["baseline_id"])[1]
+        try:
+            arrays = baselines.load_baseline_arrays(results_dir, r["baseline_id"])
+        except (OSError, ValueError, zipfile.BadZipFile) as err:
+            raise InputError(f"unreadable baseline array file: {err}", file=npz) from None
+        missing = [k for k in ("impression_id", *stats.METRIC_ARRAYS.values()) if k not in arrays]
+        if missing:
+            raise InputError(f"baseline array file lacks {', '.join(missing)}", file=npz)
+        out.append(Reference(label, r, stats.RunGroup(label, {REFERENCE_SEED: arrays})))
+    return out

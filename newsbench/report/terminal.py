@@ -19,7 +19,7 @@ from newsbench.config import MODALITIES
 from newsbench.report.tables import MOD_LABELS, Report
 
 # Leading columns that identify a row and are repeated in every part of a table cut to fit.
-KEY_COLUMNS = {"weights": 2, "breakdown": 2}
+KEY_COLUMNS = {"weights": 2, "attribution": 2, "breakdown": 2}
 WHOLE_TABLES = "--markdown, --csv --table NAME or --out DIR give each table in one piece"
 
 

@@ -1,0 +1,59 @@
+"""Extra evaluation cost of modality attribution, as a ratio to plain evaluation, per fusion, in one run.
+
+Plain evaluation = score_dev + evaluate (what every run does); attribution = model_attribution (one more scoring
+pass per modality with that modality's projected vectors replaced by their mean, then the per-category AUCs).
+CPU seconds (time.process_time), best of 3, one torch thread as in a run (cfg.cpu_threads = 1).
+
+Run: python benchmarks/attribution_overhead.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, minilm)
+"""
+import argparse
+import time
+
+import torch
+
+from newsbench.attribution import model_attribution
+from newsbench.config import RunConfig
+from newsbench.data.load import load_dataset
+from newsbench.features import load_features
+from newsbench.model import has_weights
+from newsbench.train import _build_model, evaluate, score_dev, train_model
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--text-encoder", default="minilm")
+ap.add_argument("--data", default=None)
+args = ap.parse_args()
+torch.set_num_threads(1)
+ds = load_dataset(args.data)
+base = RunConfig(text_encoder=args.text_encoder, epochs=1)
+feats = load_features(ds, base, progress=False)
+print(f"{ds.name}: {len(ds.dev):,} dev impressions, {len(ds.dev.cand):,} candidates, {len(ds.news):,} news, "
+      f"{len(ds.news.categories)} categories; id+llm+gnn, text {args.text_encoder}, 1 training epoch")
+cpu = torch.device("cpu")
+
+
+def best_of(fn, n=3):
+    out, best = None, float("inf")
+    for _ in range(n):
+        t = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t)
+    return out, best
+
+
+for fusion in ("concat", "gate", "attention", "mean"):
+    cfg = RunConfig(text_encoder=args.text_encoder, epochs=1, fusion=fusion)
+    torch.manual_seed(0)
+    model, *_ = _build_model(ds, feats, cfg, cpu)
+    train_model(model, ds, cfg, cpu)
+    model.eval()
+
+    def plain():
+        scores, w = score_dev(model, ds, cfg, cpu)
+        evaluate(scores, ds, w if has_weights(cfg.fusion, 3) else None)
+        return scores
+
+    scores, t_eval = best_of(plain)
+    attr, t_attr = best_of(lambda: model_attribution(model, ds, cfg, cpu, scores))
+    drops = ", ".join(f"{m} {v:+.4f}" for m, v in attr["all"].items())
+    print(f"{fusion:<10} eval {t_eval:6.2f} s  attribution {t_attr:6.2f} s  ratio {t_attr / t_eval:4.2f}  "
+          f"(AUC lost, all candidates: {drops})")

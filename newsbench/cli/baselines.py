@@ -1,0 +1,121 @@
+"""`newsbench baselines`: the data-derived reference scores of a dataset (no training), as a table or JSON.
+
+Only option parsing and rendering live here; the scorers and their records are newsbench.baselines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.cli.options import check_writable_dir, device_option, run_option
+from newsbench.config import RunConfig
+from newsbench.errors import InputError
+
+HELP = """Score the dev split with the data-derived baselines, no training: popularity (train clicks), recent \
+popularity (train clicks of the last train day), the history-centroid text score and the history-centroid graph \
+score (cosine between a candidate's vector and the mean of the user's history vectors; the text and LightGCN \
+features a run with the same options reads, from the feature cache).
+
+Prints AUC, MRR, nDCG@5 and nDCG@10 over all candidates, over cold candidates only (news unseen in train) and over \
+warm ones only. With --results the baselines are also recorded in RESULTS/baselines/ (per-impression arrays), where \
+`newsbench report` shows them as reference rows tested against `id` runs of the same dataset.
+
+Examples:
+  newsbench baselines
+  newsbench baselines -d data/MINDsmall --text-encoder minilm --results results
+  newsbench baselines --text-encoder hash --only popularity,recent,text --json
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="baselines", help=HELP)(baselines)
+
+
+def baselines(
+    data: Optional[Path] = DataOpt,
+    cache_dir: Optional[Path] = CacheOpt,
+    unknown_news: str = UnknownNewsOpt,
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated subset of popularity,recent,text,graph "
+                                       "(default: all four)."),
+    text_encoder: str = run_option("text_encoder"),
+    text_fields: str = run_option("text_fields"),
+    graph: str = run_option("graph"),
+    graph_dim: int = run_option("graph_dim"),
+    graph_layers: int = run_option("graph_layers"),
+    graph_epochs: int = run_option("graph_epochs"),
+    graph_seed: int = run_option("graph_seed"),
+    device: str = device_option(),
+    results: Optional[Path] = typer.Option(None, "--results", "-r", help="Also record the baselines in "
+                                           "RESULTS/baselines/ for `newsbench report`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records (without arrays) as JSON."),
+) -> None:
+    from newsbench import baselines as bl
+    from newsbench.cli.common import load_data
+    from newsbench.train import resolve_device
+
+    names = bl.parse_baselines(only)
+    if results is not None:
+        check_writable_dir(results, "--results")
+    try:
+        cfg = RunConfig(text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_dim=graph_dim,
+                        graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+                        device=resolve_device(device))
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    dataset = load_data(data, cache_dir, unknown_news)
+    features, info = bl.baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=not as_json)
+    done = bl.compute_baselines(dataset, features, info, names)
+    if results is not None:
+        for record, arrays in done:
+            bl.save_baseline(results, record, arrays)
+    records = [r for r, _ in done]
+    if as_json:
+        print(json.dumps(_clean(records), indent=1))
+        return
+    out = Console()
+    out.print(baselines_table(records, title=f"baselines on {dataset.name} ({dataset.fingerprint[:12]}), "
+                                             f"dev split"))
+    if results is not None:
+        Console(stderr=True).print(f"baselines: {len(records)} recorded in {Path(results) / bl.BASELINES_DIR}")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+def baselines_table(records: list[dict], title: str | None = None) -> Table:
+    """One block per baseline, rows all / cold / warm candidates, columns AUC MRR nDCG@5 nDCG@10 and n (impressions
+    whose AUC is defined over those candidates); about 70 columns wide."""
+    t = Table(title=title)
+    t.add_column("baseline", no_wrap=True, max_width=24)
+    t.add_column("cands", no_wrap=True)
+    for head in ("AUC", "MRR", "nDCG@5", "nDCG@10"):
+        t.add_column(head, justify="right", no_wrap=True)
+    t.add_column("n", justify="right", no_wrap=True)
+    for i, r in enumerate(records):
+        rows = [(side, r["metrics_by"][side], r["metrics_by"][side]["n"]) for side in ("all", "cold", "warm")]
+        for j, (side, m, n) in enumerate(rows):
+            t.add_row(r["label"] if j == 0 else "", side,
+                      *(_fmt(m.get(k)) for k in ("auc", "mrr", "ndcg@5", "ndcg@10")),
+                      f"{n:,}",
+                      end_section=j == len(rows) - 1 and i < len(records) - 1)
+    return t
+
+
+def _clean(obj):
+    """NaN -> null, so the JSON is valid for any reader."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
