@@ -100,6 +100,8 @@ def bad_cases(tiny: Path, w: Path) -> list[tuple[list[str], str]]:
         (ablate + ["--modalities", "id"], "--subsets"),
         (["ablate", "-d", str(tiny / "train"), *r, "--dry-run"], "-d"),
         (["ablate", "-d", t, "--results", f, "--dry-run"], "--results"),
+        (["baselines", "-d", t, "--graph-dim", "0"], "--graph-dim"),
+        (["baselines", "-d", t, "--results", f], "--results"),
         (["params", "--llm-dim", "0"], "--llm-dim"),
         (["params", "--gnn-dim", "-5"], "--gnn-dim"),
         (["params", "--n-news", "-10000000"], "--n-news"),
