@@ -123,10 +123,13 @@ def ablate(
 
     from newsbench.cli.common import load_data
 
-    done, dataset = 0, None
+    from newsbench.timing import StageClock
+
+    done, dataset, clock = 0, None, StageClock()
     previous_term = _terminate_as_interrupt()
     try:
-        dataset = load_data(data, cache_dir, unknown_news)
+        with clock("data"):
+            dataset = load_data(data, cache_dir, unknown_news)
         if dry_run:
             _print_plan(out, configs, dataset, results)
             return
@@ -137,13 +140,15 @@ def ablate(
         if todo:
             # Shared work, once: every feature matrix the remaining runs need, before the first run.
             grid.trace("features-start")
-            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True)
+            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True, clock=clock)
             grid.trace("features-done")
             one_at_a_time = executor == "local" and workers == 1
+            runs_started = time.perf_counter()
             with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
                 ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features,
                                     info, data, cache_dir, unknown_news, view)
                 res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
+            clock.add_runs(time.perf_counter() - runs_started, view.train_seconds, view.eval_seconds)
             done = res.done
             console.print(f"ablate: {len(res.ran)} runs trained, {res.done_before} already done"
                           + (f", {len(res.by_others)} by another process" if res.by_others else "")
@@ -161,7 +166,9 @@ def ablate(
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
     if report:
-        _report(results, dataset, out, console, alpha, test)
+        with clock("report"):
+            _report(results, dataset, out, console, alpha, test)
+    console.print(f"ablate: {clock.line()}")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -255,6 +262,7 @@ class _GridProgress(grid.GridEvents):
         self.run_bar = run_bar          # parallel executors: no per-step progress, list the runs in flight instead
         self.in_flight: dict[str, str] = {}
         self._waiting_shown = False
+        self.train_seconds = self.eval_seconds = 0.0     # summed over the runs this process recorded
 
     def __enter__(self):
         self.progress.__enter__()
@@ -279,6 +287,9 @@ class _GridProgress(grid.GridEvents):
 
     def run_finished(self, cfg, run_id, record):
         self.progress.advance(self.grid_task)
+        timings = record.get("timings") or {}
+        self.train_seconds += sum(timings.get("epoch_seconds") or [])
+        self.eval_seconds += timings.get("eval_seconds") or 0.0
         if self.in_flight.pop(run_id, None) is not None:
             self._show_in_flight()
         auc = (record.get("metrics") or {}).get("auc")

@@ -27,13 +27,15 @@ from newsbench.features import cache
 from newsbench.features.text import progress_bar
 
 MODES = ("clicks", "entities", "both")
-# Each step propagates the whole graph, and that propagation, not the batch, is most of a step's cost; so by
-# default an epoch is a few large batches (`auto_batch`). On demo (~190k edges, 3 steps an epoch) with these defaults,
-# 82% of a news item's 10 nearest neighbours share its planted community (chance 6%); lr 0.05 gave 77%.
-STEPS_PER_EPOCH = 3
-MIN_BATCH, MAX_BATCH = 1024, 1 << 20      # the upper bound keeps a step's gathered rows within a few GB
-DEFAULT_LR = 0.01
-GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient (other float sums)
+# Each step propagates the whole graph (forward and backward), and that, not the batch, is a step's cost; a step's
+# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). So an epoch is one full batch. On demo
+# (`benchmarks/graph_speed.py quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10
+# nearest neighbours in its planted community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9% (the default:
+# a third of the propagations, on `small` a third of the time).
+STEPS_PER_EPOCH = 1
+MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
+DEFAULT_LR = 0.03
+GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient, one full batch an epoch, lr 0.03
 
 
 @dataclass
