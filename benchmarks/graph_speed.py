@@ -2,6 +2,10 @@
 
 Run:  python benchmarks/graph_speed.py speed  --data <small generated folder> [--steps 2] [--epochs 20]
       python benchmarks/graph_speed.py quality --data <demo generated folder> [--scale demo --seed 0]
+      python benchmarks/graph_speed.py train --scale small --device cuda [--epochs 20]
+
+train: one LightGCN training of the default features on --device (the GPU check uses it): seconds and s/epoch.
+--data defaults to the generated dataset of --scale, seed 0 (generated and cached on first use).
 
 speed: times training steps of newsbench's LightGCN (`newsbench.features.graph`: the BPR gradient in closed form,
 sparse products only) and of the PREVIOUS implementation, kept below as the reference (autograd through
@@ -141,11 +145,26 @@ def quality(args) -> dict:
             "train_seconds": meta.get("seconds"), "wall_seconds": time.perf_counter() - t0, "zero_rows": meta["n_zero"]}
 
 
+def train(args) -> dict:
+    ds = load_dataset(Path(args.data), progress=False)
+    g = G.build_graph(ds, "both")
+    if args.device.startswith("cuda"):
+        torch.zeros(1, device=args.device)           # CUDA context outside the timing
+    t0 = time.perf_counter()
+    _, losses = G.train_lightgcn(g, args.dim, args.layers, args.epochs, 0, args.device, progress=False)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    return {"device": args.device, "nodes": g.n_nodes, "edges": len(g.src), "epochs": args.epochs,
+            "seconds": seconds, "s_per_epoch": seconds / max(args.epochs, 1), "final_loss": losses[-1]}
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("speed", "quality"))
-    ap.add_argument("--data", required=True)
+    ap.add_argument("what", choices=("speed", "quality", "train"))
+    ap.add_argument("--data", default=None, help="MIND folder (default: the generated --scale, seed 0)")
+    ap.add_argument("--device", default="cpu", help="train: cpu | cuda[:N]")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=0, help="speed: also time a full training of this many epochs; "
                     "quality: epochs of the features (default 20)")
@@ -156,9 +175,13 @@ def main() -> None:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    if args.what == "quality" and not args.epochs:
+    if args.what in ("quality", "train") and not args.epochs:
         args.epochs = 20
-    res = speed(args) if args.what == "speed" else quality(args)
+    if args.data is None:
+        from newsbench.data import synth
+
+        args.data = str(synth.default_path(scale=args.scale, seed=args.seed))
+    res = {"speed": speed, "quality": quality, "train": train}[args.what](args)
     res.update(load_average=os.getloadavg(), threads=torch.get_num_threads(), torch=torch.__version__)
     text = json.dumps(res, indent=1)
     print(text)

@@ -196,3 +196,19 @@ def test_closed_form_bpr_step_matches_autograd_through_torch_geometric(ds):
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(float(mine_loss), float(loss.detach()), rtol=1e-7)
     np.testing.assert_allclose(mine_grad.numpy(), want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+
+
+@pytest.mark.cuda
+def test_lightgcn_on_cuda_follows_the_cpu_trajectory(ds):
+    """The closed-form step on CUDA (sampled_addmm, CSR products on the GPU) tracks the CPU losses."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from newsbench.features.graph import train_lightgcn
+
+    g = build_graph(ds, "both")
+    cpu_emb, cpu_loss = train_lightgcn(g, dim=16, layers=2, epochs=5, device="cpu", progress=False)
+    gpu_emb, gpu_loss = train_lightgcn(g, dim=16, layers=2, epochs=5, device="cuda", progress=False)
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
+    np.testing.assert_allclose(gpu_emb, cpu_emb, rtol=1e-3, atol=1e-5)
