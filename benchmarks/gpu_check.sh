@@ -149,7 +149,7 @@ summary = {
     "ok": all(s["exit"] == 0 for s in steps), "steps": steps,
     "tests": last_match("tests.log", r"(?m)^=*\s*(\d+ (?:passed|skipped|failed|deselected|error).*?)\s*=*$"),
     "figures": figures, "train": train, "train_amp": amp, "lightgcn": read_json("lightgcn.json"),
-    "ablate": {"time_line": last_match("ablate.log", r"ablate: (time: .*)"), "records": records},
+    "ablate": {"time_line": last_match("ablate.log", r"ablate: (time \(s\): .*)"), "records": records},
 }
 (out / "gpu_check.json").write_text(json.dumps(summary, indent=1) + "\n")
 print(json.dumps({k: summary[k] for k in ("mode", "gpu", "total_seconds", "ok", "tests", "figures")}, indent=1))

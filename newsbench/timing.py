@@ -6,6 +6,7 @@ import contextlib
 import time
 
 STAGES = ("data", "text features", "graph features", "training", "evaluation", "report")
+SHORT = {"text features": "text", "graph features": "graph", "training": "train", "evaluation": "eval"}
 
 
 class StageClock:
@@ -41,16 +42,15 @@ class StageClock:
         self.add("other", wall - busy * scale)
 
     def line(self) -> str:
-        """'time: data 3.1 s, text features 0.0 s, ..., other 0.4 s; total 177 s' (stages in pipeline order)."""
+        """'time (s): data 3.1, text 0.0, graph 41, train 120, eval 9.8, report 1.2, other 0.4; total 177': stages
+        in pipeline order, short names, so the line fits 80 columns."""
         total = time.perf_counter() - self.started
-        names = [s for s in STAGES if s in self.seconds] + [s for s in self.seconds if s not in STAGES]
-        named = sum(self.seconds.values())
-        rest = total - named
-        parts = [f"{name} {_fmt(self.seconds[name])}" for name in names if name != "other"]
-        other = self.seconds.get("other", 0.0) + max(0.0, rest)
-        parts.append(f"other {_fmt(other)}")
-        return "time: " + ", ".join(parts) + f"; total {_fmt(total)}"
+        names = [s for s in STAGES if s in self.seconds] + [s for s in self.seconds if s not in STAGES + ("other",)]
+        rest = total - sum(self.seconds.values())
+        parts = [f"{SHORT.get(name, name)} {_fmt(self.seconds[name])}" for name in names]
+        parts.append(f"other {_fmt(self.seconds.get('other', 0.0) + max(0.0, rest))}")
+        return "time (s): " + ", ".join(parts) + f"; total {_fmt(total)}"
 
 
 def _fmt(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"

@@ -94,8 +94,8 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
     assert "1 runs trained" in first.output
     assert (res / "report" / "report.md").is_file()             # the report ran at the end
     # the last line: wall time by stage (an `id` grid has no feature stages)
-    assert re.search(r"ablate: time: data [\d.]+ s, training [\d.]+ s, evaluation [\d.]+ s, report [\d.]+ s, "
-                     r"other [\d.]+ s; total [\d.]+ s", " ".join(first.output.split())), first.output
+    assert re.search(r"ablate: time \(s\): data [\d.]+, train [\d.]+, eval [\d.]+, report [\d.]+, "
+                     r"other [\d.]+; total [\d.]+\n", first.output), first.output
     again = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", "--no-report", *SMALL)
     assert again.exit_code == 0 and "all 1 runs already recorded" in again.output
 

@@ -37,5 +37,6 @@ def test_dry_run_writes_every_step_and_figure(tmp_path):
     fig = summary["figures"]
     assert fig["train_s_per_epoch"] > 0 and fig["train_amp_s_per_epoch"] > 0 and fig["lightgcn_s_per_epoch"] > 0
     assert fig["ablate_runs"] == 6                                  # the default grid, one seed
-    assert summary["ablate"]["time_line"].startswith("time: data ")
+    line = summary["ablate"]["time_line"]
+    assert line.startswith("time (s): data ") and "; total " in line
     assert not (out / "cache").exists() or (out / "cache").is_dir()

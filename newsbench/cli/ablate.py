@@ -168,7 +168,7 @@ def ablate(
     if report:
         with clock("report"):
             _report(results, dataset, out, console, alpha, test)
-    console.print(f"ablate: {clock.line()}")
+    console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
 
 
 class _Terminated(KeyboardInterrupt):
