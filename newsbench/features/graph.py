@@ -7,10 +7,12 @@ Nodes are users, news and entities (one block each: users first, then news, then
   not feedback, and they are how a news item no one clicked in train still gets an embedding.
 Mode `clicks` keeps only user-news edges, `entities` only news-entity edges, `both` (the default) both.
 
-torch_geometric's LightGCN is trained with its BPR `recommendation_loss` over the graph's edges (a user's clicked news
-against a random news; a news item's entity against a random entity), in shuffled mini-batches, each step
-propagating the whole graph. A news item's feature is its final propagated embedding (`get_embedding`), so news
-linked only through entities get one; news with no edge at all get a zero vector and are counted.
+LightGCN (torch_geometric's model: its initialisation, propagation and BPR `recommendation_loss`) is trained over
+the graph's edges (a user's clicked news against a random news; a news item's entity against a random entity), one
+shuffled full batch an epoch, each step propagating the whole graph. The step's gradient is computed in closed form
+with sparse products (_BPRStep; tested against autograd through torch_geometric's LightGCN). A news item's feature is
+its final propagated embedding, so news linked only through entities get one; news with no edge at all get a zero
+vector and are counted.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ MODES = ("clicks", "entities", "both")
 # memory is O(batch) indices (the gradient is in closed form, see _BPRStep). So an epoch is one full batch. On demo
 # (`benchmarks/graph_speed.py quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10
 # nearest neighbours in its planted community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9% (the default:
-# a third of the propagations, on `small` a third of the time).
+# a third of the propagations an epoch).
 STEPS_PER_EPOCH = 1
 MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
 DEFAULT_LR = 0.03
