@@ -67,7 +67,8 @@ def test_sequential_pool_and_ray_write_the_same_records(tmp_path):
     assert_same_records(tmp_path / "seq", tmp_path / "pool", 4)
 
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": always a fresh Ray of our own, never a cluster another process left on this machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         res = grid.run_grid(cfgs, ds, tmp_path / "ray", executor=grid.RayExecutor(ds, feats, cpus_per_run=1))
     finally:

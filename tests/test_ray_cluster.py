@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,10 +52,12 @@ def _can_hide_folders() -> bool:
     return probe.returncode == 0
 
 
-def _ray_start(args: list[str], log: Path, hide: Path | None = None) -> subprocess.Popen:
-    """`ray start --block ...` as its own process group (so teardown kills exactly what it started)."""
+def _ray_start(args: list[str], log: Path, temp_dir: str, hide: Path | None = None) -> subprocess.Popen:
+    """`ray start --block ...` as its own process group (so teardown kills exactly what it started). A temp dir of
+    its own: `ray start --head` records its address there, not in /tmp/ray, where any other `ray.init()` on this
+    machine (another test, in parallel) would find and join this cluster."""
     ray_bin = str(Path(sys.executable).with_name("ray"))
-    cmd = [ray_bin, "start", "--block", "--disable-usage-stats", *args]
+    cmd = [ray_bin, "start", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}", *args]
     if hide is not None:
         # A private mount namespace: an empty tmpfs over `hide`, then ray start (its raylet and workers inherit it).
         cmd = ["unshare", "-m", "sh", "-c", f'mount -t tmpfs none "{hide}" && exec "$@"', "sh", *cmd]
@@ -111,8 +114,8 @@ def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(
     logs = [tmp_path / "head.log", tmp_path / "worker.log"]
     if ray.is_initialized():
         ray.shutdown()
-    head = _ray_start(["--head", f"--port={port}", "--num-cpus=0",
-                       "--include-dashboard=false"], logs[0])
+    temp_dir = tempfile.mkdtemp(prefix="nbray")       # short: Ray's socket paths must stay under 107 characters
+    head = _ray_start(["--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false"], logs[0], temp_dir)
     worker = None
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -126,7 +129,7 @@ def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(
                 time.sleep(1.0)
         head_node = ray.get_runtime_context().get_node_id()
         worker = _ray_start([f"--address={address}", "--num-cpus=2"],
-                            logs[1], hide=driver_dir)
+                            logs[1], temp_dir, hide=driver_dir)
         _wait_for_cpus(2, logs)
         assert len([n for n in ray.nodes() if n["Alive"]]) == 2
 
@@ -144,3 +147,4 @@ def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(
         if worker is not None:
             _stop(worker)
         _stop(head)
+        shutil.rmtree(temp_dir, ignore_errors=True)
