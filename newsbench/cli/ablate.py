@@ -66,6 +66,9 @@ def ablate(
     dim: int = typer.Option(RunConfig.dim, "--dim", min=1, help="Size every modality is projected to."),
     user_hidden: int = typer.Option(RunConfig.user_hidden, "--user-hidden", min=1,
                                     help="Hidden size of the user encoder's additive attention."),
+    id_dropout: float = typer.Option(RunConfig.id_dropout, "--id-dropout",
+                                     help="Share of training slots given the 'unknown' ID row, so it learns what "
+                                          "news unseen in train are worth (0 disables it)."),
     text_encoder: str = typer.Option(RunConfig.text_encoder, "--text-encoder",
                                      help="Text embedding: minilm | hash | st:NAME | file:PATH."),
     text_fields: str = typer.Option(RunConfig.text_fields, "--text-fields", help="title | title+abstract."),
@@ -103,7 +106,8 @@ def ablate(
     seed_list = grid.parse_seeds(seeds, n_seeds)
     base = _base_config(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
-        dim=dim, user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph,
+        dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
+        graph=graph,
         graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
         device=_resolve_device(device, gpus_per_run if executor == "ray" else 0.0), amp=amp,
         cpu_threads=cpu_threads)

@@ -89,6 +89,9 @@ def register(app: typer.Typer) -> None:
         negatives: int = typer.Option(RunConfig.negatives, help="K non-clicked candidates per click."),
         history_len: int = typer.Option(RunConfig.history_len, help="Most recent clicks seen by the user encoder."),
         dim: int = typer.Option(RunConfig.dim, help="Width every modality is projected to."),
+        id_dropout: float = typer.Option(RunConfig.id_dropout, "--id-dropout",
+                                         help="Share of training slots given the 'unknown' ID row, so it learns "
+                                              "what news unseen in train are worth (0 disables it)."),
         text_encoder: str = typer.Option(RunConfig.text_encoder, help="llm features: minilm | hash | st:NAME | file:PATH."),
         text_fields: str = typer.Option(RunConfig.text_fields, help="title | title+abstract."),
         graph_mode: str = typer.Option(RunConfig.graph, "--graph-mode", help="gnn features: clicks | entities | both."),
@@ -116,6 +119,7 @@ def register(app: typer.Typer) -> None:
             cfg = RunConfig(
                 modalities=parse_modalities(modalities), fusion=fusion, seed=seed, epochs=epochs,
                 batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, dim=dim,
+                id_dropout=id_dropout,
                 text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode, device=dev, amp=amp,
                 cpu_threads=cpu_threads,
             )
