@@ -34,7 +34,7 @@ class RunConfig:
     user_hidden: int = 200             # additive-attention hidden size of the user encoder
     # ID dropout: share of training slots (history and candidates) encoded with the 'unknown' ID row 0, the row of
     # every news unseen in train, so that row learns what an unseen news is worth instead of keeping its random init
-    id_dropout: float = 0.0
+    id_dropout: float = 0.1            # measured on `id` runs: see DOCS-NOTES-i14m.md
     # features (frozen inputs); part of the identity because they change what is measured
     text_encoder: str = "minilm"       # minilm | hash | st:NAME | file:PATH
     text_fields: str = "title"         # title | title+abstract
