@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 pytest.importorskip("matplotlib")
 
-from newsbench import plots, report  # noqa: E402
+from newsbench import report  # noqa: E402
+from newsbench.report import figures as plots  # noqa: E402
 from newsbench.cli import app  # noqa: E402
 from newsbench.errors import InputError  # noqa: E402
 from test_report import SPEC, _write_runs  # noqa: E402  (tests/ is on sys.path, as for toydata)

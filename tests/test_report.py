@@ -320,7 +320,7 @@ def test_card_parsing_variants():
     assert got["y"]["id"] == pytest.approx(0.5)
     assert report.planted_weights({"nothing": 1}) == {}
     assert report.oracle_metrics({"oracle": {"dev": {"AUC": 0.9, "nDCG@10": 0.7}}}) == {"auc": 0.9, "ndcg@10": 0.7}
-    assert math.isnan(report._spearman([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(report.builder._spearman([1, 1, 1], [1, 2, 3]))
 
 
 def test_bad_array_file_refused(tmp_path):

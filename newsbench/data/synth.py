@@ -50,7 +50,7 @@ from newsbench import atomic
 from newsbench.data import vocab
 from newsbench.errors import InputError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SCALES = ("tiny", "demo", "small")
 DEFAULT_COLD_SHARE = 0.4
 
@@ -69,7 +69,7 @@ class ScaleSpec:
 
 SPECS: dict[str, ScaleSpec] = {
     "tiny": ScaleSpec(300, 800, 1_000, 400, 6, 20, 60, 1.0),
-    "demo": ScaleSpec(5_000, 8_000, 20_000, 8_000, 16, 60, 283, 1.0),
+    "demo": ScaleSpec(5_000, 8_000, 20_000, 8_000, 16, 60, 283, 0.8),
     "small": ScaleSpec(50_000, 65_000, 157_000, 73_000, 24, 200, 283, 1.4),
 }
 
@@ -94,8 +94,21 @@ CATEGORY_PROFILE: dict[str, str] = {
     "lifestyle": "in-depth report",
     "video": "mixed", "kids": "mixed",
 }
+WEIGHT_SHARPENING = 2.0  # planted row = paper row ** 2, rescaled to the paper row's L2 norm (see `_sharpen`)
+
+
+def _sharpen(row: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The planted weights of one paper row: each weight raised to WEIGHT_SHARPENING, then the row rescaled to the
+    paper row's L2 norm. Which modality leads, and the order of the three, are kept; the gaps between categories
+    grow (the paper's rows differ by at most 0.07 between news and sports, too little for a per-category fusion to
+    matter), and the utility's scale (its standard deviation is the row's L2 norm) is the paper row's."""
+    r = np.array(row, dtype=float)
+    s = r ** WEIGHT_SHARPENING
+    return tuple(round(float(x), 6) for x in s * np.linalg.norm(r) / np.linalg.norm(s))
+
+
 MODALITY_WEIGHTS: dict[str, dict[str, float]] = {
-    cat: dict(zip(("id", "llm", "gnn"), PROFILES[p])) for cat, p in CATEGORY_PROFILE.items()
+    cat: dict(zip(("id", "llm", "gnn"), _sharpen(PROFILES[p]))) for cat, p in CATEGORY_PROFILE.items()
 }
 
 # ---- calibration targets: the MINDsmall sample's stats.json (random 5,000 impressions, 2,000 news) ----
@@ -122,7 +135,12 @@ SIZE_CLICK_CORRELATION = 0.5  # Gaussian-copula correlation: bigger impressions 
 # ---- planted parameters ----
 BETA = 4.0               # click logit = BETA * U; sets how predictable clicks are (the oracle AUC)
 HISTORY_GAMMA = 1.3
-HISTORY_PROPOSALS = 3    # shown items per history click, before the softmax choice
+HISTORY_PROPOSALS = 30   # shown items per history click, before the softmax choice: histories reveal preferences
+POPULARITY_CLIP = 3.0    # |pop| <= 3: no runaway item that takes a quarter of all dev clicks
+FAVOURITE_AFFINITY = 4.0  # raw affinity of a favourite topic or community, before standardising
+AFFINITY_NOISE = 0.5      # sd of the raw affinity noise on every topic and community
+FAVOURITE_TOPICS_MEAN = 2.0       # favourite topics per user: 1 + Poisson(2), drawn by topic share
+FAVOURITE_COMMUNITIES_MEAN = 1.0  # favourite communities per user: 1 + Poisson(1), drawn uniformly
 COMMUNITY_ENTITY_PROB = 0.85   # an entity mention comes from the news item's community pool, else from any pool
 ABSTRACT_REUSES_TITLE = 0.6    # an abstract mentions each title entity again with this probability
 TITLE_WORD_KIND = (0.45, 0.15, 0.40)     # topic word, category word, filler
@@ -367,7 +385,7 @@ def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -
         members = np.flatnonzero(category == ci)
         topic[members] = rng.choice(tix, size=len(members), p=z / z.sum())
     community = rng.integers(0, C, size=N)
-    pop = rng.standard_normal(N)
+    pop = np.clip(rng.standard_normal(N), -POPULARITY_CLIP, POPULARITY_CLIP)
     era = rng.choice(3, size=N, p=NEWS_SPLIT)
     order = rng.permutation(N) + 1
     news_ids = np.array([f"N{k}" for k in order])
@@ -419,8 +437,10 @@ def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -
 
     # Users: topic and community affinities (standard normal), activity (who logs impressions how often).
     user_ids = np.array([f"U{k}" for k in rng.permutation(U) + 1])
-    topic_aff = rng.standard_normal((U, len(topics)))
-    comm_aff = rng.standard_normal((U, C))
+    topic_share = np.bincount(topic, minlength=len(topics)) / N
+    topic_aff = _affinities(rng, U, topic_share, FAVOURITE_TOPICS_MEAN)
+    comm_share = np.bincount(community, minlength=C) / N
+    comm_aff = _affinities(rng, U, comm_share, FAVOURITE_COMMUNITIES_MEAN)
     activity = rng.lognormal(0.0, 0.8, size=U)
     world = World(scale, int(seed), float(cold_share), news_ids, category, topic, community, pop, era, titles,
                   abstracts, t_json, a_json, news_entities, qids, ent_vec, user_ids, topic_aff, comm_aff,
@@ -443,6 +463,24 @@ def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -
     world.dev = _impressions(rng, world, spec, spec.dev_impressions, activity, DEV_START, 1,
                              [(shown, 1.0 - cold_share), (fresh, cold_share)])
     return world
+
+
+def _affinities(rng, n_users: int, share: np.ndarray, mean_extra: float) -> np.ndarray:
+    """(users, K) preferences: each user has 1 + Poisson(mean_extra) favourites drawn by `share` (repeats merge),
+    raw affinity FAVOURITE_AFFINITY on a favourite plus AFFINITY_NOISE * N(0, 1) everywhere, then standardised per
+    user to mean 0 and variance 1 over news (weighted by `share`, the items' distribution over the K values).
+
+    A few strong favourites, as real readers have, make a user's preferences visible in a history of ~20 clicks;
+    i.i.d. normal affinities over 56 topics were not (the learnable ceiling of version 1 was 0.64 on cold news)."""
+    k = share.size
+    raw = AFFINITY_NOISE * rng.standard_normal((n_users, k))
+    n_fav = 1 + rng.poisson(mean_extra, size=n_users)
+    fav = rng.choice(k, size=int(n_fav.sum()), p=share / share.sum())
+    raw[np.repeat(np.arange(n_users), n_fav), fav] += FAVOURITE_AFFINITY
+    w = share / share.sum()
+    mu = raw @ w
+    sd = np.sqrt(((raw - mu[:, None]) ** 2) @ w)
+    return (raw - mu[:, None]) / np.maximum(sd, 1e-9)[:, None]
 
 
 def _impressions(rng, world: World, spec: ScaleSpec, m: int, activity: np.ndarray, start, days: int,
@@ -553,8 +591,36 @@ def write_world(world: World, folder: Path, card: dict) -> None:
 
 # ---------------------------------------------------------------------------------------------------- the card
 
+REFERENCE_NOTES = {
+    "modality_weights": (
+        "Planted per-category weights (id, llm, gnn): the seed paper's table 5.1 row of the category's profile, "
+        "sharpened: each weight squared, the row rescaled to the paper row's L2 norm. The order of the modalities "
+        "in every category is the paper's; the gaps between categories are larger, so that a fusion which adapts "
+        "per category has something to gain (value_of_adaptivity). The rows do not sum to 1; the utility's "
+        "standard deviation within a category is the row's L2 norm, as with the paper's rows."),
+    "reference_dev": (
+        "Dev metrics of reference scorers, overall and over only cold (unseen in train) or warm candidates of "
+        "each impression, averaged over impressions where defined. oracle: the true utility. learnable_ceiling: "
+        "item side known (topic, community, category weights, popularity of warm news only; cold news 0), user "
+        "preferences estimated from history clicks alone as a smoothed log lift of the user's clicks per topic "
+        "(community) over the population's history click share, log((c + A b) / ((h + A) b)) with A = 3 "
+        "pseudo-clicks; the three signals' scales fitted on train impressions by a conditional logit. *_global: "
+        "one weight row for all categories, fitted on train impressions by the same conditional logit. "
+        "ceiling_topic/community/popularity: the learnable ceiling with one signal. text_centroid: cosine of the "
+        "history's mean hash title vector to the candidate's; graph_centroid: the same over mean entity vectors. "
+        "random: exact expectation of a random ranking."),
+    "value_of_adaptivity": (
+        "Mean paired per-impression dev AUC difference, per-category weights minus the fitted global row, with "
+        "its standard error and the number of impressions where both AUCs are defined."),
+    "reference_attribution": (
+        "newsbench.attribution.auc_drop: mean per-impression AUC lost within each category's (or the cold or "
+        "warm) candidates when one signal of the scorer is replaced by its mean over news."),
+}
+
+
 def _oracle(world: World) -> dict:
     """Dev metrics of ranking by the true utility and by each planted signal alone: the ceilings and floors."""
+    from newsbench.data.synth_reference import random_expected
     from newsbench.metrics import impression_metrics
 
     d = world.dev
@@ -566,7 +632,6 @@ def _oracle(world: World) -> dict:
     # What a perfect model can know: popularity only for news seen in train (cold news get the mean, 0).
     known = comp.copy()
     known[~warm, 0] = 0.0
-    rng = np.random.default_rng([GENERATOR_VERSION, world.seed, 7])
     scores = {
         "utility": (comp * w).sum(axis=1),
         "utility_seen_popularity": (known * w).sum(axis=1),
@@ -574,12 +639,13 @@ def _oracle(world: World) -> dict:
         "popularity_seen_only": known[:, 0],
         "topic": comp[:, 1],
         "community": comp[:, 2],
-        "random": rng.random(len(news)),
     }
     out = {}
     for name, s in scores.items():
         m = impression_metrics(s, d.label, d.cand_ptr)
         out[name] = {k: round(float(np.nanmean(v)), 6) for k, v in m.items()}
+    # The exact expectation of a random ranking, not one draw of it (which at tiny scale is off by up to 0.04).
+    out["random"] = {k: round(float(np.nanmean(v)), 6) for k, v in random_expected(d.label, d.cand_ptr).items()}
     return out
 
 
@@ -619,7 +685,30 @@ def make_card(world: World) -> dict:
             "news_split": dict(zip(("history_only", "train_window", "dev_fresh"), NEWS_SPLIT)),
         },
         "oracle_dev": _oracle(world),
+        **_reference(world, seen),
+        "reference_notes": REFERENCE_NOTES,
     }
+
+
+def news_vectors(world: World) -> dict[str, np.ndarray]:
+    """The training-free reference scorers' news vectors, by world news index: `text` the `hash` encoder's title
+    vectors (as `--text-encoder hash` computes them from news.tsv), `graph` each item's mean entity vector (title and
+    abstract entities; zeros for an item without entities)."""
+    from newsbench.features.text import hash_encode
+
+    ptr = np.r_[0, np.cumsum([len(e) for e in world.news_entities])]
+    flat = np.concatenate(world.news_entities + [np.zeros(0, np.int64)])
+    row = np.repeat(np.arange(len(world.news_entities)), np.diff(ptr))
+    graph = np.zeros((len(world.news_entities), world.entity_vectors.shape[1]))
+    np.add.at(graph, row, world.entity_vectors[flat].astype(np.float64))
+    graph /= np.maximum(np.diff(ptr), 1)[:, None]
+    return {"text": hash_encode(world.titles), "graph": graph.astype(np.float32)}
+
+
+def _reference(world: World, seen: np.ndarray) -> dict:
+    from newsbench.data.synth_reference import reference
+
+    return reference(world, seen, news_vectors(world))
 
 
 # ---------------------------------------------------------------------------------------------------- public API
@@ -670,7 +759,7 @@ def _build_tmp(scale: str, seed: int, out: Path, progress: bool, cold_share: flo
     try:
         with _steps(progress, f"generating {scale} seed {seed}") as step:
             world = build_world(scale, seed, cold_share)
-            step("oracle metrics")
+            step("reference scorers")
             card = make_card(world)
             step("writing files")
             write_world(world, tmp, card)

@@ -1,6 +1,6 @@
 """Figures of a report (`newsbench report --plots`): metrics per configuration and modality weights per category.
 
-Drawn from the numbers `newsbench.report.build_report` already holds (`Report.data["groups"]` for the per-seed
+Drawn from the numbers `newsbench.report.builder.build_report` already holds (`Report.data["groups"]` for the per-seed
 metric means, `Report.bars` for the mean modality weights per category); nothing is re-read or re-tested here.
 The only arithmetic is the t-based 95% interval of each configuration's mean over its per-seed means.
 
@@ -21,16 +21,15 @@ from scipy import stats as sps
 from newsbench import atomic
 from newsbench.config import MODALITIES
 from newsbench.errors import InputError
+from newsbench.report.tables import METRICS, MOD_LABELS
 
 if TYPE_CHECKING:   # matplotlib is optional: only for type hints here
     from matplotlib.figure import Figure
 
-    from newsbench.report import Report
+    from newsbench.report.tables import Report
 
-METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
 METRIC_LABELS = {"auc": "AUC", "mrr": "MRR", "ndcg@5": "nDCG@5", "ndcg@10": "nDCG@10"}
-MOD_LABELS = {"id": "ID", "llm": "LLM", "gnn": "GNN"}
-# The same hues as the terminal bars of report._print_bars (magenta / green / blue), in matplotlib's palette.
+# The same hues as the terminal bars of report.terminal._print_bars (magenta / green / blue), in matplotlib's palette.
 MOD_COLORS = {"id": "tab:purple", "llm": "tab:green", "gnn": "tab:blue"}
 FORMATS = ("png", "pdf")
 MISSING = "matplotlib is needed for --plots: pip install 'newsbench[plots]'"

@@ -1,0 +1,117 @@
+"""What a grid runs: modality subsets x fusions x seeds over one base config, parsed from the user's words."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Sequence
+
+from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, RunConfig
+from newsbench.errors import InputError
+
+# The seed paper's ablation table: (subset, fusion). Seeds 0, 1, 2.
+DEFAULT_TABLE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("id",), NO_FUSION),
+    (("id", "llm"), "concat"),
+    (("id", "gnn"), "concat"),
+    (("id", "llm", "gnn"), "concat"),
+    (("id", "llm", "gnn"), "gate"),
+    (("id", "llm", "gnn"), "attention"),
+)
+DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_SUBSETS = tuple(dict.fromkeys(s for s, _ in DEFAULT_TABLE))   # used when only --fusions is given
+DEFAULT_FUSIONS = ("concat", "gate", "attention")                    # used when only --subsets is given
+
+
+def all_subsets() -> list[tuple[str, ...]]:
+    """The 7 non-empty subsets of MODALITIES: singletons first, then pairs, then all three, canonical order."""
+    from itertools import combinations
+
+    return [c for k in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, k)]
+
+
+def parse_modalities(text: str, option: str = "--modalities") -> tuple[str, ...]:
+    """One modality subset, 'llm,id' -> ('id', 'llm') in canonical order; errors name `option` (the user's words)."""
+    mods = [m.strip().lower() for m in (text or "").split(",")]
+    if any(not m for m in mods):
+        raise InputError(f"{option}: empty modality (separate modalities with ',')")
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad:
+        raise InputError(f"{option}: unknown modality {bad[0]!r}; choose from {', '.join(MODALITIES)}")
+    if len(set(mods)) != len(mods):
+        raise InputError(f"{option}: modality repeated in {text!r}")
+    return tuple(m for m in MODALITIES if m in mods)
+
+
+def parse_subsets(text: str) -> list[tuple[str, ...]]:
+    """'all' or subsets separated by '+', modalities within one by ',': 'id,llm+id,gnn' -> [(id,llm), (id,gnn)]."""
+    text = (text or "").strip()
+    if text.lower() == "all":
+        return all_subsets()
+    if not text:
+        raise InputError("--subsets is empty; give 'all' or e.g. 'id+id,llm+id,llm,gnn'")
+    out: list[tuple[str, ...]] = []
+    for part in text.split("+"):
+        if not part.strip():
+            raise InputError(f"--subsets {text!r}: empty subset (separate subsets with '+', modalities with ',')")
+        subset = parse_modalities(part, option=f"--subsets {text!r}")
+        if subset not in out:
+            out.append(subset)
+    return out
+
+
+def parse_fusions(text: str) -> list[str]:
+    """'concat,gate,attention' -> ['concat', 'gate', 'attention'] (deduplicated, order kept)."""
+    names = [f.strip().lower() for f in (text or "").split(",")]
+    if not names or any(not f for f in names):
+        raise InputError(f"--fusions {text!r}: empty name; choose from {', '.join(FUSIONS)}")
+    bad = [f for f in names if f not in FUSIONS]
+    if bad:
+        raise InputError(f"--fusions {text!r}: unknown fusion {bad[0]!r}; choose from {', '.join(FUSIONS)}")
+    return list(dict.fromkeys(names))
+
+
+def parse_seeds(text: str | None = None, n_seeds: int | None = None) -> list[int]:
+    """'0,1,2' -> [0, 1, 2]; or n_seeds=N -> [0..N-1]. Exactly one may be given; neither -> DEFAULT_SEEDS."""
+    if text is not None and n_seeds is not None:
+        raise InputError("give --seeds or --n-seeds, not both")
+    if n_seeds is not None:
+        if n_seeds < 1:
+            raise InputError(f"--n-seeds must be >= 1, got {n_seeds}")
+        return list(range(n_seeds))
+    if text is None:
+        return list(DEFAULT_SEEDS)
+    seeds = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            seed = int(part)
+        except ValueError:
+            raise InputError(f"--seeds {text!r}: {part!r} is not an integer") from None
+        if seed < 0:
+            raise InputError(f"--seeds {text!r}: seeds must be >= 0")
+        seeds.append(seed)
+    return list(dict.fromkeys(seeds))
+
+
+def expand_grid(subsets: Iterable[Sequence[str]], fusions: Iterable[str], seeds: Iterable[int],
+                base: RunConfig) -> list[RunConfig]:
+    """Cross product subsets x fusions x seeds on top of `base`, seed-major (all of seed 0 first, so a partial grid
+    already holds one complete table). A single-modality subset runs once per seed, with no fusion. No duplicates."""
+    fusions = list(fusions)
+    out: dict[RunConfig, None] = {}
+    for seed in seeds:
+        for subset in subsets:
+            for fusion in (fusions if len(subset) > 1 else [NO_FUSION]):
+                out[dataclasses.replace(base, modalities=tuple(subset), fusion=fusion, seed=int(seed))] = None
+    return list(out)
+
+
+def default_grid(base: RunConfig, seeds: Iterable[int] = DEFAULT_SEEDS) -> list[RunConfig]:
+    """The seed paper's table (DEFAULT_TABLE) for each seed, seed-major."""
+    return [dataclasses.replace(base, modalities=s, fusion=f, seed=int(seed))
+            for seed in seeds for s, f in DEFAULT_TABLE]
+
+
+def needed_modalities(configs: Iterable[RunConfig]) -> tuple[str, ...]:
+    mods = {m for c in configs for m in c.modalities}
+    return tuple(m for m in MODALITIES if m in mods)

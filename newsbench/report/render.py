@@ -1,0 +1,88 @@
+"""Plain-text renderings of a report: markdown (tabulate pipe tables), LaTeX (booktabs) and CSV."""
+
+from __future__ import annotations
+
+import pandas as pd
+from tabulate import tabulate
+
+from newsbench.report.tables import Cell, Report, Table
+
+FORMATS = ("markdown", "latex", "csv")
+
+
+def _md_cell(c: Cell) -> str:
+    s = c.text.replace("|", "\\|")
+    if c.bold:
+        s = f"**{s}**"
+    if c.sup or c.mark:
+        s += f"<sup>{c.sup}{c.mark}</sup>"
+    return s
+
+
+def to_markdown(report: Report) -> str:
+    parts = ["## Protocol", "", report.protocol, ""]
+    for t in report.tables:
+        parts += [f"### {t.title}", "",
+                  tabulate([[_md_cell(c) for c in row] for row in t.rows], headers=t.header, tablefmt="pipe",
+                           disable_numparse=True), ""]
+        parts += [f"- {n}" for n in t.notes] + [""]
+    return "\n".join(parts)
+
+
+_LATEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"\textsuperscript{\dag}", "Δ": r"$\Delta$", "ρ": r"$\rho$",
+                  "→": r"$\rightarrow$", "−": "--", "–": "--", "—": "---", "×": r"$\times$", "<": r"$<$",
+                  ">": r"$>$", "`": ""}
+
+
+def latex_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        out.append(_LATEX_ESCAPE.get(ch) or _LATEX_SYMBOLS.get(ch, ch))
+    return "".join(out)
+
+
+def _tex_cell(c: Cell) -> str:
+    s = latex_escape(c.text)
+    if c.bold:
+        s = rf"\textbf{{{s}}}"
+    if c.sup:
+        s += rf"\textsuperscript{{{c.sup}}}"
+    if c.mark:
+        s += latex_escape(c.mark)
+    return s
+
+
+def to_latex(report: Report) -> str:
+    parts = ["% newsbench report; needs \\usepackage{booktabs}", "", latex_escape(report.protocol), ""]
+    for t in report.tables:
+        spec = "l" + ("l" if t.key == "weights" else "") + "r" * (len(t.header) - (2 if t.key == "weights" else 1))
+        parts += [r"\begin{table}[t]", r"\centering", r"\small",
+                  rf"\caption{{{latex_escape(t.title)}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+                  " & ".join(latex_escape(h) for h in t.header) + r" \\", r"\midrule"]
+        parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in t.rows]
+        parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
+        parts += [latex_escape(n) + r"\par" for n in t.notes]
+        parts += [r"\end{minipage}", r"\end{table}", ""]
+    return "\n".join(parts)
+
+
+def table_csv(t: Table) -> str:
+    # convert_dtypes: integer columns with a missing cell stay integers ("3", not "3.0").
+    return pd.DataFrame(t.records).convert_dtypes().to_csv(index=False)
+
+
+def to_csv(report: Report) -> str:
+    """Every table as CSV, each preceded by a '# key: title' line and separated by a blank line."""
+    return "\n".join(f"# {t.key}: {t.title}\n{table_csv(t)}" for t in report.tables)
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "markdown":
+        return to_markdown(report)
+    if fmt == "latex":
+        return to_latex(report)
+    if fmt == "csv":
+        return to_csv(report)
+    raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

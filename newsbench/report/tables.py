@@ -1,0 +1,73 @@
+"""A report as numbers and markup-free cells: `Report` holds `Table`s of `Cell`s, each table with its notes and the
+same content as plain records (for CSV and JSON). Renderers (`render`, `terminal`) only format what is here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+MOD_LABELS = {"id": "ID", "llm": "LLM", "gnn": "GNN"}
+TEST_NAMES = {"ttest": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test",
+              "permutation": "paired randomisation (sign-flip) test"}
+SEED_TEST = "ttest"       # the seed level has few pairs: a t-test is the only one that can reach significance
+DAGGER = "†"
+
+
+@dataclass
+class Cell:
+    text: str
+    bold: bool = False
+    sup: str = ""        # superscript letters (significant wins)
+    mark: str = ""       # e.g. the dagger: the seed level disagrees
+
+
+@dataclass
+class Table:
+    key: str                     # file stem of its CSV
+    title: str
+    header: list[str]
+    rows: list[list[Cell]]
+    notes: list[str]
+    records: list[dict]          # the same content as plain numbers, for CSV and JSON
+
+
+def _fmt(x, digits=4) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _pm(values: np.ndarray, digits=4) -> str:
+    v = values[~np.isnan(values)]
+    if len(v) == 0:
+        return "n/a"
+    if len(v) == 1:
+        return _fmt(v[0], digits)
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _fmt_int(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{int(round(x)):,}"
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    v = values[~np.isnan(values)]
+    if len(v) == 0:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
+
+
+@dataclass
+class Report:
+    protocol: str
+    tables: list[Table]
+    data: dict
+    bars: list[dict] = field(default_factory=list)     # for the terminal bars of modality weights
