@@ -26,7 +26,7 @@ class RunConfig:
     seed: int = 0
     epochs: int = 3
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-3                   # measured on `id` and `llm` runs: see DOCS-NOTES-i14m.md
     negatives: int = 4                 # K non-clicked candidates per click
     history_len: int = 50              # most recent clicks seen by the user encoder
     id_dim: int = 128
