@@ -232,6 +232,13 @@ def test_cli_train_on_tiny_writes_a_record(tiny_dir, tmp_path):
     assert 0 <= recs[0]["metrics"]["auc"] <= 1 and "auc" in res.output
     again = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
     assert again.exit_code == 0 and "already done" in again.output
+    assert recs[0]["config"]["id_dropout"] == RunConfig.id_dropout
+    # --id-dropout is recorded and makes another run; outside [0, 1) it is a one-line user error
+    off = CliRunner().invoke(app, args + ["--id-dropout", "0"], env={"COLUMNS": "160"})
+    assert off.exit_code == 0 and "already done" not in off.output
+    assert sorted(r["config"]["id_dropout"] for r in store.load_records(tmp_path)) == [0.0, RunConfig.id_dropout]
+    bad = CliRunner().invoke(app, args + ["--id-dropout", "1.5"], env={"COLUMNS": "160"})
+    assert isinstance(bad.exception, InputError) and "id_dropout" in str(bad.exception)
 
 
 def test_id_dropout_trains_the_unknown_row_and_stays_deterministic(toy):
