@@ -12,6 +12,7 @@ Needs `unshare -m` (root, or a user namespace); skipped, saying so, where that i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -80,18 +81,63 @@ def _stop(proc: subprocess.Popen) -> None:
             pass
 
 
-def _wait_for_cpus(n: float, logs: list[Path]) -> None:
+def _wait_for_port(address: str, head: subprocess.Popen, log: Path) -> None:
+    """Until the head's GCS accepts connections (the worker node's `ray start` needs it up)."""
+    host, port = address.rsplit(":", 1)
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if ray.cluster_resources().get("CPU", 0) >= n:
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
             return
-        time.sleep(1.0)
-    pytest.fail("worker node did not join in time:\n" + "\n".join(p.read_text()[-2000:] for p in logs))
+        except OSError:
+            if time.monotonic() > deadline or head.poll() is not None:
+                pytest.fail("head node did not start:\n" + log.read_text()[-2000:])
+            time.sleep(1.0)
 
+
+# The driver runs in a fresh Python process with the cluster's auth mode. A process that has run ray.init() before
+# (another test in the same pytest worker, e.g. test_ablate's one-node leg) carries RAY_AUTH_MODE=token in its
+# environment afterwards (Ray sets it); a driver with token auth in a cluster without it serves its objects to no
+# one, and the tasks fail with OwnerDiedError fetching them. Seen in full-suite runs, reproduced by running the two
+# tests in one process.
+DRIVER = """
+import json, sys, time, os
+import ray
+from newsbench import grid
+from newsbench.config import RunConfig
+from newsbench.data.load import load_dataset
+
+address, data, results, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+base = RunConfig(**json.loads(sys.argv[5]))
+deadline = time.monotonic() + timeout
+while True:
+    try:
+        ray.init(address=address, log_to_driver=False)
+        break
+    except (ConnectionError, RuntimeError):
+        if time.monotonic() > deadline:
+            sys.exit("head node did not start")
+        time.sleep(1.0)
+head_node = ray.get_runtime_context().get_node_id()
+while ray.cluster_resources().get("CPU", 0) < 2:
+    if time.monotonic() > deadline:
+        sys.exit("worker node did not join in time")
+    time.sleep(1.0)
 
 @ray.remote(num_cpus=1)
-def _sees(path: str) -> tuple[bool, str]:
+def sees(path):
     return os.path.exists(path), ray.get_runtime_context().get_node_id()
+
+seen, node = ray.get(sees.remote(results), timeout=timeout)
+ds = load_dataset(data, progress=False)
+configs = grid.expand_grid([("id",), ("id", "llm", "gnn")], ["attention"], [0], base)
+features, info = grid.compute_features(ds, configs, progress=False)
+ex = grid.RayExecutor(ds, features, address=address, cpus_per_run=1, features_info=info)
+res = grid.run_grid(configs, ds, results, executor=ex)
+print(json.dumps({"alive_nodes": len([n for n in ray.nodes() if n["Alive"]]), "worker_sees_results": seen,
+                  "task_on_head": node == head_node, "ran": len(res.ran)}))
+ray.shutdown()
+"""
 
 
 def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(tiny_dir, tmp_path):
@@ -112,38 +158,24 @@ def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(
     port = _free_port()
     address = f"{ray.util.get_node_ip_address()}:{port}"
     logs = [tmp_path / "head.log", tmp_path / "worker.log"]
-    if ray.is_initialized():
-        ray.shutdown()
     temp_dir = tempfile.mkdtemp(prefix="nbray")       # short: Ray's socket paths must stay under 107 characters
     head = _ray_start(["--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false"], logs[0], temp_dir)
     worker = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                ray.init(address=address, log_to_driver=False)
-                break
-            except (ConnectionError, RuntimeError):
-                if time.monotonic() > deadline or head.poll() is not None:
-                    pytest.fail("head node did not start:\n" + logs[0].read_text()[-2000:])
-                time.sleep(1.0)
-        head_node = ray.get_runtime_context().get_node_id()
-        worker = _ray_start([f"--address={address}", "--num-cpus=2"],
-                            logs[1], temp_dir, hide=driver_dir)
-        _wait_for_cpus(2, logs)
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-
+        _wait_for_port(address, head, logs[0])
+        worker = _ray_start([f"--address={address}", "--num-cpus=2"], logs[1], temp_dir, hide=driver_dir)
+        proc = subprocess.run([sys.executable, "-c", DRIVER, address, str(tiny_dir), str(results), str(START_TIMEOUT),
+                               json.dumps(BASE.to_dict())], capture_output=True, text=True, timeout=4 * START_TIMEOUT,
+                              env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"))
+        if proc.returncode != 0:
+            pytest.fail(f"driver failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n"
+                        + "\n".join(p.read_text()[-2000:] for p in logs if p.exists()))
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
         # The premise: where tasks run (not the head: it has no CPU), the results folder does not exist.
-        sees, node = ray.get(_sees.remote(str(results)), timeout=START_TIMEOUT)
-        assert results.is_dir() and not sees and node != head_node
-
-        ex = grid.RayExecutor(ds, features, address=address, cpus_per_run=1, features_info=info)
-        res = grid.run_grid(configs, ds, results, executor=ex)
-        assert len(res.ran) == 2
+        assert got == {"alive_nodes": 2, "worker_sees_results": False, "task_on_head": False, "ran": 2}
+        assert results.is_dir()
         assert_same_records(tmp_path / "local", results, 2)
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
         if worker is not None:
             _stop(worker)
         _stop(head)
