@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import sys
@@ -99,6 +100,9 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
 
     assert [b["baseline"] for b in load_baselines(res)] == ["popularity", "recent"]
     assert "baseline: recent popularity" in (res / "report" / "report.md").read_text()
+    # the last line: wall time by stage (an `id` grid has no feature stages)
+    assert re.search(r"ablate: time \(s\): data [\d.]+, train [\d.]+, eval [\d.]+, report [\d.]+, "
+                     r"other [\d.]+; total [\d.]+\n", first.output), first.output
     again = invoke("-d", tiny_dir, "--results", res, "--subsets", "id", "--seeds", "0", "--no-report", *SMALL)
     assert again.exit_code == 0 and "the 1 run already recorded" in again.output
 

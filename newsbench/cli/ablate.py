@@ -127,10 +127,13 @@ def ablate(
 
     from newsbench.cli.common import load_data
 
-    done, dataset = 0, None
+    from newsbench.timing import StageClock
+
+    done, dataset, clock = 0, None, StageClock()
     previous_term = _terminate_as_interrupt()
     try:
-        dataset = load_data(data, cache_dir, unknown_news)
+        with clock("data"):
+            dataset = load_data(data, cache_dir, unknown_news)
         require_splits(dataset, data)       # before the dry run's "pending", and before any feature work
         _warn_damaged(configs, results, dataset.fingerprint)
         if dry_run:
@@ -143,13 +146,15 @@ def ablate(
         if todo:
             # Shared work, once: every feature matrix the remaining runs need, before the first run.
             grid.trace("features-start")
-            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True)
+            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True, clock=clock)
             grid.trace("features-done")
             one_at_a_time = executor == "local" and workers == 1
+            runs_started = time.perf_counter()
             with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
                 ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features,
                                     info, data, cache_dir, unknown_news, view)
                 res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
+            clock.add_runs(time.perf_counter() - runs_started, view.train_seconds, view.eval_seconds)
             done = res.done
             console.print(f"ablate: {plural(len(res.ran), 'run')} trained, {res.done_before} already done"
                           + (f", {len(res.by_others)} by another process" if res.by_others else "")
@@ -169,7 +174,9 @@ def ablate(
             signal.signal(signal.SIGTERM, previous_term)
     _baselines(results, dataset, base, configs, cache_dir, console)
     if report:
-        _report(results, dataset, out, console, alpha, test)
+        with clock("report"):
+            _report(results, dataset, out, console, alpha, test)
+    console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
 
 
 def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, console: Console) -> None:
@@ -309,6 +316,7 @@ class _GridProgress(grid.GridEvents):
         self.run_bar = run_bar          # parallel executors: no per-step progress, list the runs in flight instead
         self.in_flight: dict[str, str] = {}
         self._waiting_shown = False
+        self.train_seconds = self.eval_seconds = 0.0     # summed over the runs this process recorded
 
     def __enter__(self):
         self.progress.__enter__()
@@ -333,6 +341,9 @@ class _GridProgress(grid.GridEvents):
 
     def run_finished(self, cfg, run_id, record):
         self.progress.advance(self.grid_task)
+        timings = record.get("timings") or {}
+        self.train_seconds += sum(timings.get("epoch_seconds") or [])
+        self.eval_seconds += timings.get("eval_seconds") or 0.0
         if self.in_flight.pop(run_id, None) is not None:
             self._show_in_flight()
         auc = (record.get("metrics") or {}).get("auc")

@@ -7,10 +7,12 @@ Nodes are users, news and entities (one block each: users first, then news, then
   not feedback, and they are how a news item no one clicked in train still gets an embedding.
 Mode `clicks` keeps only user-news edges, `entities` only news-entity edges, `both` (the default) both.
 
-torch_geometric's LightGCN is trained with its BPR `recommendation_loss` over the graph's edges (a user's clicked news
-against a random news; a news item's entity against a random entity), in shuffled mini-batches, each step
-propagating the whole graph. A news item's feature is its final propagated embedding (`get_embedding`), so news
-linked only through entities get one; news with no edge at all get a zero vector and are counted.
+LightGCN (torch_geometric's model: its initialisation, propagation and BPR `recommendation_loss`) is trained over
+the graph's edges (a user's clicked news against a random news; a news item's entity against a random entity), one
+shuffled full batch an epoch, each step propagating the whole graph. The step's gradient is computed in closed form
+with sparse products (_BPRStep; tested against autograd through torch_geometric's LightGCN). A news item's feature is
+its final propagated embedding, so news linked only through entities get one; news with no edge at all get a zero
+vector and are counted.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from newsbench.features import cache
 from newsbench.features.text import progress_bar
 
 MODES = ("clicks", "entities", "both")
-# Each step propagates the whole graph, and that propagation, not the batch, is most of a step's cost; so by
-# default an epoch is a few large batches (`auto_batch`). On demo (~190k edges, 3 steps an epoch) with these defaults,
-# 82% of a news item's 10 nearest neighbours share its planted community (chance 6%); lr 0.05 gave 77%.
-STEPS_PER_EPOCH = 3
-MIN_BATCH, MAX_BATCH = 1024, 1 << 20      # the upper bound keeps a step's gathered rows within a few GB
-DEFAULT_LR = 0.01
-GRAPH_VERSION = 2  # 2: deterministic training on CPU
+# Each step propagates the whole graph (forward and backward), and that, not the batch, is a step's cost; a step's
+# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). So an epoch is one full batch. On demo
+# (`benchmarks/graph_speed.py quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10
+# nearest neighbours in its planted community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9% (the default:
+# a third of the propagations an epoch).
+STEPS_PER_EPOCH = 1
+MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
+DEFAULT_LR = 0.03
+GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient, one full batch an epoch, lr 0.03
 
 
 @dataclass
@@ -119,31 +123,96 @@ def _normalised_adjacency(g: Graph, device):
     return adj.to(device)
 
 
-def _symmetric_convs(layers: int):
-    """LightGCN's LGConv layers with a sparse product whose backward reuses the (symmetric) matrix.
-
-    LGConv's spmm differentiates through torch's CSR product, which transposes the matrix on every backward call
-    (about 0.4 s per layer on the demo graph, most of a training step). The normalised adjacency is symmetric,
-    so the gradient is the same product: dL/dx = A^T g = A g. The layers hold no parameters; only this changes.
-    """
+def _rows_csr(rows: np.ndarray, cols: np.ndarray, n: int):
+    """The (n, n) CSR pattern with one entry (rows[k], cols[k]) per k, duplicates kept: (crow, col, order), where
+    `order` maps CSR positions to k (values are given later as v[order]). A stable sort keeps each row's entries in
+    k order, so every product over this pattern sums in one fixed order whatever the thread count."""
     import torch
-    from torch_geometric.nn.conv import LGConv
 
-    class _SymSpmm(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, adj, x):
-            ctx.adj = adj
-            return adj @ x
+    order = np.argsort(rows, kind="stable")
+    crow = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=crow[1:])
+    return torch.from_numpy(crow), torch.from_numpy(cols[order]), torch.from_numpy(order)
 
-        @staticmethod
-        def backward(ctx, grad):
-            return None, ctx.adj @ grad
 
-    class SymmetricLGConv(LGConv):
-        def message_and_aggregate(self, adj_t, x):
-            return _SymSpmm.apply(adj_t, x)
+def _csr(crow, col, values, n: int):
+    import torch
 
-    return torch.nn.ModuleList([SymmetricLGConv(normalize=False) for _ in range(layers)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+
+
+def _propagate(adj, x, layers: int):
+    """LightGCN's output, the mean of x, Ax, ..., A^L x (alpha = 1/(L+1) each, as torch_geometric's default)."""
+    out, h = x, x
+    for _ in range(layers):
+        h = adj @ h
+        out = out + h
+    return out / (layers + 1)
+
+
+class _BPRStep:
+    """One BPR step of LightGCN on a batch of edges (s, d) with negatives (s, n), its gradient in closed form.
+
+    Loss, as torch_geometric's `LightGCN.recommendation_loss` (BPRLoss, lambda_reg=1e-4):
+        L = -mean_b log sigmoid(<e_s, e_d> - <e_s, e_n>) + lambda * ||x[unique(s, d, n)]||^2 / B,
+    e = the propagated embeddings (_propagate), x = the trained table. With c_b = -sigmoid(<e_s,e_n> - <e_s,e_d>)/B:
+        dL/de = (C + C^T) e,   C = sum_b c_b (1_s 1_d^T - 1_s 1_n^T)     (a sparse N x N matrix, 2B entries)
+        dL/dx = mean(G, AG, ..., A^L G) with G = dL/de (A is symmetric) + 2 lambda/B x on the batch's nodes.
+    Autograd through torch_geometric materialised five (B, dim) tensors a step (gathers, products, and their
+    sort-based deterministic scatter backward): on `small` most of a step. Here the scores are one sampled dense
+    product over C's pattern and the gradient one sparse product, so a step is ~ 2L+1 sparse products.
+    tests/test_graph_features.py checks loss and gradient against autograd through torch_geometric's LightGCN.
+    """
+
+    LAMBDA_REG = 1e-4
+
+    def __init__(self, s: np.ndarray, d: np.ndarray, n: np.ndarray, n_nodes: int, device):
+        import torch
+
+        self.B, self.N, self.device = len(s), n_nodes, device
+        rows, cols = np.concatenate([s, s]), np.concatenate([d, n])
+        # C's pattern (rows s) and C^T's (rows d and n), each with its map from CSR position to entry.
+        self.c = [t.to(device) for t in _rows_csr(rows, cols, n_nodes)]
+        self.ct = [t.to(device) for t in _rows_csr(cols, rows, n_nodes)]
+        self.nodes = torch.from_numpy(np.unique(np.concatenate([s, d, n]))).to(device)
+
+    def loss_and_grad(self, adj, x, layers: int):
+        import torch
+        import torch.nn.functional as F
+
+        B, N = self.B, self.N
+        e = _propagate(adj, x, layers)
+        crow, col, order = self.c
+        # Scores <e_row, e_col> at C's pattern, back in entry order (first B: positives, last B: negatives).
+        pattern = _csr(crow, col, torch.zeros(len(col), dtype=e.dtype, device=e.device), N)
+        dots = torch.sparse.sampled_addmm(pattern, e, e.T, beta=0.0).values()
+        score = torch.empty_like(dots)
+        score[order] = dots
+        diff = score[:B] - score[B:]
+        reg = self.LAMBDA_REG * x[self.nodes].pow(2).sum() / B
+        loss = -F.logsigmoid(diff).mean() + reg
+        c = -torch.sigmoid(-diff) / B
+        cv = torch.cat([c, -c])                           # entry k's value in C
+        g = _csr(crow, col, cv[order], N) @ e
+        crow_t, col_t, order_t = self.ct
+        g = g + _csr(crow_t, col_t, cv[order_t], N) @ e
+        grad = _propagate(adj, g, layers)                 # A symmetric: the backward of _propagate is itself
+        grad[self.nodes] += (2 * self.LAMBDA_REG / B) * x[self.nodes]
+        return loss, grad
+
+
+def _negatives(g: Graph, pools, b: np.ndarray, rng) -> np.ndarray:
+    """A random node on the same side of the same edge kind for each edge of the batch (see train_lightgcn)."""
+    kind = g.kind[b]
+    neg = np.empty(len(b), np.int64)
+    for k, pool in enumerate(pools):
+        m = kind == k
+        if m.any():
+            neg[m] = pool[rng.integers(0, len(pool), int(m.sum()))]
+    return neg
 
 
 def train_lightgcn(g: Graph, dim: int = 128, layers: int = 3, epochs: int = 20, seed: int = 0, device: str = "cpu",
@@ -155,67 +224,45 @@ def train_lightgcn(g: Graph, dim: int = 128, layers: int = 3, epochs: int = 20, 
     rng = np.random.default_rng(seed)          # negatives and batch order
     adj = _normalised_adjacency(g, device)
     # Initialise on the CPU under a forked RNG: the init is the same on every device, and the caller's torch RNG
-    # state (a training run seeds its own) is left as it was.
+    # state (a training run seeds its own) is left as it was. torch_geometric's LightGCN gives the init (xavier
+    # uniform); its forward/backward are replaced by the closed form of _BPRStep.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        # normalize=False: the adjacency above is already normalised; a sparse matrix makes each layer one spmm.
-        model = LightGCN(g.n_nodes, dim, layers, normalize=False)
-    model.convs = _symmetric_convs(layers)
-    model = model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+        x = LightGCN(g.n_nodes, dim, layers).embedding.weight.detach().clone()
+    x = torch.nn.Parameter(x.to(device))
+    opt = torch.optim.Adam([x], lr=lr)
     # Negatives come from the nodes on the same side of the same edge kind (news for user-news, entities for
     # news-entity), so every negative is a real candidate rather than an isolated node.
     pools = [np.unique(g.dst[g.kind == k]) for k in (0, 1)]
-    src_t = torch.from_numpy(g.src).to(device)
-    dst_t = torch.from_numpy(g.dst).to(device)
     n_edges = len(g.src)
     batch_size = batch_size or auto_batch(n_edges)
     steps = -(-n_edges // batch_size) if n_edges else 0
-    # Gathers like emb[s] accumulate their gradients with racy float adds on a multi-threaded CPU, so two fresh
-    # trainings drift apart and a resumed grid would not match an uninterrupted one. Deterministic mode orders them.
-    # (On CUDA some kernels have no deterministic twin: warn rather than fail; the cache key names the device.)
+    # Every sum above runs in a fixed order (CSR products, see _rows_csr), so CPU training is deterministic; keep
+    # torch's deterministic mode on anyway for whatever else a step touches. (On CUDA some kernels have no
+    # deterministic twin: warn rather than fail; the cache key names the device.)
     prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=not str(device).startswith("cpu"))
+    losses: list[float] = []
     try:
-        emb, losses = _bpr_epochs(model, opt, adj, g, pools, src_t, dst_t, rng, epochs, batch_size, steps, device,
-                                  progress)
+        with progress_bar(f"LightGCN ({device})", epochs * steps, progress) as advance:
+            for _ in range(epochs):
+                perm = rng.permutation(n_edges)
+                total = 0.0
+                for start in range(0, n_edges, batch_size):
+                    b = perm[start:start + batch_size]
+                    neg = _negatives(g, pools, b, rng)
+                    step = _BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, device)
+                    with torch.no_grad():
+                        loss, grad = step.loss_and_grad(adj, x.detach(), layers)
+                    x.grad = grad
+                    opt.step()
+                    total += float(loss) * len(b)
+                    advance(1)
+                losses.append(total / max(n_edges, 1))
+        with torch.no_grad():
+            emb = _propagate(adj, x.detach(), layers).float().cpu().numpy()
     finally:
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
-    return emb, losses
-
-
-def _bpr_epochs(model, opt, adj, g, pools, src_t, dst_t, rng, epochs, batch_size, steps, device, progress):
-    import torch
-
-    n_edges = len(g.src)
-    losses: list[float] = []
-    with progress_bar(f"LightGCN ({device})", epochs * steps, progress) as advance:
-        for _ in range(epochs):
-            perm = rng.permutation(n_edges)
-            total = 0.0
-            for start in range(0, n_edges, batch_size):
-                b = perm[start:start + batch_size]
-                kind = g.kind[b]
-                neg = np.empty(len(b), np.int64)
-                for k, pool in enumerate(pools):
-                    m = kind == k
-                    if m.any():
-                        neg[m] = pool[rng.integers(0, len(pool), int(m.sum()))]
-                bt = torch.from_numpy(b).to(device)
-                s, d, n = src_t[bt], dst_t[bt], torch.from_numpy(neg).to(device)
-                emb = model.get_embedding(adj)
-                pos_rank = (emb[s] * emb[d]).sum(-1)
-                neg_rank = (emb[s] * emb[n]).sum(-1)
-                loss = model.recommendation_loss(pos_rank, neg_rank, node_id=torch.unique(torch.cat([s, d, n])))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(b)
-                advance(1)
-            losses.append(total / max(n_edges, 1))
-        model.eval()
-        with torch.no_grad():
-            emb = model.get_embedding(adj).float().cpu().numpy()
     return emb, losses
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, Sequence
 
@@ -23,17 +24,28 @@ def feature_config(configs: Sequence[RunConfig]) -> RunConfig | None:
     return dataclasses.replace(configs[0], modalities=("id",) + mods, fusion="concat", device=device)
 
 
-def compute_features(dataset, configs: Sequence[RunConfig], cache_dir=None, progress: bool = True
+def compute_features(dataset, configs: Sequence[RunConfig], cache_dir=None, progress: bool = True, clock=None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every feature matrix the grid needs ({"llm": (N, D), "gnn": (N, 128)}), computed or read from the cache, and
-    their descriptions for records ({"llm": {...}, "gnn": {...}}, newsbench.features.feature_info)."""
+    their descriptions for records ({"llm": {...}, "gnn": {...}}, newsbench.features.feature_info). With a
+    `clock` (newsbench.timing.StageClock) each modality's time goes to its stage ('text features', 'graph
+    features')."""
     fcfg = feature_config(configs)
     if fcfg is None:
         return {}, {}
     from newsbench.features import feature_info, load_features
 
-    features = dict(load_features(dataset, fcfg, cache_dir=cache_dir, progress=progress))
-    return features, dict(feature_info(dataset, fcfg, cache_dir=cache_dir, progress=False))
+    features: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    for mod in fcfg.modalities[1:]:
+        one = dataclasses.replace(fcfg, modalities=("id", mod))
+        with (clock(_STAGE[mod]) if clock is not None else contextlib.nullcontext()):
+            features.update(load_features(dataset, one, cache_dir=cache_dir, progress=progress))
+            info.update(feature_info(dataset, one, cache_dir=cache_dir, progress=False))
+    return features, info
+
+
+_STAGE = {"llm": "text features", "gnn": "graph features"}
 
 
 def features_for(features: dict[str, Any], cfg: RunConfig) -> dict[str, Any]:

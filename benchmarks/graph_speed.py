@@ -1,0 +1,199 @@
+"""LightGCN graph features: speed on a large graph against the previous implementation, and quality on demo.
+
+Run:  python benchmarks/graph_speed.py speed  --data <small generated folder> [--steps 2] [--epochs 20]
+      python benchmarks/graph_speed.py quality --data <demo generated folder> [--scale demo --seed 0]
+      python benchmarks/graph_speed.py train --scale small --device cuda [--epochs 20]
+
+train: one LightGCN training of the default features on --device (the GPU check uses it): seconds and s/epoch.
+--data defaults to the generated dataset of --scale, seed 0 (generated and cached on first use).
+
+speed: times training steps of newsbench's LightGCN (`newsbench.features.graph`: the BPR gradient in closed form,
+sparse products only) and of the PREVIOUS implementation, kept below as the reference (autograd through
+torch_geometric's LightGCN and `recommendation_loss`, deterministic mode, symmetric spmm backward), on the same
+batches, alternating; prints s/step of each, their ratio, the load average, and (with --epochs) a full training's
+seconds. Ratios within one run are what to quote on a shared machine.
+
+quality: trains the default features (`--graph-mode both`) on a generated dataset, and measures the share of a
+news item's 10 nearest neighbours (cosine) that share its planted community (rebuilt from the generator's world:
+`newsbench.data.synth.build_world(scale, seed)`), against the chance level. The features issue asks >= 0.80 on demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from newsbench.data.load import load_dataset
+from newsbench.features import graph as G
+
+
+def _reference_step(model, opt, adj, s, d, n):
+    """One BPR step as newsbench computed it before closed form: autograd through torch_geometric's LightGCN."""
+    emb = model.get_embedding(adj)
+    pos = (emb[s] * emb[d]).sum(-1)
+    neg = (emb[s] * emb[n]).sum(-1)
+    loss = model.recommendation_loss(pos, neg, node_id=torch.unique(torch.cat([s, d, n])))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def _reference_model(g, dim, layers, seed):
+    from torch_geometric.nn.conv import LGConv
+    from torch_geometric.nn.models import LightGCN
+
+    class _SymSpmm(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, adj, x):
+            ctx.adj = adj
+            return adj @ x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return None, ctx.adj @ grad
+
+    class SymmetricLGConv(LGConv):
+        def message_and_aggregate(self, adj_t, x):
+            return _SymSpmm.apply(adj_t, x)
+
+    torch.manual_seed(seed)
+    model = LightGCN(g.n_nodes, dim, layers, normalize=False)
+    model.convs = torch.nn.ModuleList([SymmetricLGConv(normalize=False) for _ in range(layers)])
+    return model
+
+
+def speed(args) -> dict:
+    ds = load_dataset(Path(args.data), progress=False)
+    g = G.build_graph(ds, "both")
+    adj = G._normalised_adjacency(g, "cpu")
+    batch = G.auto_batch(len(g.src))
+    rng = np.random.default_rng(0)
+    pools = [np.unique(g.dst[g.kind == k]) for k in (0, 1)]
+    ref = _reference_model(g, args.dim, args.layers, 0)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=G.DEFAULT_LR)
+    x = torch.nn.Parameter(ref.embedding.weight.detach().clone())
+    opt = torch.optim.Adam([x], lr=G.DEFAULT_LR)
+    times = {"newsbench": [], "reference": []}
+    cpu = {"newsbench": [], "reference": []}       # process CPU seconds: less sensitive to a shared machine
+    prev = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        for _ in range(args.steps):
+            b = rng.permutation(len(g.src))[:batch]
+            neg = G._negatives(g, pools, b, rng)
+            t0, c0 = time.perf_counter(), time.process_time()
+            step = G._BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, "cpu")
+            with torch.no_grad():
+                loss, grad = step.loss_and_grad(adj, x.detach(), args.layers)
+            x.grad = grad
+            opt.step()
+            times["newsbench"].append(time.perf_counter() - t0)
+            cpu["newsbench"].append(time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            s, d, n = (torch.from_numpy(a) for a in (g.src[b], g.dst[b], neg))
+            ref_loss = _reference_step(ref, ref_opt, adj, s, d, n)
+            times["reference"].append(time.perf_counter() - t0)
+            cpu["reference"].append(time.process_time() - c0)
+            print(f"step: newsbench {times['newsbench'][-1]:.2f} s (loss {float(loss):.6f}), "
+                  f"reference {times['reference'][-1]:.2f} s (loss {ref_loss:.6f})", flush=True)
+    finally:
+        torch.use_deterministic_algorithms(prev)
+    mine, theirs = float(np.median(times["newsbench"])), float(np.median(times["reference"]))
+    out = {"graph": {"nodes": g.n_nodes, "edges": len(g.src), "batch": batch,
+                     "steps_per_epoch": -(-len(g.src) // batch)},
+           "s_per_step": {"newsbench": mine, "reference": theirs}, "speedup": theirs / mine,
+           "cpu_s_per_step": {k: float(np.median(v)) for k, v in cpu.items()},
+           "cpu_speedup": float(np.median(cpu["reference"]) / np.median(cpu["newsbench"]))}
+    if args.epochs:
+        t0, c0 = time.perf_counter(), time.process_time()
+        G.train_lightgcn(g, args.dim, args.layers, args.epochs, 0, "cpu", progress=False)
+        out["train_seconds"] = {"epochs": args.epochs, "seconds": time.perf_counter() - t0,
+                                "cpu_seconds": time.process_time() - c0}
+    return out
+
+
+def neighbour_share(matrix: np.ndarray, label: np.ndarray, k: int = 10) -> tuple[float, float]:
+    """Share of each non-zero row's k nearest neighbours (cosine) with its label, and the chance level."""
+    keep = np.flatnonzero(matrix.any(axis=1))
+    x = matrix[keep] / np.linalg.norm(matrix[keep], axis=1, keepdims=True)
+    lab = label[keep]
+    hits = 0
+    for start in range(0, len(keep), 1024):
+        sim = x[start:start + 1024] @ x.T
+        sim[np.arange(sim.shape[0]), np.arange(start, start + sim.shape[0])] = -np.inf
+        nn = np.argpartition(-sim, k, axis=1)[:, :k]
+        hits += int((lab[nn] == lab[start:start + 1024, None]).sum())
+    chance = float(((np.bincount(lab) / len(lab)) ** 2).sum())
+    return hits / (len(keep) * k), chance
+
+
+def quality(args) -> dict:
+    from newsbench.data import synth
+
+    ds = load_dataset(Path(args.data), progress=False)
+    world = synth.build_world(args.scale, args.seed)
+    where = {nid: i for i, nid in enumerate(world.news_ids)}
+    community = world.community[[where[nid] for nid in ds.news.ids]]
+    t0 = time.perf_counter()
+    m, meta = G.graph_features_with_meta(ds, "both", args.dim, args.layers, args.epochs, 0, "cpu",
+                                         cache_dir=args.cache_dir, progress=False)
+    share, chance = neighbour_share(m, community)
+    return {"nn10_same_community": share, "chance": chance, "epochs": args.epochs, "cache_hit": meta["cache_hit"],
+            "train_seconds": meta.get("seconds"), "wall_seconds": time.perf_counter() - t0, "zero_rows": meta["n_zero"]}
+
+
+def train(args) -> dict:
+    ds = load_dataset(Path(args.data), progress=False)
+    g = G.build_graph(ds, "both")
+    if args.device.startswith("cuda"):
+        torch.zeros(1, device=args.device)           # CUDA context outside the timing
+    t0 = time.perf_counter()
+    _, losses = G.train_lightgcn(g, args.dim, args.layers, args.epochs, 0, args.device, progress=False)
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    return {"device": args.device, "nodes": g.n_nodes, "edges": len(g.src), "epochs": args.epochs,
+            "seconds": seconds, "s_per_epoch": seconds / max(args.epochs, 1), "final_loss": losses[-1]}
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("speed", "quality", "train"))
+    ap.add_argument("--data", default=None, help="MIND folder (default: the generated --scale, seed 0)")
+    ap.add_argument("--device", default="cpu", help="train: cpu | cuda[:N]")
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=0, help="speed: also time a full training of this many epochs; "
+                    "quality: epochs of the features (default 20)")
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--scale", default="demo")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    if args.what in ("quality", "train") and not args.epochs:
+        args.epochs = 20
+    if args.data is None:
+        from newsbench.data import synth
+
+        args.data = str(synth.default_path(scale=args.scale, seed=args.seed))
+    res = {"speed": speed, "quality": quality, "train": train}[args.what](args)
+    res.update(load_average=os.getloadavg(), threads=torch.get_num_threads(), torch=torch.__version__)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
