@@ -80,6 +80,8 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("id_dim", ("--id-dim",), int, "ID embedding width.", 1, 4096),
     Spec("dim", ("--dim",), int, "Width every modality is projected to.", 1, 4096),
     Spec("user_hidden", ("--user-hidden",), int, "Hidden width of the user encoder's additive attention.", 1, 4096),
+    Spec("id_dropout", ("--id-dropout",), float, "Share of training slots given the 'unknown' ID row, so it learns "
+         "what news unseen in train are worth (0 disables it).", 0.0, 0.95),
     Spec("text_encoder", ("--text-encoder", "-e"), str,
          "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH."),
     Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS),
@@ -148,7 +150,7 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
 # RunConfig fields that matter only when a modality is present: a run without that modality ignores them, so they
 # are not part of its identity (a `--graph-mode clicks` on an id-only run is the same run).
 ONLY_WITH = {
-    "id": ("id_dim",),
+    "id": ("id_dim", "id_dropout"),
     "llm": ("text_encoder", "text_fields"),
     "gnn": ("graph", "graph_dim", "graph_layers", "graph_epochs", "graph_seed"),
 }

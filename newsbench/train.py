@@ -208,6 +208,10 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
     if cfg.amp and device.type == "cuda" and _amp_dtype(device) == torch.float16:
         scaler = torch.amp.GradScaler("cuda")
     target = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
+    # ID dropout draws from its own generator, seeded by the run's seed: the model init's draws stay what they were
+    drop_gen = None
+    if cfg.id_dropout > 0 and model.news_encoder.id_embedding is not None:
+        drop_gen = torch.Generator(device=device).manual_seed(cfg.seed)
     p = len(clicks)
     steps = (p + cfg.batch_size - 1) // cfg.batch_size
     if max_steps is not None:
@@ -225,8 +229,12 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
         for s in range(steps):
             sl = slice(s * cfg.batch_size, (s + 1) * cfg.batch_size)
             rows, cand = imp_t[sl], cands_t[sl]
+            unknown = None
+            if drop_gen is not None:
+                unknown = torch.rand((len(rows), hist_all.shape[1] + cand.shape[1]), generator=drop_gen,
+                                     device=device) < cfg.id_dropout
             with _autocast(cfg, device):
-                scores = model(hist_all[rows], mask_all[rows], cand)
+                scores = model(hist_all[rows], mask_all[rows], cand, unknown)
             loss = F.cross_entropy(scores.float(), target[: len(rows)])
             for o in opts:
                 o.zero_grad(set_to_none=True)

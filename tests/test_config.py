@@ -36,3 +36,11 @@ def test_atomic_writes_leave_ordinary_permissions(tmp_path):
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
     assert not list(tmp_path.glob(atomic.TMP_PREFIX + "*"))
+
+
+def test_id_dropout_is_part_of_the_run_identity_and_must_be_a_share():
+    assert RunConfig(id_dropout=0.1).run_id("fp") != RunConfig(id_dropout=0.2).run_id("fp")
+    assert RunConfig(id_dropout=0.1).group_key != RunConfig(id_dropout=0.2).group_key
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError):
+            RunConfig(id_dropout=bad)

@@ -159,3 +159,37 @@ def test_sparse_id_gradients_and_sparse_adam_step_equal_dense():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
     touched = gd.abs().sum(1) > 0
     assert 0 < touched.sum() < len(touched)
+
+
+@pytest.mark.parametrize("fusion", ["attention", "concat"])
+def test_id_dropout_slots_are_encoded_with_the_unknown_row(fusion):
+    # the distinct-(news, dropped) encoding equals encoding every slot on its own with its own unknown flag
+    cfg = RunConfig(fusion=fusion, **SMALL)
+    fast, naive = _model(cfg, sparse_id=False), _model(cfg, sparse_id=False)
+    hist, mask, cand = _batch()
+    g = torch.Generator().manual_seed(5)
+    unknown = torch.rand(hist.shape[0], hist.shape[1] + cand.shape[1], generator=g) < 0.3
+    s_fast, s_naive = fast(hist, mask, cand, unknown), naive.forward_naive(hist, mask, cand, unknown)
+    torch.testing.assert_close(s_fast, s_naive, rtol=1e-5, atol=1e-5)
+    # every slot dropped: the same scores as a model whose every news maps to row 0
+    everything = _model(cfg, sparse_id=False)
+    everything.news_encoder.id_map = torch.zeros_like(everything.news_encoder.id_map)
+    torch.testing.assert_close(fast(hist, mask, cand, torch.ones_like(unknown)), everything(hist, mask, cand))
+    # no slot dropped: the plain forward
+    torch.testing.assert_close(fast(hist, mask, cand, torch.zeros_like(unknown)), fast(hist, mask, cand))
+
+
+def test_unknown_row_gets_gradient_only_from_dropped_or_cold_slots():
+    cfg = RunConfig(modalities=("id",), **SMALL)
+    model = _model(cfg, sparse_id=False)
+    hist, mask, cand = _batch()
+    cand = cand.clamp(max=26)                             # news 27-29 are the cold ones (row 0): keep them out
+    hist = hist.clamp(max=26)
+    target = torch.zeros(len(cand), dtype=torch.long)
+    torch.nn.functional.cross_entropy(model(hist, mask, cand), target).backward()
+    assert model.news_encoder.id_embedding.weight.grad[0].abs().sum() == 0
+    model.zero_grad()
+    unknown = torch.zeros(hist.shape[0], hist.shape[1] + cand.shape[1], dtype=torch.bool)
+    unknown[:, -1] = True                                 # the last candidate of every sample is dropped
+    torch.nn.functional.cross_entropy(model(hist, mask, cand, unknown), target).backward()
+    assert model.news_encoder.id_embedding.weight.grad[0].abs().sum() > 0

@@ -232,3 +232,35 @@ def test_cli_train_on_tiny_writes_a_record(tiny_dir, tmp_path):
     assert 0 <= recs[0]["metrics"]["auc"] <= 1 and "auc" in res.output
     again = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
     assert again.exit_code == 0 and "already done" in again.output
+    assert recs[0]["config"]["id_dropout"] == RunConfig.id_dropout
+    # --id-dropout is recorded and makes another run; outside [0, 1) it is a one-line user error
+    off = CliRunner().invoke(app, args + ["--id-dropout", "0"], env={"COLUMNS": "160"})
+    assert off.exit_code == 0 and "already done" not in off.output
+    assert sorted(r["config"]["id_dropout"] for r in store.load_records(tmp_path)) == [0.0, RunConfig.id_dropout]
+    bad = CliRunner().invoke(app, args + ["--id-dropout", "1.5"], env={"COLUMNS": "160"})
+    assert bad.exit_code == 2 and "--id-dropout" in bad.output and "1.5" in bad.output
+
+
+def test_id_dropout_trains_the_unknown_row_and_stays_deterministic(toy):
+    # Without ID dropout row 0 (every news unseen in train) never sees a gradient and keeps its random init, which
+    # moves every cold candidate's score at once; with it, row 0 learns from the dropped training slots.
+    from newsbench.train import _build_model, train_model
+
+    ds, feats = toy
+    device = torch.device("cpu")
+    rows0 = {}
+    for p in (0.0, 0.2):
+        cfg = RunConfig(modalities=("id",), seed=0, id_dropout=p, **FAST)
+        model, *_ = _build_model(ds, feats, cfg, device)
+        before = model.news_encoder.id_embedding.weight[0].detach().clone()
+        train_model(model, ds, cfg, device)
+        rows0[p] = model.news_encoder.id_embedding.weight[0].detach()
+        moved = not torch.equal(before, rows0[p])
+        assert moved == (p > 0)
+    cfg = RunConfig(modalities=("id", "llm"), fusion="concat", seed=2, id_dropout=0.2, **FAST)
+    r1, a1 = train_run(ds, feats, cfg)
+    r2, a2 = train_run(ds, feats, cfg)
+    assert r1["metrics"] == r2["metrics"] and r1["train_loss"] == r2["train_loss"]
+    plain = RunConfig(modalities=("id", "llm"), fusion="concat", seed=2, id_dropout=0.0, **FAST)
+    r0, _ = train_run(ds, feats, plain)
+    assert r0["train_loss"] != r1["train_loss"]

@@ -70,6 +70,7 @@ def ablate(
     id_dim: int = run_option("id_dim"),
     dim: int = run_option("dim"),
     user_hidden: int = run_option("user_hidden"),
+    id_dropout: float = run_option("id_dropout"),
     text_encoder: str = run_option("text_encoder"),
     text_fields: str = run_option("text_fields"),
     graph: str = run_option("graph"),
@@ -110,7 +111,8 @@ def ablate(
         check_writable_dir(results / "report", "--results")
     base = _base_config(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
-        dim=dim, user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph,
+        dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
+        graph=graph,
         graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
         device="cpu", amp=amp, cpu_threads=cpu_threads)
     dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)

@@ -97,6 +97,7 @@ def register(app: typer.Typer) -> None:
         id_dim: int = run_option("id_dim"),
         dim: int = run_option("dim"),
         user_hidden: int = run_option("user_hidden"),
+        id_dropout: float = run_option("id_dropout"),
         text_encoder: str = run_option("text_encoder"),
         text_fields: str = run_option("text_fields"),
         graph_mode: str = run_option("graph"),
@@ -126,7 +127,7 @@ def register(app: typer.Typer) -> None:
             cfg = RunConfig(
                 modalities=mods, fusion=fusion, seed=seed, epochs=epochs,
                 batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
-                user_hidden=user_hidden, text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode,
+                user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode,
                 graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
                 device="cpu", amp=amp, cpu_threads=cpu_threads,
             )

@@ -73,8 +73,13 @@ class NewsEncoder(nn.Module):
             hs.append(self.projections[m](x))
         return torch.stack(hs, dim=1)
 
-    def forward(self, news: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, news: torch.Tensor, unknown: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """news (n,) indices; `unknown` (n,) bool marks items to encode with the 'unknown' ID row 0 whatever their
+        own row (ID dropout in training: how row 0 learns what a news unseen in train is worth)."""
         id_rows = self.id_map[news] if self.id_embedding is not None else None
+        if unknown is not None and id_rows is not None:
+            id_rows = id_rows.masked_fill(unknown, 0)
         feats = self.features[news] if self.feature_slices else None
         h = self.project(id_rows, feats)
         if self.fusion is None:

@@ -29,16 +29,26 @@ class Recommender(nn.Module):
         )
         self.user_encoder = UserEncoder(cfg.dim, cfg.user_hidden)
 
-    def forward(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    def forward(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor,
+                unknown: torch.Tensor | None = None) -> torch.Tensor:
         """hist (B, L) news indices (padding: any valid index, masked out), mask (B, L) bool, cand (B, C) -> (B, C).
+        `unknown` (B, L + C) bool, optional: history and candidate slots whose news is encoded with the 'unknown'
+        ID row (ID dropout); a dropped slot and a kept slot of the same news are two distinct items.
 
         A batch of B samples names B*(L+C) slots but far fewer distinct news: each distinct news is encoded once,
         the user-attention logit computed once per distinct history news, histories pooled straight from those
         rows (no (B, L, d) slot tensor), candidates gathered from them.
         """
         b, l = hist.shape
-        uniq, inv = torch.unique(torch.cat([hist.reshape(-1), cand.reshape(-1)]), return_inverse=True)
-        vecs, _ = self.news_encoder(uniq)
+        slots = torch.cat([hist.reshape(-1), cand.reshape(-1)])
+        if unknown is None:
+            uniq, inv = torch.unique(slots, return_inverse=True)
+            vecs, _ = self.news_encoder(uniq)
+        else:
+            # (news, dropped) as one key: every distinct pair is encoded once
+            drop = torch.cat([unknown[:, :l].reshape(-1), unknown[:, l:].reshape(-1)])
+            uniq, inv = torch.unique(slots * 2 + drop, return_inverse=True)
+            vecs, _ = self.news_encoder(uniq // 2, unknown=(uniq % 2).bool())
         hpos, cpos = inv[: b * l].view(b, l), inv[b * l:].view(cand.shape)
         # the attention logit only for news some history names: candidate-only news (half the distinct news of
         # a demo batch) never need it, and Linear(d, 200) is a quarter of the per-news FLOPs
@@ -49,10 +59,14 @@ class Recommender(nn.Module):
         # about 3x slower forward + backward on CPU at B=1024, C=5, d=256
         return (users[:, None, :] * gather_rows(vecs, cpos)).sum(-1)
 
-    def forward_naive(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    def forward_naive(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor,
+                      unknown: torch.Tensor | None = None) -> torch.Tensor:
         """Reference form: every slot encoded on its own (what `forward` must equal)."""
         b, l = hist.shape
-        hvecs, _ = self.news_encoder(hist.reshape(-1))
-        cvecs, _ = self.news_encoder(cand.reshape(-1))
+        hu = cu = None
+        if unknown is not None:
+            hu, cu = unknown[:, :l].reshape(-1), unknown[:, l:].reshape(-1)
+        hvecs, _ = self.news_encoder(hist.reshape(-1), unknown=hu)
+        cvecs, _ = self.news_encoder(cand.reshape(-1), unknown=cu)
         users = self.user_encoder(hvecs.view(b, l, -1), mask)
         return torch.einsum("bd,bcd->bc", users, cvecs.view(*cand.shape, -1))
