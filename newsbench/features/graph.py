@@ -8,8 +8,8 @@ Nodes are users, news and entities (one block each: users first, then news, then
 Mode `clicks` keeps only user-news edges, `entities` only news-entity edges, `both` (the default) both.
 
 LightGCN (torch_geometric's model: its initialisation, propagation and BPR `recommendation_loss`) is trained over
-the graph's edges (a user's clicked news against a random news; a news item's entity against a random entity), one
-shuffled full batch an epoch, each step propagating the whole graph. The step's gradient is computed in closed form
+the graph's edges (a user's clicked news against a random news; a news item's entity against a random entity), three
+shuffled batches an epoch, each step propagating the whole graph. The step's gradient is computed in closed form
 with sparse products (_BPRStep; tested against autograd through torch_geometric's LightGCN). A news item's feature is
 its final propagated embedding, so news linked only through entities get one; news with no edge at all get a zero
 vector and are counted.
@@ -30,14 +30,15 @@ from newsbench.features.text import progress_bar
 
 MODES = ("clicks", "entities", "both")
 # Each step propagates the whole graph (forward and backward), and that, not the batch, is a step's cost; a step's
-# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). So an epoch is one full batch. On demo
-# (`benchmarks/graph_speed.py quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10
-# nearest neighbours in its planted community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9% (the default:
-# a third of the propagations an epoch).
-STEPS_PER_EPOCH = 1
+# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). On demo (`benchmarks/graph_speed.py
+# quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10 nearest neighbours in its planted
+# community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9%. One step at lr 0.03 is 3x fewer propagations,
+# but it cost the downstream models: on demo v2, id+llm+gnn/gate seed 0 AUC 0.7246 with those features against 0.7478
+# with 3 steps at lr 0.01 (cold 0.607 vs 0.653). So the default stays 3 steps at lr 0.01; --batch-size trades.
+STEPS_PER_EPOCH = 3
 MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
-DEFAULT_LR = 0.03
-GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient, one full batch an epoch, lr 0.03
+DEFAULT_LR = 0.01
+GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient (batch and lr are in the key too)
 
 
 @dataclass
