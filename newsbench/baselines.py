@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsbench import atomic
+from newsbench import atomic, store
 from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
 from newsbench.metrics import impression_metrics
@@ -252,14 +252,9 @@ def baseline_paths(results, bid: str) -> tuple[Path, Path]:
 
 
 def save_baseline(results, record: dict, arrays: dict[str, np.ndarray]) -> Path:
-    """Arrays first, JSON last, each atomically: a JSON present means a complete record. Overwrites (a baseline is
-    recomputed in seconds and its id names everything it depends on)."""
-    json_path, npz_path = baseline_paths(results, record["baseline_id"])
-    with atomic.atomic_path(npz_path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    atomic.write_json(json_path, record)
-    return json_path
+    """Written as run records are (`store.write_pair`). Overwrites (a baseline is recomputed in seconds and its id
+    names everything it depends on)."""
+    return store.write_pair(*baseline_paths(results, record["baseline_id"]), record, arrays)
 
 
 def load_baselines(results, fingerprint: str | None = None) -> list[dict]:

@@ -83,14 +83,18 @@ def damage(results: str | os.PathLike, run_id: str) -> str | None:
     return None
 
 
-def save_record(results: str | os.PathLike, record: dict, arrays: dict[str, np.ndarray]) -> Path:
-    """Write one run: arrays first, JSON last, each atomically. Returns the JSON path."""
-    json_path, npz_path = record_paths(results, record["run_id"])
+def write_pair(json_path: Path, npz_path: Path, record: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Arrays first, JSON last, each atomically: a JSON present means a complete record. Returns the JSON path."""
     with atomic.atomic_path(npz_path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     atomic.write_json(json_path, record)
     return json_path
+
+
+def save_record(results: str | os.PathLike, record: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Write one run (`write_pair`). Returns the JSON path."""
+    return write_pair(*record_paths(results, record["run_id"]), record, arrays)
 
 
 def load_record(results: str | os.PathLike, run_id: str) -> dict:
