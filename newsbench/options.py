@@ -116,7 +116,7 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
          1, 65536),
     Spec("graph_batch_size", ("--batch-size",), int,
          "Edges per BPR step. Default: a third of the edges (3 steps an epoch, each propagating the whole graph).",
-         1024, 1_048_576),
+         1024, 1 << 24),
     Spec("cold_share", ("--cold-share",), float, "Share of dev candidates that are news unseen in train.", 0.0, 0.95),
 )}
 

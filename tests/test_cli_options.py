@@ -251,7 +251,7 @@ def test_data_that_is_read_with_a_warning(tiny_dir, tmp_path):
     assert "1,000 of 1,000 impression ids are not integers (line 1: 'demo-0'); impressions are numbered by their " \
            "line" in strid["stderr"]
     assert repeated["rc"] == 0
-    assert "1 repeated impression id (line 6 repeats line 3 exactly); every row is kept" in repeated["stderr"]
+    assert "1 repeated impression id (line 6 repeats line 3 exactly); every row is kept as its own impression, numbered by its line" in repeated["stderr"]
     assert valid["rc"] == 0 and "no dev split" in valid["stderr"] and "valid: ignored" in valid["stderr"]
     # the right card passes the check (the report then fails later, on the fake record's missing arrays)
     assert "--card" not in card["stderr"]

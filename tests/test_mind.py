@@ -197,7 +197,8 @@ def test_real_large_case(real_mind, tmp_path):
         (tmp_path / name).write_text("\n".join(kept) + "\n", "utf-8")
         assert len(read_news(tmp_path / name).ids) == len(kept)
     t = read_behaviors(case / "dev_behaviors.tsv")
-    assert t.impression_id.tolist() == [1, 1, 1]  # repeated impression ids are kept as separate rows
+    # repeated impression ids: every row kept as its own impression, numbered by line (reports pair runs by id)
+    assert t.impression_id.tolist() == [1, 2, 3]
     assert np.diff(t.hist_ptr)[2] == 2  # a repeated history id stays repeated
 
 

@@ -272,8 +272,10 @@ def check_behaviors(ds: Dataset, b: Behaviors, rows: list[ImpressionRow]) -> Non
     assert b.hist.dtype == np.int32 and b.cand.dtype == np.int32 and b.label.dtype == np.int8
     assert b.hist_ptr[0] == 0 and b.hist_ptr[-1] == len(b.hist) and b.cand_ptr[-1] == len(b.cand) == len(b.label)
     ids = ds.news.ids
+    # ids as written when they are distinct; numbered by line when any repeats (one id must name one impression)
+    distinct = len({r.impression_id for r in rows}) == len(rows)
     for i, row in enumerate(rows):
-        assert int(b.impression_id[i]) == row.impression_id
+        assert int(b.impression_id[i]) == (row.impression_id if distinct else i + 1)
         assert str(ds.users[b.user[i]]) == row.user
         assert int(b.time[i]) == calendar.timegm(row.when.timetuple()), row.time_text
         assert [str(ids[k]) for k in b.hist[b.hist_ptr[i]:b.hist_ptr[i + 1]]] == row.history

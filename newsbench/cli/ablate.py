@@ -188,6 +188,9 @@ def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, cons
 
     mods = grid.needed_modalities(configs)
     names = [n for n in bl.BASELINES if n not in bl.FEATURE_OF or bl.FEATURE_OF[n] in mods]
+    fcfg = grid.feature_config(configs)
+    if fcfg is not None:        # the device the grid's features were computed on (a GPU-less Ray driver: cpu)
+        base = dataclasses.replace(base, device=fcfg.device)
     features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
     for record, arrays in bl.compute_baselines(dataset, features, info, names):
         bl.save_baseline(results, record, arrays)
@@ -345,7 +348,8 @@ class _GridProgress(grid.GridEvents):
         self.progress.advance(self.grid_task)
         timings = record.get("timings") or {}
         self.train_seconds += sum(timings.get("epoch_seconds") or [])
-        self.eval_seconds += timings.get("eval_seconds") or 0.0
+        # evaluation includes the attribution passes (timed apart in the record)
+        self.eval_seconds += (timings.get("eval_seconds") or 0.0) + (timings.get("attribution_seconds") or 0.0)
         if self.in_flight.pop(run_id, None) is not None:
             self._show_in_flight()
         auc = (record.get("metrics") or {}).get("auc")

@@ -58,7 +58,7 @@ def baselines(
     as_json: bool = typer.Option(False, "--json", help="Print the records (without arrays) as JSON."),
 ) -> None:
     from newsbench import baselines as bl
-    from newsbench.cli.common import load_data
+    from newsbench.cli.common import load_data, require_splits
     from newsbench.train import resolve_device
 
     names = bl.parse_baselines(only)
@@ -71,6 +71,7 @@ def baselines(
     except ValueError as err:
         raise InputError(str(err)) from None
     dataset = load_data(data, cache_dir, unknown_news)
+    require_splits(dataset, data)       # before any feature work
     features, info = bl.baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=not as_json)
     done = bl.compute_baselines(dataset, features, info, names)
     if results is not None:

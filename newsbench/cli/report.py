@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         csv: bool = typer.Option(False, "--csv", help="Print one table as CSV (--table, default ablation); every "
                                  "table as its own CSV file with --out."),
         table: Optional[str] = typer.Option(None, "--table", help="Print only this table: fusion | ablation | "
-                                            "weights | breakdown (those the results allow)."),
+                                            "weights | attribution | breakdown (those the results allow)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write report.md, report.tex, one CSV per "
                                            "table and report.json (every number) into this folder."),
         alpha: float = other_option("alpha", 0.05),

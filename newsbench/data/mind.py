@@ -420,11 +420,13 @@ class BehaviorsTable:
     label: np.ndarray
 
 
-def _warn_repeated_impressions(table: pa.Table, imp: pa.Array, path: Path, messages: list[str] | None) -> None:
-    """Repeated impression ids (an edited file, a concatenation) are kept as separate rows, as written: say so,
-    naming the first repeat and whether it is an exact copy of an earlier line (then that impression counts twice)."""
+def _warn_repeated_impressions(table: pa.Table, imp: pa.Array, path: Path, messages: list[str] | None) -> bool:
+    """Repeated impression ids (an edited file, a concatenation): every row is kept as its own impression, numbered
+    by its line, since reports pair runs by impression id and one id must name one impression. Say so, naming the
+    first repeat and whether it is an exact copy of an earlier line (then that impression counts twice). True when
+    ids repeat."""
     if pc.count_distinct(imp).as_py() == len(imp):
-        return
+        return False
     ids = np.asarray(imp.to_numpy(zero_copy_only=False))
     _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     repeats = np.flatnonzero(first[inverse] != np.arange(len(ids)))
@@ -433,10 +435,11 @@ def _warn_repeated_impressions(table: pa.Table, imp: pa.Array, path: Path, messa
     what = (f"line {row + 1} repeats line {prev + 1} exactly" if same else
             f"impression id {ids[row]!r} on line {row + 1} is already used on line {prev + 1}")
     msg = (f"{path}: {len(repeats):,} repeated impression id{'s' if len(repeats) != 1 else ''} ({what}); every row "
-           f"is kept as its own impression, ids as written")
+           f"is kept as its own impression, numbered by its line")
     warn(msg)
     if messages is not None:
         messages.append(msg)
+    return True
 
 
 def parse_times(column: pa.Array, path: Path) -> np.ndarray:
@@ -469,7 +472,7 @@ def read_behaviors(path: str | os.PathLike, messages: list[str] | None = None) -
     if bad is not None:
         raise InputError(f"bad impression id {imp[bad].as_py()!r} (empty, or contains whitespace or a control "
                          f"character)", file=path, line=bad + 1)
-    _warn_repeated_impressions(table, imp, path, messages)
+    repeated = _warn_repeated_impressions(table, imp, path, messages)
     not_int = pc.invert(pc.match_substring_regex(imp, r"^[0-9]{1,18}$"))
     bad = _first(not_int)
     n_bad = 0 if bad is None else int(pc.sum(pc.cast(not_int, pa.int64())).as_py())
@@ -487,6 +490,8 @@ def read_behaviors(path: str | os.PathLike, messages: list[str] | None = None) -
         warn(msg)
         if messages is not None:
             messages.append(msg)
+    if repeated:
+        impression_id = np.arange(1, len(imp) + 1, dtype=np.int64)
 
     user = _col(table, "user")
     bad = _first(pc.invert(pc.match_substring_regex(user, ID_PATTERN)))
