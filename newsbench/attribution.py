@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newsbench.metrics import impression_metrics
+from newsbench.metrics import subset_metrics
 
 
 def group_auc(scores: np.ndarray, labels: np.ndarray, cand_ptr: np.ndarray, group: np.ndarray,
@@ -24,15 +24,11 @@ def group_auc(scores: np.ndarray, labels: np.ndarray, cand_ptr: np.ndarray, grou
     """(n_groups, M) per-impression AUC over each impression's candidates of group g (NaN where undefined).
 
     `group` (nnz,) int gives each candidate's group in CSR order; a negative group leaves the candidate out."""
-    m = len(cand_ptr) - 1
-    imp_of = np.repeat(np.arange(m), np.diff(cand_ptr))
-    out = np.full((n_groups, m), np.nan)
+    out = np.full((n_groups, len(cand_ptr) - 1), np.nan)
     for g in range(n_groups):
         keep = group == g
-        if not keep.any():
-            continue
-        ptr = np.r_[0, np.cumsum(np.bincount(imp_of[keep], minlength=m))]
-        out[g] = impression_metrics(scores[keep], labels[keep], ptr)["auc"]
+        if keep.any():
+            out[g] = subset_metrics(scores, labels, cand_ptr, keep)["auc"]
     return out
 
 

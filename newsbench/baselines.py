@@ -30,7 +30,7 @@ import numpy as np
 from newsbench import atomic, store
 from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
-from newsbench.metrics import impression_metrics
+from newsbench.metrics import ARRAY_METRICS, impression_metrics, mean_or_none, subset_metrics
 
 CENTROID_CHUNK_ROWS = 1 << 16   # candidate rows gathered at once: 2 x 2^16 x 384 float32 = 200 MB at most
 
@@ -101,13 +101,8 @@ def recent_popularity_scores(dataset: Dataset, window: int = DAY_SECONDS) -> np.
 # ----------------------------------------------------------------------------------------------------------------
 # Evaluation: the same per-impression arrays a run record holds, so the report can pair a baseline with any run
 
-METRIC_ARRAYS = {"auc": "auc", "mrr": "mrr", "ndcg5": "ndcg@5", "ndcg10": "ndcg@10"}   # array name -> metric name
+METRIC_ARRAYS = ARRAY_METRICS   # array name -> metric name, as in run records
 SIDES = ("cold", "warm")
-
-
-def _nanmean(x: np.ndarray) -> float | None:
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else None
 
 
 def evaluate_scores(scores: np.ndarray, dataset: Dataset) -> tuple[dict, dict, dict[str, np.ndarray]]:
@@ -122,17 +117,14 @@ def evaluate_scores(scores: np.ndarray, dataset: Dataset) -> tuple[dict, dict, d
     arrays = {"impression_id": beh.impression_id.astype(np.int64)}
     per = impression_metrics(scores, labels, beh.cand_ptr)
     arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_ARRAYS})
-    metrics = {name: _nanmean(arrays[k]) for k, name in METRIC_ARRAYS.items()}
-    m = len(beh)
-    imp_of = np.repeat(np.arange(m), np.diff(beh.cand_ptr))
+    metrics = {name: mean_or_none(arrays[k]) for k, name in METRIC_ARRAYS.items()}
     cold = ~dataset.seen_in_train()[beh.cand]
     metrics_by = {"all": {**metrics, "n": int((~np.isnan(arrays["auc"])).sum())}}
     for side, keep in zip(SIDES, (cold, ~cold)):
-        ptr = np.r_[0, np.cumsum(np.bincount(imp_of[keep], minlength=m))]
-        sub = impression_metrics(scores[keep], labels[keep], ptr)
+        sub = subset_metrics(scores, labels, beh.cand_ptr, keep)
         for k in METRIC_ARRAYS:
             arrays[f"{k}_{side}"] = np.asarray(sub[k], dtype=np.float64)
-        metrics_by[side] = {**{name: _nanmean(arrays[f"{k}_{side}"]) for k, name in METRIC_ARRAYS.items()},
+        metrics_by[side] = {**{name: mean_or_none(arrays[f"{k}_{side}"]) for k, name in METRIC_ARRAYS.items()},
                             "n": int((~np.isnan(arrays[f"auc_{side}"])).sum())}
     return metrics, metrics_by, arrays
 

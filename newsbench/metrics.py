@@ -235,6 +235,31 @@ def _nanmean(values: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
+# Per-impression array names (run records, baselines) -> metric names (tables, JSON).
+ARRAY_METRICS = {"auc": "auc", "mrr": "mrr", "ndcg5": "ndcg@5", "ndcg10": "ndcg@10"}
+
+
+def mean_or_none(values: np.ndarray) -> float | None:
+    """Mean over defined (non-NaN) impressions; None (JSON null) when none is defined."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else None
+
+
+def subset_ptr(cand_ptr: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """CSR pointer over only the kept candidates (`keep` (nnz,) bool in CSR order) of each impression: with
+    scores[keep] and labels[keep] it scores each impression over a subset of its candidates (cold, warm, a
+    category); impressions left without a click and a non-click get NaN AUC."""
+    m = len(cand_ptr) - 1
+    imp = np.repeat(np.arange(m), np.diff(cand_ptr))
+    return np.r_[0, np.cumsum(np.bincount(imp[keep], minlength=m))].astype(np.int64)
+
+
+def subset_metrics(scores: np.ndarray, labels: np.ndarray, cand_ptr: np.ndarray,
+                   keep: np.ndarray) -> dict[str, np.ndarray]:
+    """`impression_metrics` over each impression's kept candidates only (`subset_ptr`)."""
+    return impression_metrics(scores[keep], labels[keep], subset_ptr(cand_ptr, keep))
+
+
 def mean_metrics(per_impression: Mapping[str, np.ndarray]) -> dict[str, float]:
     """Means over impressions, skipping undefined (NaN) ones.
 

@@ -39,11 +39,12 @@ from newsbench import store
 from newsbench.config import RECORD_SCHEMA, RunConfig
 from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
+from newsbench.metrics import ARRAY_METRICS, mean_or_none, subset_metrics
 from newsbench.model import Recommender, has_weights
 from newsbench.params import count_params, flops_per_news
 
 Progress = Callable[[dict], None] | None
-METRIC_KEYS = {"auc": "auc", "mrr": "mrr", "ndcg5": "ndcg@5", "ndcg10": "ndcg@10"}   # array name -> record name
+METRIC_KEYS = ARRAY_METRICS   # array name -> record name
 EVAL_NEWS_CHUNK = 16384
 EVAL_USER_CHUNK = 8192      # users pool straight from the news table: no (chunk, L, d) tensor
 EVAL_SCORE_CHUNK = 1 << 17
@@ -310,18 +311,6 @@ def score_candidates(model: Recommender, news_vecs: torch.Tensor, news_logits: t
     return scores.cpu().numpy()
 
 
-def _subset_auc(scores, labels, imp_of, keep, m) -> np.ndarray:
-    from newsbench.metrics import impression_metrics
-
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(imp_of[keep], minlength=m))])
-    return impression_metrics(scores[keep], labels[keep], ptr)["auc"]
-
-
-def _nanmean(x: np.ndarray) -> float | None:
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else None
-
-
 def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None) -> tuple[dict, dict, dict]:
     """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays."""
     from newsbench.metrics import impression_metrics
@@ -333,12 +322,12 @@ def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = 
     # the user of each impression: the report's impression-level tests treat a user's impressions as one unit
     arrays = {"impression_id": beh.impression_id.astype(np.int64), "user": beh.user.astype(np.int64)}
     arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_KEYS})
-    metrics = {name: _nanmean(arrays[k]) for k, name in METRIC_KEYS.items()}
+    metrics = {name: mean_or_none(arrays[k]) for k, name in METRIC_KEYS.items()}
 
     imp_of = np.repeat(np.arange(m), np.diff(beh.cand_ptr))
     cold = ~dataset.seen_in_train()[beh.cand]
-    arrays["auc_cold"] = np.asarray(_subset_auc(scores, labels, imp_of, cold, m), dtype=np.float64)
-    arrays["auc_warm"] = np.asarray(_subset_auc(scores, labels, imp_of, ~cold, m), dtype=np.float64)
+    arrays["auc_cold"] = np.asarray(subset_metrics(scores, labels, beh.cand_ptr, cold)["auc"], dtype=np.float64)
+    arrays["auc_warm"] = np.asarray(subset_metrics(scores, labels, beh.cand_ptr, ~cold)["auc"], dtype=np.float64)
 
     # category split: (impression, category of a clicked candidate) pairs, each impression once per category
     n_cat = len(news.categories)
@@ -360,8 +349,8 @@ def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = 
         }
     metrics_by = {
         "category": by_cat,
-        "cold": {"auc": _nanmean(arrays["auc_cold"]), "n": int((~np.isnan(arrays["auc_cold"])).sum())},
-        "warm": {"auc": _nanmean(arrays["auc_warm"]), "n": int((~np.isnan(arrays["auc_warm"])).sum())},
+        "cold": {"auc": mean_or_none(arrays["auc_cold"]), "n": int((~np.isnan(arrays["auc_cold"])).sum())},
+        "warm": {"auc": mean_or_none(arrays["auc_warm"]), "n": int((~np.isnan(arrays["auc_warm"])).sum())},
     }
     if weights is not None:
         arrays.update(weight_arrays(weights, news.category, n_cat, ~dataset.seen_in_train()))

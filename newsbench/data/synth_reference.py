@@ -43,7 +43,7 @@ import numpy as np
 
 from newsbench.attribution import auc_drop
 from newsbench.data import vocab
-from newsbench.metrics import impression_metrics
+from newsbench.metrics import impression_metrics, subset_ptr
 
 MODALITIES = ("id", "llm", "gnn")
 PSEUDO_CLICKS = 3.0       # A above: prior strength of the "no preference" baseline, in history clicks
@@ -166,12 +166,6 @@ def random_expected(labels: np.ndarray, cand_ptr: np.ndarray) -> dict[str, np.nd
     return out
 
 
-def _subset(labels: np.ndarray, cand_ptr: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    m = len(cand_ptr) - 1
-    imp = np.repeat(np.arange(m), np.diff(cand_ptr))
-    return np.r_[0, np.cumsum(np.bincount(imp[keep], minlength=m))]
-
-
 def _means(per: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: round(float(np.nanmean(per[k])), 6) if np.isfinite(per[k]).any() else None
             for k, name in METRICS.items()}
@@ -182,7 +176,7 @@ def metric_rows(score: np.ndarray | None, labels: np.ndarray, cand_ptr: np.ndarr
     out = {}
     for part, keep in (("overall", None), ("cold", cold), ("warm", ~cold)):
         y = labels if keep is None else labels[keep]
-        ptr = cand_ptr if keep is None else _subset(labels, cand_ptr, keep)
+        ptr = cand_ptr if keep is None else subset_ptr(cand_ptr, keep)
         if score is None:
             per = random_expected(y, ptr)
         else:

@@ -90,14 +90,8 @@ def load_groups(results_dir, dataset: str | None = None) -> tuple[list[Group], l
             npz = store.record_paths(results_dir, r["run_id"])[1]
             if not npz.is_file():
                 raise InputError("run record has no per-impression array file", file=npz)
-            try:
-                arrays = store.load_arrays(results_dir, r["run_id"])
-            except (OSError, ValueError, zipfile.BadZipFile) as err:
-                raise InputError(f"unreadable per-impression array file: {err}", file=npz) from None
-            missing = [k for k in ("impression_id", *stats.METRIC_ARRAYS.values()) if k not in arrays]
-            if missing:
-                raise InputError(f"array file lacks {', '.join(missing)}", file=npz)
-            runs[r["config"]["seed"]] = arrays
+            runs[r["config"]["seed"]] = _checked_arrays(
+                lambda: store.load_arrays(results_dir, r["run_id"]), npz, "per-impression array file", "array file")
         groups.append(Group(key, label, recs, stats.RunGroup(label, runs)))
     return sorted(groups, key=Group.sort_key), records
 
@@ -138,12 +132,20 @@ def load_references(results_dir, fingerprint: str) -> list[Reference]:
     for r in recs:
         label = f"baseline: {r['label']}" + (f" [{r['baseline_id'][:6]}]" if count[r["label"]] > 1 else "")
         npz = baselines.baseline_paths(results_dir, r["baseline_id"])[1]
-        try:
-            arrays = baselines.load_baseline_arrays(results_dir, r["baseline_id"])
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            raise InputError(f"unreadable baseline array file: {err}", file=npz) from None
-        missing = [k for k in ("impression_id", *stats.METRIC_ARRAYS.values()) if k not in arrays]
-        if missing:
-            raise InputError(f"baseline array file lacks {', '.join(missing)}", file=npz)
+        arrays = _checked_arrays(lambda: baselines.load_baseline_arrays(results_dir, r["baseline_id"]), npz,
+                                 "baseline array file", "baseline array file")
         out.append(Reference(label, r, stats.RunGroup(label, {REFERENCE_SEED: arrays})))
     return out
+
+
+def _checked_arrays(load, npz, name: str, short: str) -> dict:
+    """`load()`'s per-impression arrays (run record or baseline), with an unreadable file or a missing array named
+    as one InputError on `npz`."""
+    try:
+        arrays = load()
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise InputError(f"unreadable {name}: {err}", file=npz) from None
+    missing = [k for k in ("impression_id", *stats.METRIC_ARRAYS.values()) if k not in arrays]
+    if missing:
+        raise InputError(f"{short} lacks {', '.join(missing)}", file=npz)
+    return arrays
