@@ -19,7 +19,8 @@ from rich.table import Table
 
 from newsbench import grid, store
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
-from newsbench.cli.options import check_writable_dir, choice_option, device_option, other_option, run_option
+from newsbench.cli.options import (check_writable_dir, choice_option, device_option, make_config, other_option,
+                                   run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
 from newsbench.options import SEED_MAX
@@ -109,7 +110,7 @@ def ablate(
     check_writable_dir(results, "--results")
     if report:
         check_writable_dir(results / "report", "--results")
-    base = _base_config(
+    base = make_config(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
         graph=graph,
@@ -243,13 +244,6 @@ def _warn_damaged(configs, results: Path, fingerprint: str) -> None:
         if store.record_state(results, rid) == "damaged":
             warn(f"run {rid} ({cfg.label} seed {cfg.seed}) has a damaged record in {store.runs_dir(results)} "
                  f"({store.damage(results, rid)}); it counts as pending and is trained again")
-
-
-def _base_config(**kw: Any) -> RunConfig:
-    try:
-        return RunConfig(**kw)
-    except ValueError as err:
-        raise InputError(str(err)) from None
 
 
 def _resolve_device(device: str, gpus_per_run: float) -> str:

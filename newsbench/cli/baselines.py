@@ -15,9 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt
-from newsbench.cli.options import check_writable_dir, device_option, run_option
-from newsbench.config import RunConfig
-from newsbench.errors import InputError
+from newsbench.cli.options import check_writable_dir, device_option, make_config, run_option
 
 HELP = """Score the dev split with the data-derived baselines, no training: popularity (train clicks), recent \
 popularity (train clicks of the last train day), the history-centroid text score and the history-centroid graph \
@@ -64,12 +62,9 @@ def baselines(
     names = bl.parse_baselines(only)
     if results is not None:
         check_writable_dir(results, "--results")
-    try:
-        cfg = RunConfig(text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_dim=graph_dim,
-                        graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-                        device=resolve_device(device))
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    cfg = make_config(text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_dim=graph_dim,
+                      graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+                      device=resolve_device(device))
     dataset = load_data(data, cache_dir, unknown_news)
     require_splits(dataset, data)       # before any feature work
     features, info = bl.baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=not as_json)

@@ -17,7 +17,6 @@ from rich.table import Table
 from newsbench.cli import common
 from newsbench.cli.common import CacheOpt, DataOpt
 from newsbench.cli.options import device_option, other_option, run_option
-from newsbench.errors import InputError
 
 app = typer.Typer(
     help="Compute the frozen news features (text `llm`, graph `gnn`) and cache them; train and ablate reuse them.",

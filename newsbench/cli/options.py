@@ -131,3 +131,11 @@ def check_cache_dir(path: Path | None) -> None:
         check_writable_dir(path, "--cache-dir")
     elif os.environ.get("NEWSBENCH_CACHE"):
         check_writable_dir(Path(os.environ["NEWSBENCH_CACHE"]), "$NEWSBENCH_CACHE")
+
+
+def make_config(**kw) -> RunConfig:
+    """RunConfig(**kw), with its own checks (a modality subset, a fusion, thread count) as one user error line."""
+    try:
+        return RunConfig(**kw)
+    except ValueError as err:
+        raise InputError(str(err)) from None

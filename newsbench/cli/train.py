@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
-from newsbench.cli.options import check_writable_dir, choice_option, device_option, other_option, run_option
-from newsbench.config import FUSIONS, RunConfig
+from newsbench.cli.options import (check_writable_dir, choice_option, device_option, make_config, other_option,
+                                   run_option)
+from newsbench.config import FUSIONS
 from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
 
@@ -123,16 +124,13 @@ def register(app: typer.Typer) -> None:
         if amp and not device.startswith("cuda") and device != "auto":
             raise InputError("--amp needs a CUDA device (see --device)")
         check_writable_dir(results, "--results")
-        try:
-            cfg = RunConfig(
-                modalities=mods, fusion=fusion, seed=seed, epochs=epochs,
-                batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
-                user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode,
-                graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-                device="cpu", amp=amp, cpu_threads=cpu_threads,
-            )
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        cfg = make_config(
+            modalities=mods, fusion=fusion, seed=seed, epochs=epochs,
+            batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
+            user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
+            graph=graph_mode, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
+            graph_seed=graph_seed, device="cpu", amp=amp, cpu_threads=cpu_threads,
+        )
 
         from newsbench import store
         from newsbench.train import resolve_device, run_and_save
