@@ -173,7 +173,7 @@ def test_closed_form_bpr_step_matches_autograd_through_torch_geometric(ds):
     import torch
     from torch_geometric.nn.models import LightGCN
 
-    from newsbench.features.graph import _BPRStep, _normalised_adjacency
+    from newsbench.features.graph import _BPRStep, _normalised_adjacency, _Propagation
 
     g = build_graph(ds, "both")
     rng = np.random.default_rng(3)
@@ -190,7 +190,7 @@ def test_closed_form_bpr_step_matches_autograd_through_torch_geometric(ds):
     loss.backward()
     step = _BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, "cpu")
     adj = _normalised_adjacency(g, "cpu").to(torch.float64)
-    mine_loss, mine_grad = step.loss_and_grad(adj, ref.embedding.weight.detach(), 2)
+    mine_loss, mine_grad = step.loss_and_grad(_Propagation(adj, 2), ref.embedding.weight.detach())
     # float64 throughout, but newsbench's normalised adjacency is stored in float32 (relative error ~6e-8)
     want = ref.embedding.weight.grad.numpy()
     assert np.abs(want).max() > 0
@@ -212,3 +212,26 @@ def test_lightgcn_on_cuda_follows_the_cpu_trajectory(ds):
     gpu_emb, gpu_loss = train_lightgcn(g, dim=16, layers=2, epochs=5, device="cuda", progress=False)
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-4)
     np.testing.assert_allclose(gpu_emb, cpu_emb, rtol=1e-3, atol=1e-5)
+
+
+def test_row_blocked_products_have_the_same_bytes_as_one_product(ds):
+    """_SpMM cuts the rows into blocks run on threads: every row is still one CSR row sum, so the bytes cannot
+    depend on the number of blocks; and Horner's propagation equals the sum of powers (x + Ax + A^2x)/3."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from newsbench.features.graph import _normalised_adjacency, _Propagation, _SpMM
+
+    g = build_graph(ds, "both")
+    adj = _normalised_adjacency(g, "cpu")
+    x = torch.randn(g.n_nodes, 16, generator=torch.Generator().manual_seed(0))
+    one = _Propagation(adj, 2)(x, "p").clone()
+    with ThreadPoolExecutor(3) as pool:
+        blocked = _SpMM(adj, 3, pool)
+        assert len(blocked.parts) == 3 and blocked.parts[-1][1] == g.n_nodes
+        three = _Propagation(adj, 2, 3, pool)(x, "p")
+        assert three.numpy().tobytes() == one.numpy().tobytes()
+    a64, x64 = adj.to(torch.float64), x.double()
+    powers = (x64 + a64 @ x64 + a64 @ (a64 @ x64)) / 3
+    np.testing.assert_allclose(one.numpy(), powers.numpy(), rtol=1e-5, atol=1e-6)

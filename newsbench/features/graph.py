@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +40,8 @@ MODES = ("clicks", "entities", "both")
 STEPS_PER_EPOCH = 3
 MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
 DEFAULT_LR = 0.01
-GRAPH_VERSION = 3  # 2: deterministic training on CPU; 3: closed-form BPR gradient (batch and lr are in the key too)
+GRAPH_VERSION = 4  # 2: deterministic CPU training; 3: closed-form BPR gradient; 4: Horner propagation, batches in
+#   source order, fused Adam (summation order and negatives pairing changed; batch and lr are in the key too)
 
 
 @dataclass
@@ -107,8 +110,8 @@ def auto_batch(n_edges: int) -> int:
 
 
 def _normalised_adjacency(g: Graph, device):
-    """D^-1/2 A D^-1/2 of the symmetric graph as a torch sparse CSR matrix, computed once (LightGCN's LGConv would
-    renormalise on every layer of every step otherwise)."""
+    """D^-1/2 A D^-1/2 of the symmetric graph as a torch sparse CSR matrix, computed once (LightGCN's LGConv
+    would renormalise on every layer of every step otherwise)."""
     import torch
 
     row = np.concatenate([g.src, g.dst])
@@ -124,34 +127,83 @@ def _normalised_adjacency(g: Graph, device):
     return adj.to(device)
 
 
-def _rows_csr(rows: np.ndarray, cols: np.ndarray, n: int):
-    """The (n, n) CSR pattern with one entry (rows[k], cols[k]) per k, duplicates kept: (crow, col, order), where
-    `order` maps CSR positions to k (values are given later as v[order]). A stable sort keeps each row's entries in
-    k order, so every product over this pattern sums in one fixed order whatever the thread count."""
-    import torch
-
-    order = np.argsort(rows, kind="stable")
-    crow = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=crow[1:])
-    return torch.from_numpy(crow), torch.from_numpy(cols[order]), torch.from_numpy(order)
-
-
-def _csr(crow, col, values, n: int):
+def _csr(crow, col, values, shape):
     import torch
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
-def _propagate(adj, x, layers: int):
-    """LightGCN's output, the mean of x, Ax, ..., A^L x (alpha = 1/(L+1) each, as torch_geometric's default)."""
-    out, h = x, x
-    for _ in range(layers):
-        h = adj @ h
-        out = out + h
-    return out / (layers + 1)
+class _SpMM:
+    """Products with one sparse CSR matrix, `out = beta * add + alpha * M @ h` into a given buffer.
+
+    torch's CPU product of a CSR matrix with a dense one runs on one thread (measured: the same time with 1 and 2
+    torch threads), so on CPU the rows are cut into `blocks` slices of about equal nnz and the slices run on a
+    thread pool (torch releases the GIL). Each row is still summed by one call in its CSR order, so the result has
+    the same bytes whatever the number of blocks (tests/test_graph_features.py). On CUDA: one block, one call.
+    """
+
+    def __init__(self, m, blocks: int = 1, pool=None):
+        self.shape = m.shape
+        crow, col, val = m.crow_indices(), m.col_indices(), m.values()
+        if blocks <= 1 or pool is None or m.shape[0] < 2 * blocks:
+            self.parts, self.pool = [(0, m.shape[0], m)], None
+            return
+        self.pool = pool
+        cuts = np.searchsorted(crow.cpu().numpy(), np.linspace(0, int(crow[-1]), blocks + 1)[1:-1])
+        bounds = [0, *sorted(set(int(c) for c in cuts)), m.shape[0]]
+        self.parts = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            a, b = int(crow[lo]), int(crow[hi])
+            self.parts.append((lo, hi, _csr(crow[lo:hi + 1] - a, col[a:b], val[a:b], (hi - lo, m.shape[1]))))
+
+    def __call__(self, h, out, add, scale: float = 1.0):
+        """out = scale * (add + M @ h), each row block into its rows of `out` (which must not overlap h)."""
+        import torch
+
+        def part(p):
+            lo, hi, m = p
+            torch.addmm(add[lo:hi], m, h, beta=scale, alpha=scale, out=out[lo:hi])
+
+        if self.pool is None:
+            part(self.parts[0])
+        else:
+            for f in [self.pool.submit(part, p) for p in self.parts]:
+                f.result()
+        return out
+
+
+class _Propagation:
+    """LightGCN's output P(A) x = (x + Ax + ... + A^L x) / (L+1) (alpha = 1/(L+1) each, torch_geometric's
+    default), by Horner's rule: x + A(x + A(x + Ax)), one fused `addmm` a layer into two reused buffers (a step
+    allocates no (N, dim) tensor, whose first touch costs page faults each time). A is symmetric, so the backward of
+    P(A) is P(A) itself."""
+
+    def __init__(self, adj, layers: int, blocks: int = 1, pool=None):
+        self.spmm = _SpMM(adj, blocks, pool)
+        self.layers = layers
+        self._buffers: dict = {}
+
+    def buffer(self, name: str, like):
+        import torch
+
+        key = (name, tuple(like.shape), like.dtype, like.device)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty_like(like)
+        return self._buffers[key]
+
+    def __call__(self, x, name: str):
+        """P(A) x into the buffer pair `name` (valid until the next call with the same name)."""
+        L = self.layers
+        if L == 0:
+            return self.buffer(name + "0", x).copy_(x)
+        bufs = (self.buffer(name + "0", x), self.buffer(name + "1", x))
+        h = x
+        for i in range(L):
+            h = self.spmm(h, bufs[i % 2], x, 1.0 / (L + 1) if i == L - 1 else 1.0)
+        return h
 
 
 class _BPRStep:
@@ -159,13 +211,19 @@ class _BPRStep:
 
     Loss, as torch_geometric's `LightGCN.recommendation_loss` (BPRLoss, lambda_reg=1e-4):
         L = -mean_b log sigmoid(<e_s, e_d> - <e_s, e_n>) + lambda * ||x[unique(s, d, n)]||^2 / B,
-    e = the propagated embeddings (_propagate), x = the trained table. With c_b = -sigmoid(<e_s,e_n> - <e_s,e_d>)/B:
+    e = P(A) x the propagated embeddings (_Propagation), x = the trained table. With
+    c_b = -sigmoid(<e_s,e_n> - <e_s,e_d>)/B:
         dL/de = (C + C^T) e,   C = sum_b c_b (1_s 1_d^T - 1_s 1_n^T)     (a sparse N x N matrix, 2B entries)
-        dL/dx = mean(G, AG, ..., A^L G) with G = dL/de (A is symmetric) + 2 lambda/B x on the batch's nodes.
+        dL/dx = P(A) dL/de (A is symmetric) + 2 lambda/B x on the batch's nodes.
     Autograd through torch_geometric materialised five (B, dim) tensors a step (gathers, products, and their
-    sort-based deterministic scatter backward): on `small` most of a step. Here the scores are one sampled dense
-    product over C's pattern and the gradient one sparse product, so a step is ~ 2L+1 sparse products.
-    tests/test_graph_features.py checks loss and gradient against autograd through torch_geometric's LightGCN.
+    sort-based deterministic scatter backward). Here the scores are one sampled dense product over C's pattern and
+    the gradient two sparse products, so a step is 2L+2 sparse products.
+
+    C's entries are the pairs (s_b, d_b), (s_b, n_b) interleaved: with the batch sorted by s (train_lightgcn passes
+    it so; otherwise a stable sort here) they are already CSR order, and the sampled scores come back in batch
+    order. C^T's CSR comes from one stable sort of its rows. Every product over these patterns sums in a fixed order
+    whatever the thread count. tests/test_graph_features.py checks loss and gradient against autograd through
+    torch_geometric's LightGCN.
     """
 
     LAMBDA_REG = 1e-4
@@ -173,35 +231,53 @@ class _BPRStep:
     def __init__(self, s: np.ndarray, d: np.ndarray, n: np.ndarray, n_nodes: int, device):
         import torch
 
-        self.B, self.N, self.device = len(s), n_nodes, device
-        rows, cols = np.concatenate([s, s]), np.concatenate([d, n])
-        # C's pattern (rows s) and C^T's (rows d and n), each with its map from CSR position to entry.
-        self.c = [t.to(device) for t in _rows_csr(rows, cols, n_nodes)]
-        self.ct = [t.to(device) for t in _rows_csr(cols, rows, n_nodes)]
-        self.nodes = torch.from_numpy(np.unique(np.concatenate([s, d, n]))).to(device)
+        B, N = len(s), n_nodes
+        if B > 1 and (np.diff(s) < 0).any():
+            o = np.argsort(s, kind="stable")
+            s, d, n = s[o], d[o], n[o]
+        self.B, self.N, self.device = B, N, device
+        rows = np.repeat(s, 2)                                # entry 2b = (s_b, d_b), 2b+1 = (s_b, n_b)
+        cols = np.stack([d, n], axis=1).reshape(-1)
+        crow = np.zeros(N + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=N), out=crow[1:])
+        self.c = [torch.from_numpy(a).to(device) for a in (crow, cols)]
+        order = torch.sort(torch.from_numpy(cols), stable=True).indices
+        crow_t = np.zeros(N + 1, np.int64)
+        np.cumsum(np.bincount(cols, minlength=N), out=crow_t[1:])
+        self.ct = [t.to(device) for t in (torch.from_numpy(crow_t), torch.from_numpy(rows)[order], order)]
+        used = np.zeros(N, bool)
+        used[s], used[d], used[n] = True, True, True
+        # The L2 term's weights: 1 on the batch's nodes (unique(s, d, n)), 0 elsewhere.
+        self.used = torch.from_numpy(used.astype(np.float32)).to(device)
 
-    def loss_and_grad(self, adj, x, layers: int):
+    def loss_and_grad(self, prop: "_Propagation", x, pool=None):
+        """(loss, gradient with respect to x); the gradient lives in `prop`'s buffers until its next call."""
         import torch
         import torch.nn.functional as F
 
         B, N = self.B, self.N
-        e = _propagate(adj, x, layers)
-        crow, col, order = self.c
-        # Scores <e_row, e_col> at C's pattern, back in entry order (first B: positives, last B: negatives).
-        pattern = _csr(crow, col, torch.zeros(len(col), dtype=e.dtype, device=e.device), N)
-        dots = torch.sparse.sampled_addmm(pattern, e, e.T, beta=0.0).values()
-        score = torch.empty_like(dots)
-        score[order] = dots
-        diff = score[:B] - score[B:]
-        reg = self.LAMBDA_REG * x[self.nodes].pow(2).sum() / B
+        e = prop(x, "e")
+        crow, col = self.c
+        pattern = _csr(crow, col, torch.zeros(len(col), dtype=e.dtype, device=e.device), (N, N))
+        dots = torch.sparse.sampled_addmm(pattern, e, e.T, beta=0.0).values().view(B, 2)
+        diff = dots[:, 0] - dots[:, 1]
+        used = self.used.to(x.dtype)
+        reg = self.LAMBDA_REG * torch.dot(torch.linalg.vector_norm(x, dim=1).square(), used) / B
         loss = -F.logsigmoid(diff).mean() + reg
         c = -torch.sigmoid(-diff) / B
-        cv = torch.cat([c, -c])                           # entry k's value in C
-        g = _csr(crow, col, cv[order], N) @ e
+        cv = torch.stack([c, -c], dim=1).view(-1)         # entry k's value in C
         crow_t, col_t, order_t = self.ct
-        g = g + _csr(crow_t, col_t, cv[order_t], N) @ e
-        grad = _propagate(adj, g, layers)                 # A symmetric: the backward of _propagate is itself
-        grad[self.nodes] += (2 * self.LAMBDA_REG / B) * x[self.nodes]
+        mats = [_csr(crow, col, cv, (N, N)), _csr(crow_t, col_t, cv[order_t], (N, N))]
+        outs = [prop.buffer("g", e), prop.buffer("gt", e)]
+        if pool is None:
+            for m, o in zip(mats, outs):
+                torch.mm(m, e, out=o)
+        else:
+            for f in [pool.submit(torch.mm, m, e, out=o) for m, o in zip(mats, outs)]:
+                f.result()
+        g = outs[0].add_(outs[1])                         # dL/de
+        grad = prop(g, "e")                               # e is spent: its buffers take the gradient
+        grad.addcmul_(x, used[:, None], value=2 * self.LAMBDA_REG / B)
         return loss, grad
 
 
@@ -231,37 +307,47 @@ def train_lightgcn(g: Graph, dim: int = 128, layers: int = 3, epochs: int = 20, 
         torch.manual_seed(seed)
         x = LightGCN(g.n_nodes, dim, layers).embedding.weight.detach().clone()
     x = torch.nn.Parameter(x.to(device))
-    opt = torch.optim.Adam([x], lr=lr)
+    # The fused Adam is one pass over the (N, dim) table and its two moments (5x faster than the default on CPU).
+    opt = torch.optim.Adam([x], lr=lr, fused=True)
     # Negatives come from the nodes on the same side of the same edge kind (news for user-news, entities for
     # news-entity), so every negative is a real candidate rather than an isolated node.
     pools = [np.unique(g.dst[g.kind == k]) for k in (0, 1)]
     n_edges = len(g.src)
     batch_size = batch_size or auto_batch(n_edges)
+    by_src = np.argsort(g.src, kind="stable")    # a batch is taken in this order, so C's rows need no sort
+    in_batch = np.zeros(n_edges, bool)
     steps = -(-n_edges // batch_size) if n_edges else 0
-    # Every sum above runs in a fixed order (CSR products, see _rows_csr), so CPU training is deterministic; keep
-    # torch's deterministic mode on anyway for whatever else a step touches. (On CUDA some kernels have no
-    # deterministic twin: warn rather than fail; the cache key names the device.)
+    # On CPU the sparse products run on torch's thread count of row blocks (see _SpMM); on CUDA one kernel each.
+    cpu = str(device).startswith("cpu")
+    workers = torch.get_num_threads() if cpu else 1
+    # Every sum above runs in a fixed order (CSR products, see _BPRStep and _SpMM), so CPU training is
+    # deterministic; keep torch's deterministic mode on anyway for whatever else a step touches. (On CUDA some
+    # kernels have no deterministic twin: warn rather than fail; the cache key names the device.)
     prev_det, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=not str(device).startswith("cpu"))
+    torch.use_deterministic_algorithms(True, warn_only=not cpu)
     losses: list[float] = []
     try:
-        with progress_bar(f"LightGCN ({device})", epochs * steps, progress) as advance:
-            for _ in range(epochs):
-                perm = rng.permutation(n_edges)
-                total = 0.0
-                for start in range(0, n_edges, batch_size):
-                    b = perm[start:start + batch_size]
-                    neg = _negatives(g, pools, b, rng)
-                    step = _BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, device)
-                    with torch.no_grad():
-                        loss, grad = step.loss_and_grad(adj, x.detach(), layers)
-                    x.grad = grad
-                    opt.step()
-                    total += float(loss) * len(b)
-                    advance(1)
-                losses.append(total / max(n_edges, 1))
-        with torch.no_grad():
-            emb = _propagate(adj, x.detach(), layers).float().cpu().numpy()
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            prop = _Propagation(adj, layers, workers, pool)
+            with progress_bar(f"LightGCN ({device})", epochs * steps, progress) as advance:
+                for _ in range(epochs):
+                    perm = rng.permutation(n_edges)
+                    total = 0.0
+                    for start in range(0, n_edges, batch_size):
+                        in_batch[:] = False
+                        in_batch[perm[start:start + batch_size]] = True
+                        b = by_src[in_batch[by_src]]
+                        neg = _negatives(g, pools, b, rng)
+                        step = _BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, device)
+                        with torch.no_grad():
+                            loss, grad = step.loss_and_grad(prop, x.detach(), pool)
+                        x.grad = grad
+                        opt.step()
+                        total += float(loss) * len(b)
+                        advance(1)
+                    losses.append(total / max(n_edges, 1))
+            with torch.no_grad():
+                emb = prop(x.detach(), "e").float().cpu().numpy().copy()
     finally:
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
     return emb, losses
