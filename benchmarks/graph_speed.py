@@ -88,6 +88,43 @@ class _PreviousStep:
         return loss, grad
 
 
+def _best(f, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def _product_bound(adj, dim: int, workers: int) -> dict:
+    """One product A @ h of the normalised adjacency (what a step does 2L times), against the machine's read
+    bandwidth on one core: the product gathers one dim-float row per stored entry, so its bytes are at least
+    nnz * dim * 4 (rows may come from cache, as h is N x dim floats); the stream is a sum over a table of the same
+    size (cache-resident like h) and over a 1 GiB array (main memory)."""
+    n, nnz = adj.shape[0], adj._nnz()
+    h = torch.randn(n, dim, generator=torch.Generator().manual_seed(0))
+    out = torch.empty_like(h)
+    big = torch.ones(1 << 28)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = G._SpMM(adj)
+        t_one = _best(lambda: one(h, out))
+        t_table = _best(lambda: h.sum())
+        t_big = _best(lambda: big.sum(), 3)
+    finally:
+        torch.set_num_threads(threads)
+    with ThreadPoolExecutor(workers) as pool:
+        blocked = G._SpMM(adj, workers, pool)
+        t_blocks = _best(lambda: blocked(h, out))
+    gathered = nnz * dim * 4
+    return {"nnz": nnz, "dim": dim, "s_one_thread": t_one, f"s_{workers}_row_blocks": t_blocks,
+            "gathered_gb_per_s_one_thread": gathered / t_one / 1e9,
+            "read_gb_per_s_one_core": {"table_in_cache": h.numel() * 4 / t_table / 1e9,
+                                       "1GiB_from_memory": big.numel() * 4 / t_big / 1e9}}
+
+
 def speed(args) -> dict:
     ds = load_dataset(Path(args.data), progress=False)
     g = G.build_graph(ds, "both")
@@ -116,7 +153,7 @@ def speed(args) -> dict:
                 t0, c0 = time.perf_counter(), time.process_time()
                 step = G._BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, "cpu")
                 with torch.no_grad():
-                    loss, grad = step.loss_and_grad(prop, x_new.detach(), pool if workers > 1 else None)
+                    loss, grad = step.loss_and_grad(prop, x_new.detach())
                 x_new.grad = grad
                 opt_new.step()
                 times["newsbench"].append(time.perf_counter() - t0)
@@ -139,6 +176,7 @@ def speed(args) -> dict:
            "s_per_step": {"newsbench": mine, "previous": theirs}, "speedup": theirs / mine,
            "cpu_s_per_step": {k: float(np.median(v)) for k, v in cpu.items()},
            "cpu_speedup": float(np.median(cpu["previous"]) / np.median(cpu["newsbench"]))}
+    out["product"] = _product_bound(adj, args.dim, workers)
     if args.epochs:
         load0 = os.getloadavg()
         t0, c0 = time.perf_counter(), time.process_time()

@@ -137,35 +137,48 @@ def _csr(crow, col, values, shape):
 
 
 class _SpMM:
-    """Products with one sparse CSR matrix, `out = beta * add + alpha * M @ h` into a given buffer.
+    """Products with a sum of sparse CSR matrices, `out = scale * (add + M1 @ h + M2 @ h ...)`, into a buffer.
 
     torch's CPU product of a CSR matrix with a dense one runs on one thread (measured: the same time with 1 and 2
     torch threads), so on CPU the rows are cut into `blocks` slices of about equal nnz and the slices run on a
-    thread pool (torch releases the GIL). Each row is still summed by one call in its CSR order, so the result has
-    the same bytes whatever the number of blocks (tests/test_graph_features.py). On CUDA: one block, one call.
+    thread pool (torch releases the GIL). Each row is still summed by the same calls in its CSR order, so the result
+    has the same bytes whatever the number of blocks (tests/test_graph_features.py). Every product is an in-place
+    `addmm` (`torch.mm(..., out=)` costs ~0.035 s more per call on `small`). On CUDA: one block, one call each.
     """
 
-    def __init__(self, m, blocks: int = 1, pool=None):
-        self.shape = m.shape
-        crow, col, val = m.crow_indices(), m.col_indices(), m.values()
-        if blocks <= 1 or pool is None or m.shape[0] < 2 * blocks:
-            self.parts, self.pool = [(0, m.shape[0], m)], None
+    def __init__(self, mats, blocks: int = 1, pool=None):
+        mats = list(mats) if isinstance(mats, (list, tuple)) else [mats]
+        n = mats[0].shape[0]
+        crows = [m.crow_indices() for m in mats]
+        if blocks <= 1 or pool is None or n < 2 * blocks:
+            self.parts, self.pool = [(0, n, mats)], None
             return
         self.pool = pool
-        cuts = np.searchsorted(crow.cpu().numpy(), np.linspace(0, int(crow[-1]), blocks + 1)[1:-1])
-        bounds = [0, *sorted(set(int(c) for c in cuts)), m.shape[0]]
+        total = sum(c.cpu().numpy() for c in crows)          # nnz of all matrices before each row
+        cuts = np.searchsorted(total, np.linspace(0, total[-1], blocks + 1)[1:-1])
+        bounds = [0, *sorted(set(int(c) for c in cuts) - {0, n}), n]
         self.parts = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            a, b = int(crow[lo]), int(crow[hi])
-            self.parts.append((lo, hi, _csr(crow[lo:hi + 1] - a, col[a:b], val[a:b], (hi - lo, m.shape[1]))))
+            blk = []
+            for m, crow in zip(mats, crows):
+                a, b = int(crow[lo]), int(crow[hi])
+                blk.append(_csr(crow[lo:hi + 1] - a, m.col_indices()[a:b], m.values()[a:b], (hi - lo, m.shape[1])))
+            self.parts.append((lo, hi, blk))
 
-    def __call__(self, h, out, add, scale: float = 1.0):
-        """out = scale * (add + M @ h), each row block into its rows of `out` (which must not overlap h)."""
+    def __call__(self, h, out, add=None, scale: float = 1.0):
+        """out = scale * (add + sum M @ h) (no `add`: scale * sum M @ h), each row block into its rows of `out`
+        (which must not overlap h)."""
         import torch
 
         def part(p):
-            lo, hi, m = p
-            torch.addmm(add[lo:hi], m, h, beta=scale, alpha=scale, out=out[lo:hi])
+            lo, hi, mats = p
+            o = out[lo:hi]
+            if add is None:
+                o.addmm_(mats[0], h, beta=0.0, alpha=scale)
+            else:
+                torch.addmm(add[lo:hi], mats[0], h, beta=scale, alpha=scale, out=o)
+            for m in mats[1:]:
+                o.addmm_(m, h, alpha=scale)
 
         if self.pool is None:
             part(self.parts[0])
@@ -183,7 +196,7 @@ class _Propagation:
 
     def __init__(self, adj, layers: int, blocks: int = 1, pool=None):
         self.spmm = _SpMM(adj, blocks, pool)
-        self.layers = layers
+        self.layers, self.blocks, self.pool = layers, blocks, pool
         self._buffers: dict = {}
 
     def buffer(self, name: str, like):
@@ -250,7 +263,7 @@ class _BPRStep:
         # The L2 term's weights: 1 on the batch's nodes (unique(s, d, n)), 0 elsewhere.
         self.used = torch.from_numpy(used.astype(np.float32)).to(device)
 
-    def loss_and_grad(self, prop: "_Propagation", x, pool=None):
+    def loss_and_grad(self, prop: "_Propagation", x):
         """(loss, gradient with respect to x); the gradient lives in `prop`'s buffers until its next call."""
         import torch
         import torch.nn.functional as F
@@ -268,14 +281,7 @@ class _BPRStep:
         cv = torch.stack([c, -c], dim=1).view(-1)         # entry k's value in C
         crow_t, col_t, order_t = self.ct
         mats = [_csr(crow, col, cv, (N, N)), _csr(crow_t, col_t, cv[order_t], (N, N))]
-        outs = [prop.buffer("g", e), prop.buffer("gt", e)]
-        if pool is None:
-            for m, o in zip(mats, outs):
-                torch.mm(m, e, out=o)
-        else:
-            for f in [pool.submit(torch.mm, m, e, out=o) for m, o in zip(mats, outs)]:
-                f.result()
-        g = outs[0].add_(outs[1])                         # dL/de
+        g = _SpMM(mats, prop.blocks, prop.pool)(e, prop.buffer("g", e))     # dL/de = (C + C^T) e
         grad = prop(g, "e")                               # e is spent: its buffers take the gradient
         grad.addcmul_(x, used[:, None], value=2 * self.LAMBDA_REG / B)
         return loss, grad
@@ -340,7 +346,7 @@ def train_lightgcn(g: Graph, dim: int = 128, layers: int = 3, epochs: int = 20, 
                         neg = _negatives(g, pools, b, rng)
                         step = _BPRStep(g.src[b], g.dst[b], neg, g.n_nodes, device)
                         with torch.no_grad():
-                            loss, grad = step.loss_and_grad(prop, x.detach(), pool)
+                            loss, grad = step.loss_and_grad(prop, x.detach())
                         x.grad = grad
                         opt.step()
                         total += float(loss) * len(b)
