@@ -9,10 +9,11 @@ Mode `clicks` keeps only user-news edges, `entities` only news-entity edges, `bo
 
 LightGCN (torch_geometric's model: its initialisation, propagation and BPR `recommendation_loss`) is trained over
 the graph's edges (a user's clicked news against a random news; a news item's entity against a random entity), three
-shuffled batches an epoch, each step propagating the whole graph. The step's gradient is computed in closed form
-with sparse products (_BPRStep; tested against autograd through torch_geometric's LightGCN). A news item's feature is
-its final propagated embedding, so news linked only through entities get one; news with no edge at all get a zero
-vector and are counted.
+shuffled batches an epoch (each taken in source-node order), each step propagating the whole graph. The step's
+gradient is computed in closed form with sparse products (_BPRStep; tested against autograd through
+torch_geometric's LightGCN); on CPU the products run as row blocks on a thread pool, one per torch thread (_SpMM).
+A news item's feature is its final propagated embedding, so news linked only through entities get one; news with no
+edge at all get a zero vector and are counted.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from newsbench.features.text import progress_bar
 
 MODES = ("clicks", "entities", "both")
 # Each step propagates the whole graph (forward and backward), and that, not the batch, is a step's cost; a step's
-# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). On demo (`benchmarks/graph_speed.py
+# memory is O(batch) indices (the gradient is in closed form, see _BPRStep). On demo v1 (`benchmarks/graph_speed.py
 # quality`), 20 epochs: 3 steps an epoch at lr 0.01 gave 82.9% of a news item's 10 nearest neighbours in its planted
 # community (chance 6%); 1 step at lr 0.01 78.8%, at lr 0.03 81.9%. One step at lr 0.03 is 3x fewer propagations,
 # but it cost the downstream models: on demo v2, id+llm+gnn/gate seed 0 AUC 0.7246 with those features against 0.7478
-# with 3 steps at lr 0.01 (cold 0.607 vs 0.653). So the default stays 3 steps at lr 0.01; --batch-size trades.
+# with 3 steps at lr 0.01 (cold 0.607 vs 0.653). So the default stays 3 steps at lr 0.01; --batch-size trades. (On
+# demo v2, 3 steps: 75.7% over seeds 0-5; 6 steps 70.4%, 12 steps 65.1%: more steps favour the click edges.)
 STEPS_PER_EPOCH = 3
 MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
 DEFAULT_LR = 0.01
