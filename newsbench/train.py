@@ -6,7 +6,8 @@ built, and every random draw of the data pipeline comes from one numpy Generator
 The hot paths are vectorised (issue 8):
 - negatives for a whole epoch are drawn in one numpy pass over the CSR arrays (`sample_epoch`);
 - each batch encodes every distinct news once (`Recommender.forward`);
-- the ID table gets sparse gradients and SparseAdam (lazy Adam: only touched rows' moments move), the dense rest Adam;
+- the ID table gets sparse gradients and lazy Adam (RowAdam: SparseAdam's update on the touched rows), the dense
+  rest Adam;
 - frozen features sit in one contiguous tensor on the run's device (bfloat16/float16 with --amp on CUDA);
 - evaluation encodes every news once and every distinct dev history once, then scores candidates by gather + dot.
 
@@ -41,6 +42,7 @@ from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
 from newsbench.metrics import ARRAY_METRICS, mean_or_none, subset_metrics
 from newsbench.model import Recommender, has_weights
+from newsbench.model.row_adam import RowAdam
 from newsbench.params import count_params, flops_per_news
 
 Progress = Callable[[dict], None] | None
@@ -65,6 +67,9 @@ def resolve_device(spec: str) -> str:
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype:
+    """--amp's dtype: bfloat16 on CPU (AMX / AVX-512 BF16 matmuls), bfloat16 on CUDA where supported, else float16."""
+    if device.type != "cuda":
+        return torch.bfloat16
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
@@ -160,14 +165,15 @@ def sample_epoch(clicks: TrainingClicks, k: int, rng: np.random.Generator) -> tu
 
 # ------------------------------------------------------------------------------------------------- optimisers
 def make_optimizers(model: Recommender, lr: float) -> list[torch.optim.Optimizer]:
-    """SparseAdam for a sparse ID table (only touched rows move), Adam for every dense parameter."""
+    """Lazy Adam for a sparse ID table (only touched rows move: RowAdam, SparseAdam's update computed on rows), Adam
+    for every dense parameter."""
     emb = model.news_encoder.id_embedding
     sparse = [emb.weight] if emb is not None and emb.sparse else []
     ids = {id(p) for p in sparse}
     dense = [p for p in model.parameters() if id(p) not in ids]
     opts: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
     if sparse:
-        opts.append(torch.optim.SparseAdam(sparse, lr=lr))
+        opts.append(RowAdam(sparse, lr=lr))
     return opts
 
 
@@ -179,15 +185,15 @@ def _build_model(dataset: Dataset, features: dict | None, cfg: RunConfig, device
     model = Recommender(cfg, n_rows, llm_dim=llm_dim, gnn_dim=gnn_dim, sparse_id=sparse_id).to(device)
     ftensor = None
     if feats is not None:
-        dtype = _amp_dtype(device) if (cfg.amp and device.type == "cuda") else torch.float32
+        dtype = _amp_dtype(device) if cfg.amp else torch.float32
         ftensor = torch.from_numpy(feats).to(device=device, dtype=dtype).contiguous()
     model.news_encoder.set_inputs(torch.from_numpy(rows).to(device), ftensor)
     return model, n_rows, llm_dim, gnn_dim
 
 
 def _autocast(cfg: RunConfig, device: torch.device):
-    if cfg.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=_amp_dtype(device))
+    if cfg.amp:
+        return torch.autocast(device.type, dtype=_amp_dtype(device))
     return nullcontext()
 
 

@@ -11,6 +11,7 @@ import torch
 from newsbench.config import FUSIONS, RunConfig
 from newsbench.model import AttentionFusion, GateFusion, Recommender, UserEncoder, make_fusion
 from newsbench.params import subsets
+from newsbench.model.row_adam import RowAdam
 
 SMALL = dict(id_dim=8, dim=16, user_hidden=12)
 
@@ -143,9 +144,9 @@ def test_sparse_id_gradients_and_sparse_adam_step_equal_dense():
     assert gs.is_sparse and not gd.is_sparse
     torch.testing.assert_close(gs.to_dense(), gd)
     opts = make_optimizers(sparse, 1e-2)
-    assert [type(o) for o in opts] == [torch.optim.Adam, torch.optim.SparseAdam]
+    assert [type(o) for o in opts] == [torch.optim.Adam, RowAdam]
     assert opts[1].param_groups[0]["params"] == [sparse.news_encoder.id_embedding.weight]
-    # one step: SparseAdam + Adam versus Adam over everything. From fresh moments Adam leaves untouched rows
+    # one step: RowAdam (SparseAdam's update) + Adam versus Adam over everything. From fresh moments Adam leaves untouched rows
     # exactly in place (zero gradient, zero moments), so the two must agree on every parameter. SparseAdam folds
     # the bias correction into the step size, which moves eps by sqrt(1 - beta2); a tiny eps removes that artefact.
     for o in opts:
