@@ -67,9 +67,6 @@ def resolve_device(spec: str) -> str:
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype:
-    """--amp's dtype: bfloat16 on CPU (AMX / AVX-512 BF16 matmuls), bfloat16 on CUDA where supported, else float16."""
-    if device.type != "cuda":
-        return torch.bfloat16
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
@@ -185,15 +182,15 @@ def _build_model(dataset: Dataset, features: dict | None, cfg: RunConfig, device
     model = Recommender(cfg, n_rows, llm_dim=llm_dim, gnn_dim=gnn_dim, sparse_id=sparse_id).to(device)
     ftensor = None
     if feats is not None:
-        dtype = _amp_dtype(device) if cfg.amp else torch.float32
+        dtype = _amp_dtype(device) if (cfg.amp and device.type == "cuda") else torch.float32
         ftensor = torch.from_numpy(feats).to(device=device, dtype=dtype).contiguous()
     model.news_encoder.set_inputs(torch.from_numpy(rows).to(device), ftensor)
     return model, n_rows, llm_dim, gnn_dim
 
 
 def _autocast(cfg: RunConfig, device: torch.device):
-    if cfg.amp:
-        return torch.autocast(device.type, dtype=_amp_dtype(device))
+    if cfg.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=_amp_dtype(device))
     return nullcontext()
 
 
