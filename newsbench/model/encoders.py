@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from newsbench.config import MODALITIES
-from newsbench.model.fusion import make_fusion
+from newsbench.model.fusion import ConcatFusion, make_fusion
 
 
 # nn.Embedding's default N(0, 1) rows give 128-d ID vectors of norm ~11 against frozen features of norm ~1: the first
@@ -57,6 +57,8 @@ class NewsEncoder(nn.Module):
             if m in self.modalities:
                 self.feature_slices[m] = slice(start, start + self.in_dims[m])
                 start += self.in_dims[m]
+        # concat's projections folded into its first layer (ConcatFusion.forward_folded); False: the literal form
+        self.fold_concat = True
         self.register_buffer("id_map", None, persistent=False)
         self.register_buffer("features", None, persistent=False)
 
@@ -73,6 +75,24 @@ class NewsEncoder(nn.Module):
             hs.append(self.projections[m](x))
         return torch.stack(hs, dim=1)
 
+    def fused(self, id_rows: torch.Tensor | None, feats: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fused vectors (n, d) and weights from already-gathered inputs: fusion(project(...)), except that
+        concat (when `fold_concat`) folds the projections into its first layer (ConcatFusion.forward_folded).
+        The inputs are in canonical modality order, the frozen llm|gnn columns side by side as the projections
+        expect them."""
+        if self.fold_concat and isinstance(self.fusion, ConcatFusion):
+            inputs, groups = [], []
+            if self.id_embedding is not None:
+                inputs.append(self.id_embedding(id_rows))
+                groups.append([self.projections["id"]])
+            if self.feature_slices:
+                width = sum(self.in_dims[m] for m in self.feature_slices)     # the llm|gnn slices start at column 0
+                inputs.append(feats[:, :width])
+                groups.append([self.projections[m] for m in self.feature_slices])
+            return self.fusion.forward_folded(inputs, groups), None
+        return self.fusion(self.project(id_rows, feats))
+
     def forward(self, news: torch.Tensor, unknown: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """news (n,) indices; `unknown` (n,) bool marks items to encode with the 'unknown' ID row 0 whatever their
@@ -82,10 +102,9 @@ class NewsEncoder(nn.Module):
         if unknown is not None and id_rows is not None:
             id_rows = id_rows.masked_fill(unknown, 0)
         feats = self.features.index_select(0, news) if self.feature_slices else None
-        h = self.project(id_rows, feats)
         if self.fusion is None:
-            return h[:, 0], None
-        return self.fusion(h)
+            return self.project(id_rows, feats)[:, 0], None
+        return self.fused(id_rows, feats)
 
 
 class UserEncoder(nn.Module):
