@@ -11,6 +11,7 @@ import torch
 from newsbench.config import FUSIONS, RunConfig
 from newsbench.model import AttentionFusion, GateFusion, Recommender, UserEncoder, make_fusion
 from newsbench.params import subsets
+from newsbench.model.row_adam import RowAdam
 
 SMALL = dict(id_dim=8, dim=16, user_hidden=12)
 
@@ -143,9 +144,9 @@ def test_sparse_id_gradients_and_sparse_adam_step_equal_dense():
     assert gs.is_sparse and not gd.is_sparse
     torch.testing.assert_close(gs.to_dense(), gd)
     opts = make_optimizers(sparse, 1e-2)
-    assert [type(o) for o in opts] == [torch.optim.Adam, torch.optim.SparseAdam]
+    assert [type(o) for o in opts] == [torch.optim.Adam, RowAdam]
     assert opts[1].param_groups[0]["params"] == [sparse.news_encoder.id_embedding.weight]
-    # one step: SparseAdam + Adam versus Adam over everything. From fresh moments Adam leaves untouched rows
+    # one step: RowAdam (SparseAdam's update) + Adam versus Adam over everything. From fresh moments Adam leaves untouched rows
     # exactly in place (zero gradient, zero moments), so the two must agree on every parameter. SparseAdam folds
     # the bias correction into the step size, which moves eps by sqrt(1 - beta2); a tiny eps removes that artefact.
     for o in opts:
@@ -193,3 +194,27 @@ def test_unknown_row_gets_gradient_only_from_dropped_or_cold_slots():
     unknown[:, -1] = True                                 # the last candidate of every sample is dropped
     torch.nn.functional.cross_entropy(model(hist, mask, cand, unknown), target).backward()
     assert model.news_encoder.id_embedding.weight.grad[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("mods", [("id", "llm", "gnn"), ("id", "llm"), ("id", "gnn"), ("llm", "gnn")])
+def test_folded_concat_equals_the_literal_concat(mods):
+    # ConcatFusion.forward_folded (the default in NewsEncoder) against cat(projections) -> MLP: same scores, same
+    # gradients for every parameter, up to float rounding (float64 makes "up to rounding" tight)
+    cfg = RunConfig(modalities=mods, fusion="concat", **SMALL)
+    folded, literal = _model(cfg, sparse_id=False).double(), _model(cfg, sparse_id=False).double()
+    literal.news_encoder.fold_concat = False
+    for m in (folded, literal):
+        m.news_encoder.features = m.news_encoder.features.double() if m.news_encoder.features is not None else None
+    hist, mask, cand = _batch()
+    target = torch.zeros(len(cand), dtype=torch.long)
+    sf, sl = folded(hist, mask, cand), literal(hist, mask, cand)
+    torch.testing.assert_close(sf, sl, rtol=1e-10, atol=1e-12)
+    torch.nn.functional.cross_entropy(sf, target).backward()
+    torch.nn.functional.cross_entropy(sl, target).backward()
+    for (name, a), (_, b) in zip(folded.named_parameters(), literal.named_parameters()):
+        assert a.grad is not None, name
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-12, msg=name)
+    # and the check can fail: a perturbed first layer gives other scores
+    with torch.no_grad():
+        folded.news_encoder.fusion.mlp[0].weight[0, 0] += 1.0
+    assert not torch.allclose(folded(hist, mask, cand), sl)

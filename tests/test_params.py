@@ -43,12 +43,17 @@ def test_components_add_up_for_every_subset_and_fusion():
 
 
 def test_flops_per_news_equal_the_matmul_arithmetic():
+    n = 4096                                    # news per forward (params.NEWS_PER_FORWARD)
     proj = 2 * D * (128 + 384 + 128)
-    assert flops_per_news(RunConfig(fusion="concat")) == proj + 2 * (768 * 512 + 512 * D)
+    # concat, folded: per news the (512, 640) first layer and Linear(512, 256); per forward the folded weight
+    # W1_m P_m (512 x 256 x in_m each) and bias (W1_m c_m, a (1, 256) x (256, 512) product each)
+    fold = 2 * 512 * D * (128 + 384 + 128) + 3 * 2 * D * 512
+    assert flops_per_news(RunConfig(fusion="concat")) == (n * 2 * (640 * 512 + 512 * D) + fold) // n
+    assert flops_per_news(RunConfig(fusion="concat")) < proj + 2 * (768 * 512 + 512 * D)    # the literal form
     assert flops_per_news(RunConfig(fusion="gate")) == proj + 2 * 768 * 3 + 2 * 3 * D
-    # scores h.(W^T q) and alpha^T H per news; the folded key W^T q once per batch (default 256)
+    # scores h.(W^T q) and alpha^T H per news; the folded key W^T q once per forward
     per_batch = 2 * D * D                       # (the q.b dot is a vector dot FlopCounterMode skips)
-    assert flops_per_news(RunConfig(fusion="attention")) == (256 * (proj + 2 * 3 * D + 2 * 3 * D) + per_batch) // 256
+    assert flops_per_news(RunConfig(fusion="attention")) == (n * (proj + 2 * 3 * D + 2 * 3 * D) + per_batch) // n
     assert flops_per_news(RunConfig(modalities=("id",))) == 2 * 128 * D
 
 

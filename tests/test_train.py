@@ -264,3 +264,18 @@ def test_id_dropout_trains_the_unknown_row_and_stays_deterministic(toy):
     plain = RunConfig(modalities=("id", "llm"), fusion="concat", seed=2, id_dropout=0.0, **FAST)
     r0, _ = train_run(ds, feats, plain)
     assert r0["train_loss"] != r1["train_loss"]
+
+
+@pytest.mark.parametrize("shape,high", [((500, 6), 3), ((300, 51), 2), ((1, 4), 9), ((40, 1), 5)])
+def test_distinct_rows_equals_numpy_unique(shape, high):
+    from newsbench.train import distinct_rows
+
+    rng = np.random.default_rng(shape[0])
+    a = rng.integers(-high, high, shape)
+    a[::7] = a[0]                                              # many repeats of one row
+    rows, inv = distinct_rows(a)
+    ref_rows, ref_inv = np.unique(a, axis=0, return_inverse=True)
+    assert np.array_equal(rows, ref_rows) and np.array_equal(inv, ref_inv.reshape(-1))
+    assert np.array_equal(rows[inv], a)
+    empty_rows, empty_inv = distinct_rows(np.zeros((0, 3), np.int64))
+    assert empty_rows.shape == (0, 3) and len(empty_inv) == 0

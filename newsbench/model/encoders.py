@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from newsbench.config import MODALITIES
-from newsbench.model.fusion import make_fusion
+from newsbench.model.fusion import ConcatFusion, make_fusion
 
 
 # nn.Embedding's default N(0, 1) rows give 128-d ID vectors of norm ~11 against frozen features of norm ~1: the first
@@ -43,7 +43,7 @@ class NewsEncoder(nn.Module):
             if self.in_dims[m] <= 0:
                 raise ValueError(f"modality {m} needs a positive input dimension")
         # sparse=True: the backward pass yields a sparse gradient over the touched rows only, so the optimiser
-        # (SparseAdam) never walks the whole table per step.
+        # (RowAdam) never walks the whole table per step.
         self.id_embedding = None
         if "id" in self.modalities:
             self.id_embedding = nn.Embedding(n_id_rows, id_dim, sparse=sparse_id)
@@ -57,6 +57,8 @@ class NewsEncoder(nn.Module):
             if m in self.modalities:
                 self.feature_slices[m] = slice(start, start + self.in_dims[m])
                 start += self.in_dims[m]
+        # concat's projections folded into its first layer (ConcatFusion.forward_folded); False: the literal form
+        self.fold_concat = True
         self.register_buffer("id_map", None, persistent=False)
         self.register_buffer("features", None, persistent=False)
 
@@ -73,18 +75,36 @@ class NewsEncoder(nn.Module):
             hs.append(self.projections[m](x))
         return torch.stack(hs, dim=1)
 
+    def fused(self, id_rows: torch.Tensor | None, feats: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fused vectors (n, d) and weights from already-gathered inputs: fusion(project(...)), except that
+        concat (when `fold_concat`) folds the projections into its first layer (ConcatFusion.forward_folded).
+        The inputs are in canonical modality order, the frozen llm|gnn columns side by side as the projections
+        expect them."""
+        if self.fold_concat and isinstance(self.fusion, ConcatFusion):
+            inputs, groups = [], []
+            if self.id_embedding is not None:
+                inputs.append(self.id_embedding(id_rows))
+                groups.append([self.projections["id"]])
+            if self.feature_slices:
+                width = sum(self.in_dims[m] for m in self.feature_slices)     # the llm|gnn slices start at column 0
+                inputs.append(feats[:, :width])
+                groups.append([self.projections[m] for m in self.feature_slices])
+            return self.fusion.forward_folded(inputs, groups), None
+        return self.fusion(self.project(id_rows, feats))
+
     def forward(self, news: torch.Tensor, unknown: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """news (n,) indices; `unknown` (n,) bool marks items to encode with the 'unknown' ID row 0 whatever their
         own row (ID dropout in training: how row 0 learns what a news unseen in train is worth)."""
-        id_rows = self.id_map[news] if self.id_embedding is not None else None
+        # index_select rather than [] indexing: the same rows, ~2x faster on CPU for the (n, 512) feature gather
+        id_rows = self.id_map.index_select(0, news) if self.id_embedding is not None else None
         if unknown is not None and id_rows is not None:
             id_rows = id_rows.masked_fill(unknown, 0)
-        feats = self.features[news] if self.feature_slices else None
-        h = self.project(id_rows, feats)
+        feats = self.features.index_select(0, news) if self.feature_slices else None
         if self.fusion is None:
-            return h[:, 0], None
-        return self.fusion(h)
+            return self.project(id_rows, feats)[:, 0], None
+        return self.fused(id_rows, feats)
 
 
 class UserEncoder(nn.Module):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -29,6 +30,30 @@ class ConcatFusion(nn.Module):
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, None]:
         return self.mlp(h.flatten(1)), None
+
+    def forward_folded(self, inputs: list[torch.Tensor], projections: list[list[nn.Linear]]) -> torch.Tensor:
+        """The same function of the unprojected inputs, each modality's projection folded into the first layer:
+        W1 cat(P_m x_m + c_m) + b1 = sum_m (W1_m P_m) x_m + (b1 + sum_m W1_m c_m), W1_m = W1's m-th column block.
+
+        `inputs[i]` holds the inputs of the modalities `projections[i]` project, side by side (the ID rows; the
+        frozen llm|gnn columns), modalities in canonical order across the list. The folded weights cost a few small
+        products per forward; per news the first layer then reads the 640 input columns (k=3, MiniLM) once instead
+        of projecting to 768 and multiplying by (768, 512): about 40% fewer FLOPs per news for the configurations
+        that dominate a grid's time. One product per input tensor, so autograd computes an input gradient only for
+        the ID rows, not for frozen columns. Same parameters, same gradients up to float rounding (tests/
+        test_model.py checks both against `forward`)."""
+        first = self.mlp[0]
+        bias, z, j = first.bias, None, 0
+        for x, group in zip(inputs, projections):
+            blocks = []
+            for p in group:
+                block = first.weight[:, j * p.out_features:(j + 1) * p.out_features]     # (hidden, d)
+                blocks.append(block @ p.weight)                                        # (hidden, in_m)
+                bias = bias + (p.bias[None, :] @ block.t())[0]
+                j += 1
+            y = F.linear(x, blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=1))
+            z = y if z is None else z + y
+        return self.mlp[2](torch.relu(z + bias))
 
 
 class GateFusion(nn.Module):
