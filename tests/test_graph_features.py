@@ -235,3 +235,40 @@ def test_row_blocked_products_have_the_same_bytes_as_one_product(ds):
     a64, x64 = adj.to(torch.float64), x.double()
     powers = (x64 + a64 @ x64 + a64 @ (a64 @ x64)) / 3
     np.testing.assert_allclose(one.numpy(), powers.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_features_do_not_depend_on_the_thread_count(ds, tmp_path):
+    # the cache key holds no thread count, so the bytes must not depend on it (a machine with more cores would
+    # otherwise reuse or produce other features): before the one-thread sigmoid, 2 threads differed by ~1e-8
+    import torch
+
+    previous = torch.get_num_threads()
+    try:
+        out = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            out.append(graph_features(ds, seed=5, cache_dir=tmp_path / str(threads), **FAST))
+    finally:
+        torch.set_num_threads(previous)
+    assert out[0].tobytes() == out[1].tobytes() == out[2].tobytes()
+
+
+def test_the_bpr_sigmoid_runs_on_one_thread():
+    # the graph's batches here are below torch's parallel grain, so the test above cannot see the threads; this one
+    # can: over an odd-length vector torch.sigmoid on 2 threads differs from 1 thread in the last bit at the split
+    # (seen on this project's CI machine), and _one_thread_sigmoid must give 1 thread's bytes under 2 threads
+    import torch
+
+    from newsbench.features.graph import _one_thread_sigmoid
+
+    x = torch.randn((1 << 20) + 5, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        ref = torch.sigmoid(x)
+        torch.set_num_threads(2)
+        ours = _one_thread_sigmoid(x)
+        assert torch.get_num_threads() == 2                     # restored
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(ours, ref)

@@ -221,6 +221,23 @@ class _Propagation:
         return h
 
 
+def _one_thread_sigmoid(t):
+    """torch.sigmoid on one CPU thread. A multi-threaded elementwise op splits the vector at thread-dependent
+    points, and a vectorised exp and its scalar tail can differ in the last bit, so with 2 threads the features
+    differed from 1 thread's by ~1e-8 (measured on demo); one thread makes them a function of the data alone,
+    whatever the machine's core count. B values: about a millisecond."""
+    import torch
+
+    if t.device.type != "cpu":
+        return torch.sigmoid(t)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.sigmoid(t)
+    finally:
+        torch.set_num_threads(previous)
+
+
 class _BPRStep:
     """One BPR step of LightGCN on a batch of edges (s, d) with negatives (s, n), its gradient in closed form.
 
@@ -279,7 +296,7 @@ class _BPRStep:
         used = self.used.to(x.dtype)
         reg = self.LAMBDA_REG * torch.dot(torch.linalg.vector_norm(x, dim=1).square(), used) / B
         loss = -F.logsigmoid(diff).mean() + reg
-        c = -torch.sigmoid(-diff) / B
+        c = -_one_thread_sigmoid(-diff) / B
         cv = torch.stack([c, -c], dim=1).view(-1)         # entry k's value in C
         crow_t, col_t, order_t = self.ct
         mats = [_csr(crow, col, cv, (N, N)), _csr(crow_t, col_t, cv[order_t], (N, N))]
