@@ -1,7 +1,7 @@
 """MiniLM text encoding: texts/s for titles and title+abstract, as a share of the float32 matmul peak of this run.
 
 Run:  python benchmarks/text_speed.py [--data <generated or MIND folder>] [--n 2000] [--device cpu] [--repeat 3]
-                                      [--budgets 2048,4096] [--max-texts 256] [--json F]
+                                      [--budgets 2048,4096] [--max-texts 256] [--profile] [--json F]
 
 For each field set, the first --n news texts are encoded by
 - `new`: newsbench's path, `newsbench.features.text.st_encode` (token-budget batches, one `encode` call each), once
@@ -92,6 +92,23 @@ def new_padded(lengths: np.ndarray, batches: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def profile_batch(model, texts: list[str], lengths: np.ndarray, budget: int, cap: int, top: int = 6) -> list:
+    """Where one middle-sized batch of the new path spends its time: the top torch ops by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    batches = T.token_batches(lengths, budget, cap)
+    idx = batches[len(batches) // 2]
+    call = new_calls(model, texts, [idx])[0]
+    call()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+    ops = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in ops)
+    return [{"texts": len(idx), "tokens": int(lengths[idx].max())}] + \
+        [{"op": e.key, "share": e.self_cpu_time_total / total}
+         for e in sorted(ops, key=lambda e: -e.self_cpu_time_total)[:top]]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="dataset folder (default: the generated demo, seed 0)")
@@ -103,6 +120,8 @@ def main() -> int:
                     "(default: the device's MAX_TEXTS)")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; each path keeps its best")
     ap.add_argument("--no-old", action="store_true", help="skip the old path")
+    ap.add_argument("--profile", action="store_true", help="also profile one batch per field set (torch ops' "
+                    "shares of the time: how much is matmul)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -164,6 +183,8 @@ def main() -> int:
                          "tokens_per_second": float(lengths.sum()) / secs,
                          "flops_computed": computed, "flops_useful": useful,
                          "flops_per_second_computed": computed / secs, "flops_per_second_useful": useful / secs}
+        if args.profile:
+            res["profile"] = profile_batch(model, texts, lengths, budgets[0], cap)
         out[fields] = res
     peak = max(peaks)
     out.update(matmul_flops_per_second=peak, matmul_flops_per_second_all=peaks, load_average_end=os.getloadavg())
@@ -173,7 +194,7 @@ def main() -> int:
         res = out[fields]
         print(f"{fields}: {res['tokens_mean']:.1f} tokens/text (counting them: {res['tokenize_seconds']:.2f} s)")
         for name, r in res.items():
-            if not isinstance(r, dict):
+            if not isinstance(r, dict) or name == "profile":
                 continue
             r["share_of_peak_computed"] = r["flops_per_second_computed"] / peak
             r["share_of_peak_useful"] = r["flops_per_second_useful"] / peak
@@ -181,6 +202,10 @@ def main() -> int:
                   f" {r['batches']:3} batches, padded "
                   f"{r['padded_tokens_mean']:5.1f}  {r['flops_per_second_computed'] / 1e9:6.1f} GFLOP/s = "
                   f"{r['share_of_peak_computed']:4.0%} of peak ({r['share_of_peak_useful']:.0%} useful)")
+        if "profile" in res:
+            head, ops = res["profile"][0], res["profile"][1:]
+            print(f"  profile of one batch ({head['texts']} texts x {head['tokens']} tokens): "
+                  + ", ".join(f"{o['op'].removeprefix('aten::')} {o['share']:.0%}" for o in ops))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0

@@ -295,7 +295,7 @@ def test_minilm_token_batches_equal_one_text_at_a_time():
     for budget, cap in ((200, 8), (4096, 256)):                                         # many batches; the default
         batched = text.st_encode(model, texts, cap, budget)
         assert batched.dtype == np.float32 and batched.shape == alone.shape
-        assert np.abs(batched - alone).max() < 1e-5
+        assert np.abs(batched - alone).max() < 2e-6                                   # 2.2e-7 seen
 
 
 def test_text_batch_size_help_states_the_defaults():
