@@ -7,9 +7,10 @@ Encoders (the `--text-encoder` spec):
 - `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
 
 Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (including a hash of the model's
-weight files or of the vector file), the text fields, a content hash of the texts, and the stored dtype. The device
-that computed a matrix is recorded in its meta but is not part of the key: CPU and CUDA text encodings differ only by
-float rounding, and sharing them lets `embed text --device cuda` serve later CPU runs.
+weight files or of the vector file), the text fields, a content hash of the texts, the stored dtype and, for model
+encoders, the version of their batching (ST_BATCHING_VERSION). The device that computed a matrix is recorded in its
+meta but is not part of the key: CPU and CUDA text encodings differ only by float rounding, and sharing them lets
+`embed text --device cuda` serve later CPU runs.
 """
 
 from __future__ import annotations
@@ -288,8 +289,8 @@ def st_encode(model, texts: Sequence[str], batch_size: int | None = None, token_
 
     Texts are counted in tokens once and cut into batches of similar length by `token_budget` (padded tokens per
     model call) and `batch_size` (texts per call); defaults per device in TOKEN_BUDGET and MAX_TEXTS. Short titles
-    then go in large batches (per-call overhead amortised) and long texts in small ones (little padding, activations
-    that stay in cache). Each batch is one `encode` call; a text's vector depends on its batch only through float
+    then go in large batches (per-call overhead amortised) and long texts in small ones (little padding, smaller
+    activations). Each batch is one `encode` call; a text's vector depends on its batch only through float
     rounding of the padded matmuls (ST_BATCHING_VERSION in the cache key).
     """
     kind = "cuda" if str(model.device).startswith("cuda") else "cpu"
