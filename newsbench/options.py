@@ -112,8 +112,8 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("gnn_dim", ("--gnn-dim",), int, "Width of the gnn features.", 1, 16384),
     Spec("n_news", ("--n-news",), int, "News seen in train (ID rows = this + 1 'unknown'). Default: MIND-small.",
          1, 1_000_000),
-    Spec("text_batch_size", ("--batch-size",), int, "Texts per model call (default 64 on CPU, 256 on CUDA).",
-         1, 65536),
+    Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (default 256 on CPU, 1024 on "
+         "CUDA); calls are also cut at a token budget, so long texts go in smaller batches.", 1, 65536),
     Spec("graph_batch_size", ("--batch-size",), int,
          "Edges per BPR step. Default: a third of the edges (3 steps an epoch, each propagating the whole graph).",
          1024, 1 << 24),

