@@ -17,8 +17,13 @@ MODALITIES = ("id", "llm", "gnn")                  # canonical order, used every
 FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
 NO_FUSION = "none"                                 # the fusion of a single-modality run
 
-# Bump when a change to training or evaluation code changes what a config measures: old records stop matching.
+# The record's format (newsbench/store.py); part of the run id, so old records stop matching when it changes.
 RECORD_SCHEMA = 1
+# A run's result depends on code as well as on its config. TRAIN_VERSION changes when training's or evaluation's
+# arithmetic does (2: concat folds its projections into its first layer); with the feature versions of the
+# modalities a run uses (code_versions) it is part of the run id, so a results folder made by an older newsbench is
+# retrained rather than silently reused or mixed with new records. (Baselines hold their feature cache key.)
+TRAIN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,23 @@ class RunConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def run_id(self, dataset_fingerprint: str) -> str:
-        return _digest({"schema": RECORD_SCHEMA, "config": self.identity(), "dataset": dataset_fingerprint})
+        return _digest({"schema": RECORD_SCHEMA, "config": self.identity(), "dataset": dataset_fingerprint,
+                        "code": code_versions(self.modalities)})
 
 
 def _digest(obj) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def code_versions(modalities) -> dict:
+    """{"train": TRAIN_VERSION, "graph": .. if gnn, "text": .. if llm}: what run_id holds beyond the config."""
+    from newsbench.features.graph import GRAPH_VERSION
+    from newsbench.features.text import ST_BATCHING_VERSION
+
+    out = {"train": TRAIN_VERSION}
+    if "gnn" in modalities:
+        out["graph"] = GRAPH_VERSION
+    if "llm" in modalities:
+        out["text"] = ST_BATCHING_VERSION
+    return out

@@ -279,3 +279,20 @@ def test_distinct_rows_equals_numpy_unique(shape, high):
     assert np.array_equal(rows[inv], a)
     empty_rows, empty_inv = distinct_rows(np.zeros((0, 3), np.int64))
     assert empty_rows.shape == (0, 3) and len(empty_inv) == 0
+
+
+def test_run_id_changes_with_the_code_versions_of_the_modalities_it_uses(monkeypatch):
+    import newsbench.config as C
+    import newsbench.features.graph as G
+    import newsbench.features.text as X
+
+    ids = {m: RunConfig(modalities=m, fusion="concat" if len(m) > 1 else "none").run_id("f")
+           for m in [("id",), ("id", "llm"), ("id", "gnn")]}
+    monkeypatch.setattr(G, "GRAPH_VERSION", G.GRAPH_VERSION + 1)
+    moved = {m: RunConfig(modalities=m, fusion="concat" if len(m) > 1 else "none").run_id("f") for m in ids}
+    assert moved[("id",)] == ids[("id",)] and moved[("id", "llm")] == ids[("id", "llm")]
+    assert moved[("id", "gnn")] != ids[("id", "gnn")]
+    monkeypatch.setattr(X, "ST_BATCHING_VERSION", X.ST_BATCHING_VERSION + 1)
+    assert RunConfig(modalities=("id", "llm"), fusion="concat").run_id("f") != ids[("id", "llm")]
+    monkeypatch.setattr(C, "TRAIN_VERSION", C.TRAIN_VERSION + 1)
+    assert RunConfig(modalities=("id",), fusion="none").run_id("f") != ids[("id",)]
