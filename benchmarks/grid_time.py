@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 import torch
@@ -33,17 +32,7 @@ from newsbench import train as T
 from newsbench.config import RunConfig
 from newsbench.data.load import load_dataset
 from newsbench.grid import default_grid
-
-
-def matmul_peak(n: int = 2048, reps: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best
+from train_speed import matmul_flops_per_second      # benchmarks/ is on sys.path when this script runs
 
 
 def step_flops(model, dataset, cfg: RunConfig) -> float:
@@ -65,16 +54,11 @@ def step_flops(model, dataset, cfg: RunConfig) -> float:
     return float(np.mean(out))
 
 
-def previous_implementation(model) -> None:
-    """Switch a built model to the implementation before issue 16: literal concat (optimiser swapped in timed())."""
-    model.news_encoder.fold_concat = False
-
-
 def timed(dataset, features, cfg: RunConfig, steps: int, previous: bool) -> float:
     """Seconds per training step over `steps` steps (after 2 warm-up steps), one thread."""
     model, *_ = T._build_model(dataset, features, cfg, torch.device("cpu"))
-    if previous:
-        previous_implementation(model)
+    if previous:                  # before issue 16: the literal concat and torch's SparseAdam
+        model.news_encoder.fold_concat = False
         original = T.make_optimizers
 
         def sparse_adam(m, lr):
@@ -103,7 +87,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     features = {"llm": rng.standard_normal((len(dataset.news), 384)).astype(np.float32) * 0.05,
                 "gnn": rng.standard_normal((len(dataset.news), 128)).astype(np.float32) * 0.1}
-    peak = matmul_peak()
+    peak = matmul_flops_per_second(torch.device("cpu"), 2048)
     base = RunConfig()
     configs = default_grid(base, [0])
     steps_per_epoch = -(-len(T.TrainingClicks(dataset.train)) // base.batch_size)
