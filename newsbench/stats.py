@@ -205,14 +205,24 @@ def bootstrap_cis(diffs, confidence: float = 0.95, n_resamples: int = 10_000,
     n, k = D.shape
     if n < 2:
         return [(math.nan, math.nan)] * k
+
+    def means(idx):
+        return np.stack([D[:, j][idx].mean(axis=1) for j in range(k)], axis=1)
+
+    return _percentile_bootstrap(n, k, means, confidence, n_resamples, seed)
+
+
+def _percentile_bootstrap(n: int, k: int, statistic, confidence: float, n_resamples: int,
+                          seed: int) -> list[tuple[float, float]]:
+    """The resampling loop of both bootstraps: seeded draws of n units out of n with replacement, in chunks of
+    about _CHUNK_ELEMENTS indices; `statistic(idx)` gives the (m, k) resampled means for (m, n) draws."""
     rng = np.random.default_rng(seed)
     means = np.empty((n_resamples, k))
     step = max(1, _CHUNK_ELEMENTS // n)
     for start in range(0, n_resamples, step):
         m = min(step, n_resamples - start)
         idx = rng.integers(0, n, size=(m, n), dtype=np.int32 if n < 2**31 else np.int64)
-        for j in range(k):
-            means[start:start + m, j] = D[:, j][idx].mean(axis=1)
+        means[start:start + m] = statistic(idx)
     # Symmetric order statistics (the k-th from each end) keep the interval exactly mirrored under d -> -d;
     # interpolating quantiles would not.
     means.sort(axis=0)
@@ -252,18 +262,11 @@ def cluster_bootstrap_cis(diffs, clusters, confidence: float = 0.95, n_resamples
     u, k = S.shape
     if u < 2:
         return [(math.nan, math.nan)] * k
-    rng = np.random.default_rng(seed)
-    means = np.empty((n_resamples, k))
-    step = max(1, _CHUNK_ELEMENTS // u)
-    for start in range(0, n_resamples, step):
-        m = min(step, n_resamples - start)
-        idx = rng.integers(0, u, size=(m, u), dtype=np.int32 if u < 2**31 else np.int64)
+    def means(idx):
         rows = counts[idx].sum(axis=1)
-        for j in range(k):
-            means[start:start + m, j] = S[:, j][idx].sum(axis=1) / rows
-    means.sort(axis=0)
-    r = int(math.floor((1.0 - confidence) / 2 * n_resamples))
-    return [(float(means[r, j]), float(means[n_resamples - 1 - r, j])) for j in range(k)]
+        return np.stack([S[:, j][idx].sum(axis=1) / rows for j in range(k)], axis=1)
+
+    return _percentile_bootstrap(u, k, means, confidence, n_resamples, seed)
 
 
 def bootstrap_ci(a, b, confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
