@@ -13,7 +13,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-MODALITIES = ("id", "llm", "gnn")                  # canonical order, used everywhere
+MODALITIES = ("id", "llm", "gnn", "rand")          # canonical order, used everywhere
+# `rand` is the placebo: seeded random vectors per news (newsbench.features.placebo), a control rather than a signal.
+# It is opt-in: `--subsets all` and the parameter table enumerate the real modalities only.
+PLACEBO = "rand"
+REAL_MODALITIES = tuple(m for m in MODALITIES if m != PLACEBO)
 FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
 NO_FUSION = "none"                                 # the fusion of a single-modality run
 
@@ -50,6 +54,9 @@ class RunConfig:
     graph_layers: int = 3
     graph_epochs: int = 20
     graph_seed: int = 0                # features are shared by every run of a grid, so not the run's seed
+    # the placebo's width: the graph's by default, so `id+rand` is shaped like `id+gnn`. Its vectors are drawn from
+    # the run's seed (not a feature seed): made per run, never shared or cached
+    rand_dim: int = 128
     device: str = "cpu"                # resolved: cpu | cuda | cuda:N (never "auto")
     # torch CPU threads of a run. Part of its identity: the thread count changes the summation order of matmuls, so
     # two thread counts give (slightly) different metrics. Fixed rather than "all cores" so a run means the same on
@@ -124,8 +131,10 @@ def _digest(obj) -> str:
 
 
 def code_versions(modalities) -> dict:
-    """{"train": TRAIN_VERSION, "graph": .. if gnn, "text": .. if llm}: what run_id holds beyond the config."""
+    """{"train": TRAIN_VERSION, "graph": .. if gnn, "text": .. if llm, "rand": .. if rand}: what run_id holds beyond
+    the config."""
     from newsbench.features.graph import GRAPH_VERSION
+    from newsbench.features.placebo import RAND_VERSION
     from newsbench.features.text import ST_BATCHING_VERSION
 
     out = {"train": TRAIN_VERSION}
@@ -133,4 +142,6 @@ def code_versions(modalities) -> dict:
         out["graph"] = GRAPH_VERSION
     if "llm" in modalities:
         out["text"] = ST_BATCHING_VERSION
+    if PLACEBO in modalities:
+        out["rand"] = RAND_VERSION
     return out

@@ -92,6 +92,8 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("graph_epochs", ("--graph-epochs",), int, "LightGCN training passes over the train edges.", 1, 10000),
     Spec("graph_seed", ("--graph-seed",), int, "LightGCN seed (features are shared by every run of a grid).",
          0, SEED_MAX),
+    Spec("rand_dim", ("--rand-dim",), int, "Width of the rand placebo: seeded N(0,1) vectors per news, drawn from "
+         "the run's seed and the news id (default: the graph's width).", 1, 4096),
     Spec("cpu_threads", ("--cpu-threads",), int,
          "torch CPU threads of a run. Part of its identity: the thread count changes float summation order.",
          1, 1024),
@@ -153,6 +155,7 @@ ONLY_WITH = {
     "id": ("id_dim", "id_dropout"),
     "llm": ("text_encoder", "text_fields"),
     "gnn": ("graph", "graph_dim", "graph_layers", "graph_epochs", "graph_seed"),
+    "rand": ("rand_dim",),
 }
 
 

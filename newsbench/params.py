@@ -6,12 +6,13 @@ drift from the model; the tests check them against DESIGN.md's arithmetic.
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import combinations
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, RunConfig
+from newsbench.config import FUSIONS, NO_FUSION, PLACEBO, REAL_MODALITIES, RunConfig
 from newsbench.model import NewsEncoder, Recommender, has_weights
 
 # ID rows used by `params_table` when no dataset is named: MIND-small's 51,282 train news + the 'unknown' row.
@@ -50,11 +51,12 @@ def flops_per_news(cfg: RunConfig, llm_dim: int = 384, gnn_dim: int = 128, batch
     Matmuls (what FlopCounterMode counts) plus the fusion's weighted sum. Per-forward work (the attention gate's
     folded key W_K^T q, concat's folded first layer W1_m P_m) is spread over the `batch` news one forward encodes:
     a training step encodes its distinct news at once (thousands, not cfg.batch_size samples)."""
-    width = (llm_dim if "llm" in cfg.modalities else 0) + (gnn_dim if "gnn" in cfg.modalities else 0)
+    width = ((llm_dim if "llm" in cfg.modalities else 0) + (gnn_dim if "gnn" in cfg.modalities else 0)
+             + (cfg.rand_dim if PLACEBO in cfg.modalities else 0))
     with torch.random.fork_rng(devices=[]):          # leave the caller's random state alone
         torch.manual_seed(0)
         enc = NewsEncoder(cfg.modalities, cfg.fusion, 2, llm_dim=llm_dim, gnn_dim=gnn_dim, id_dim=cfg.id_dim,
-                          dim=cfg.dim)
+                          dim=cfg.dim, rand_dim=cfg.rand_dim if PLACEBO in cfg.modalities else 0)
         enc.set_inputs(torch.zeros(batch, dtype=torch.long), torch.randn(batch, width))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         enc(torch.arange(batch))
@@ -67,17 +69,23 @@ def flops_per_news(cfg: RunConfig, llm_dim: int = 384, gnn_dim: int = 128, batch
     return int(total // batch)
 
 
-def subsets() -> list[tuple[str, ...]]:
-    """All 7 non-empty modality subsets, singles first, in canonical order."""
-    return [c for r in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, r)]
+def subsets(placebo: bool = False) -> list[tuple[str, ...]]:
+    """All 7 non-empty subsets of the real modalities, singles first, in canonical order; with `placebo`, then each
+    of them with `rand` added (the controls: 14 in all)."""
+    real = [c for r in range(1, len(REAL_MODALITIES) + 1) for c in combinations(REAL_MODALITIES, r)]
+    return real + ([c + (PLACEBO,) for c in real] if placebo else [])
 
 
-def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS) -> list[dict]:
-    """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion."""
+def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS,
+                 rand_dim: int | None = None) -> list[dict]:
+    """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion.
+    `rand_dim`: also the placebo configurations (each real subset + rand), rand at that width."""
     rows = []
-    for mods in subsets():
+    for mods in subsets(placebo=rand_dim is not None):
         for fusion in ([NO_FUSION] if len(mods) == 1 else FUSIONS):
             cfg = RunConfig(modalities=mods, fusion=fusion if fusion != NO_FUSION else "attention")
+            if rand_dim is not None:
+                cfg = dataclasses.replace(cfg, rand_dim=rand_dim)
             rows.append({
                 "label": cfg.label, "modalities": "+".join(mods), "fusion": cfg.fusion,
                 **count_params(cfg, llm_dim, gnn_dim, n_id_rows),

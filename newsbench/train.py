@@ -88,10 +88,19 @@ def id_rows(dataset: Dataset) -> tuple[np.ndarray, int]:
 
 
 def feature_matrix(dataset: Dataset, features: dict, cfg: RunConfig) -> tuple[np.ndarray | None, int, int]:
-    """The llm|gnn columns side by side as one contiguous float32 (N, D) matrix, and the two widths."""
+    """The llm|gnn|rand columns side by side as one contiguous float32 (N, D) matrix, and the llm and gnn widths.
+
+    llm and gnn come from `features` (shared by a grid, cached); rand, the placebo, is drawn here from the run's
+    seed and the news ids (newsbench.features.placebo): it depends on the seed, so no grid can share it, and it is
+    cheap. Its width is cfg.rand_dim."""
     cols, dims = [], {"llm": 0, "gnn": 0}
-    for m in ("llm", "gnn"):
+    for m in ("llm", "gnn", "rand"):
         if m not in cfg.modalities:
+            continue
+        if m == "rand":
+            from newsbench.features.placebo import placebo_vectors
+
+            cols.append(placebo_vectors(dataset.news.ids, cfg.rand_dim, cfg.seed))
             continue
         if features is None or m not in features:
             raise InputError(f"modality {m} was asked for but no {m} features were given")

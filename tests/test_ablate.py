@@ -124,8 +124,8 @@ def test_ablate_runs_reports_resumes_and_dry_run_shows_status(tiny_dir, tmp_path
 def test_default_grid_dry_run_is_the_seed_table(tiny_dir, tmp_path):
     plan = invoke("-d", tiny_dir, "--results", tmp_path, "--dry-run", "--text-encoder", "hash")
     assert plan.exit_code == 0, plan.output
-    assert "18 runs: 0 done, 18 pending, 0 locked" in plan.output
-    for label in ("id+llm/concat", "id+gnn/concat", "id+llm+gnn/gate", "id+llm+gnn/attention"):
+    assert "21 runs: 0 done, 21 pending, 0 locked" in plan.output
+    for label in ("id+llm/concat", "id+gnn/concat", "id+rand/concat", "id+llm+gnn/gate", "id+llm+gnn/attention"):
         assert label in plan.output
 
 

@@ -130,11 +130,20 @@ def test_expand_dedupes():
 
 def test_default_grid_is_the_seed_table():
     cfgs = grid.default_grid(BASE)
-    assert len(cfgs) == 6 * 3 and len(set(cfgs)) == 18
-    assert [c.label for c in cfgs[:6]] == ["id", "id+llm/concat", "id+gnn/concat", "id+llm+gnn/concat",
-                                           "id+llm+gnn/gate", "id+llm+gnn/attention"]
-    assert grid.needed_modalities(cfgs) == ("id", "llm", "gnn")
+    assert len(cfgs) == 7 * 3 and len(set(cfgs)) == 21
+    assert [c.label for c in cfgs[:7]] == ["id", "id+llm/concat", "id+gnn/concat", "id+rand/concat",
+                                           "id+llm+gnn/concat", "id+llm+gnn/gate", "id+llm+gnn/attention"]
+    assert grid.needed_modalities(cfgs) == ("id", "llm", "gnn", "rand")
     assert grid.feature_config(grid.default_grid(BASE)[:1]) is None      # `id` alone needs no features
+    # the placebo is drawn per run: the grid's shared features are llm and gnn only, and id+rand needs none
+    assert grid.feature_config(cfgs).modalities == ("id", "llm", "gnn")
+    assert grid.feature_config([c for c in cfgs if c.label == "id+rand/concat"]) is None
+
+
+def test_all_subsets_are_the_real_modalities():
+    subsets = grid.parse_subsets("all")
+    assert len(subsets) == 7 and not any("rand" in s for s in subsets)
+    assert grid.parse_subsets("id,rand+id,llm,rand") == [("id", "rand"), ("id", "llm", "rand")]
 
 
 # ---- running, resuming, claims ----

@@ -13,7 +13,7 @@ from newsbench.model import AttentionFusion, GateFusion, Recommender, UserEncode
 from newsbench.params import subsets
 from newsbench.model.row_adam import RowAdam
 
-SMALL = dict(id_dim=8, dim=16, user_hidden=12)
+SMALL = dict(id_dim=8, dim=16, user_hidden=12, rand_dim=4)
 
 
 def _model(cfg: RunConfig, n_news: int = 30, sparse_id: bool = True, seed: int = 0) -> Recommender:
@@ -22,7 +22,8 @@ def _model(cfg: RunConfig, n_news: int = 30, sparse_id: bool = True, seed: int =
     g = torch.Generator().manual_seed(1)
     id_map = torch.arange(1, n_news + 1)
     id_map[-3:] = 0                                           # three 'cold' news share the unknown row
-    model.news_encoder.set_inputs(id_map, torch.randn(n_news, 11, generator=g))
+    # llm (6) | gnn (5) | rand (cfg.rand_dim) columns; a model reads the slices of its own modalities from column 0
+    model.news_encoder.set_inputs(id_map, torch.randn(n_news, 11 + cfg.rand_dim, generator=g))
     return model
 
 
@@ -36,7 +37,7 @@ def _batch(n_news: int = 30, b: int = 6, l: int = 7, c: int = 5, seed: int = 2):
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
-@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("k", [2, 3, 4])
 def test_fusion_shapes_and_weights_sum_to_one(fusion, k):
     torch.manual_seed(0)
     f = make_fusion(fusion, k, 16)
@@ -89,7 +90,7 @@ def test_folded_key_equals_the_explicit_key_transform(scaled):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-9, msg=name)
 
 
-@pytest.mark.parametrize("mods", subsets())
+@pytest.mark.parametrize("mods", subsets(placebo=True))
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_every_subset_and_fusion_scores_a_batch(mods, fusion):
     cfg = RunConfig(modalities=mods, fusion=fusion, **SMALL)
@@ -196,7 +197,8 @@ def test_unknown_row_gets_gradient_only_from_dropped_or_cold_slots():
     assert model.news_encoder.id_embedding.weight.grad[0].abs().sum() > 0
 
 
-@pytest.mark.parametrize("mods", [("id", "llm", "gnn"), ("id", "llm"), ("id", "gnn"), ("llm", "gnn")])
+@pytest.mark.parametrize("mods", [("id", "llm", "gnn"), ("id", "llm"), ("id", "gnn"), ("llm", "gnn"), ("id", "rand"),
+                                  ("id", "llm", "gnn", "rand")])
 def test_folded_concat_equals_the_literal_concat(mods):
     # ConcatFusion.forward_folded (the default in NewsEncoder) against cat(projections) -> MLP: same scores, same
     # gradients for every parameter, up to float rounding (float64 makes "up to rounding" tight)

@@ -28,7 +28,9 @@ from newsbench.options import SEED_MAX
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
 
 With no options: the embedded `demo` dataset, seeds 0,1,2 and the seed paper's table (id; id+llm and id+gnn with \
-concat; id+llm+gnn with concat, gate and attention) = 18 runs. With --subsets and/or --fusions the full cross product \
+concat; id+llm+gnn with concat, gate and attention) plus the placebo control id+rand with concat = 21 runs. rand, the \
+placebo, is seeded N(0,1) vectors per news (from the run's seed and the news id, --rand-dim wide): a modality is worth \
+what it adds over it. With --subsets and/or --fusions the full cross product \
 is run (single-modality subsets once per seed, with no fusion; --subsets defaults to the table's subsets and \
 --fusions to concat,gate,attention).
 
@@ -59,7 +61,8 @@ def ablate(
     n_seeds: Optional[int] = other_option("n_seeds", None),
     subsets: Optional[str] = typer.Option(
         None, "--subsets",
-        help="'all' (the 7 non-empty subsets) or subsets separated by '+', modalities by ',': 'id+id,llm+id,llm,gnn'."),
+        help="'all' (the 7 non-empty subsets of id, llm, gnn) or subsets separated by '+', modalities by ',': "
+        "'id+id,llm+id,llm,gnn'; add the placebo by name: 'id,gnn+id,rand'."),
     fusions: Optional[str] = typer.Option(
         None, "--fusions", help="Comma-separated fusions among concat, gate, attention, attention-unscaled, "
         "mean (e.g. gate,attention)."),
@@ -79,6 +82,7 @@ def ablate(
     graph_layers: int = run_option("graph_layers"),
     graph_epochs: int = run_option("graph_epochs"),
     graph_seed: int = run_option("graph_seed"),
+    rand_dim: int = run_option("rand_dim"),
     device: str = device_option(),
     amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA."),
     cpu_threads: int = run_option("cpu_threads", help="torch CPU threads per run. Part of each run's identity (the "
@@ -115,7 +119,7 @@ def ablate(
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
         graph=graph,
         graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-        device="cpu", amp=amp, cpu_threads=cpu_threads)
+        rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)
     dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
     if amp and not dev.startswith("cuda"):
         raise InputError("--amp needs a CUDA device (see --device)")

@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
         data: Optional[Path] = DataOpt,
         cache_dir: Optional[Path] = CacheOpt,
         unknown_news: str = UnknownNewsOpt,
-        modalities: str = typer.Option("id,llm,gnn", "--modalities", "-m", help="Comma-separated subset of id,llm,gnn."),
+        modalities: str = typer.Option("id,llm,gnn", "--modalities", "-m", help="Comma-separated subset of "
+                                       "id,llm,gnn,rand (rand: the placebo, seeded random vectors per news)."),
         fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
                                     f"One of {', '.join(FUSIONS)} (ignored for one modality)."),
         seed: int = run_option("seed", 0),
@@ -106,6 +107,7 @@ def register(app: typer.Typer) -> None:
         graph_layers: int = run_option("graph_layers"),
         graph_epochs: int = run_option("graph_epochs"),
         graph_seed: int = run_option("graph_seed"),
+        rand_dim: int = run_option("rand_dim"),
         device: str = device_option(),
         amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16 features and "
                                  "autocast)."),
@@ -129,7 +131,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
             user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
             graph=graph_mode, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-            graph_seed=graph_seed, device="cpu", amp=amp, cpu_threads=cpu_threads,
+            graph_seed=graph_seed, rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads,
         )
 
         from newsbench import store
@@ -170,6 +172,8 @@ def register(app: typer.Typer) -> None:
         llm_dim: int = other_option("llm_dim", 384),
         gnn_dim: int = other_option("gnn_dim", 128),
         n_news: int = other_option("n_news", 51_282),
+        rand_dim: Optional[int] = run_option("rand_dim", None, help="Also count the placebo configurations (each "
+                                             "subset + rand), rand at this width (128: the graph's)."),
         markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table instead."),
     ):
         """Exact trainable parameters per component and FLOPs per news, for every modality subset and fusion.
@@ -178,14 +182,15 @@ def register(app: typer.Typer) -> None:
         """
         from newsbench.params import params_table
 
-        rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1)
+        rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1, rand_dim=rand_dim)
         if markdown:
             print(params_markdown(rows))
             print()
             print(SEED_NOTE)
             return
         console = Console()
-        print_params_table(console, rows, f"trainable parameters (llm {llm_dim}-d, gnn {gnn_dim}-d, "
+        rand = f", rand {rand_dim}-d" if rand_dim is not None else ""
+        print_params_table(console, rows, f"trainable parameters (llm {llm_dim}-d, gnn {gnn_dim}-d{rand}, "
                                           f"{n_news + 1:,} ID rows, d=256)")
         console.print("FLOPs per news: news-encoder forward, counted by torch.utils.flop_counter.FlopCounterMode.")
         console.print(SEED_NOTE)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Sequence
 
-from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, RunConfig
+from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, REAL_MODALITIES, RunConfig
 from newsbench.errors import InputError
 
-# The seed paper's ablation table: (subset, fusion). Seeds 0, 1, 2.
+# The seed paper's ablation table: (subset, fusion), with the placebo control id+rand beside id+gnn (the same shape:
+# what gnn adds over rand is what its graph carries). Seeds 0, 1, 2.
 DEFAULT_TABLE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("id",), NO_FUSION),
     (("id", "llm"), "concat"),
     (("id", "gnn"), "concat"),
+    (("id", "rand"), "concat"),
     (("id", "llm", "gnn"), "concat"),
     (("id", "llm", "gnn"), "gate"),
     (("id", "llm", "gnn"), "attention"),
@@ -23,10 +25,11 @@ DEFAULT_FUSIONS = ("concat", "gate", "attention")                    # used when
 
 
 def all_subsets() -> list[tuple[str, ...]]:
-    """The 7 non-empty subsets of MODALITIES: singletons first, then pairs, then all three, canonical order."""
+    """The 7 non-empty subsets of the real modalities id, llm, gnn: singletons first, then pairs, then all three,
+    canonical order. The placebo `rand` is a control, asked for by name."""
     from itertools import combinations
 
-    return [c for k in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, k)]
+    return [c for k in range(1, len(REAL_MODALITIES) + 1) for c in combinations(REAL_MODALITIES, k)]
 
 
 def parse_modalities(text: str, option: str = "--modalities") -> tuple[str, ...]:

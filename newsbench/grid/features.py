@@ -9,10 +9,13 @@ from typing import Any, Sequence
 from newsbench.config import RunConfig
 from newsbench.grid.expand import needed_modalities
 
+FEATURE_MODALITIES = ("llm", "gnn")      # the modalities whose matrices a grid computes once and shares
+
 
 def feature_config(configs: Sequence[RunConfig]) -> RunConfig | None:
     """One config asking for every feature modality of the grid (None when the grid needs only `id`)."""
-    mods = tuple(m for m in needed_modalities(configs) if m != "id")
+    # the cached feature modalities only: `rand` is drawn per run from the run's seed (newsbench.train.feature_matrix)
+    mods = tuple(m for m in needed_modalities(configs) if m in FEATURE_MODALITIES)
     if not mods:
         return None
     device = configs[0].device

@@ -1,8 +1,8 @@
 """News encoder (modalities -> projections -> fusion) and user encoder (additive attention over the history).
 
 The news encoder reads its inputs by news index: a learned ID row (news unseen in train share row 0, 'unknown') and
-rows of one contiguous frozen feature tensor holding the llm and gnn columns side by side, so a batch costs one
-gather for all frozen modalities. Both are non-persistent buffers: they are inputs, not parameters.
+rows of one contiguous frozen feature tensor holding the llm, gnn and rand (placebo) columns side by side, so a batch
+costs one gather for all frozen modalities. Both are non-persistent buffers: they are inputs, not parameters.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from newsbench.config import MODALITIES
+
+# The modalities read from the frozen feature tensor, in the order of its columns.
+FROZEN_MODALITIES = tuple(m for m in MODALITIES if m != "id")
 from newsbench.model.fusion import ConcatFusion, make_fusion
 
 
@@ -33,12 +36,13 @@ class NewsEncoder(nn.Module):
         llm_dim: int = 0,
         gnn_dim: int = 0,
         id_dim: int = 128,
+        rand_dim: int = 0,
         dim: int = 256,
         sparse_id: bool = True,
     ):
         super().__init__()
         self.modalities = tuple(m for m in MODALITIES if m in modalities)
-        self.in_dims = {"id": id_dim, "llm": llm_dim, "gnn": gnn_dim}
+        self.in_dims = {"id": id_dim, "llm": llm_dim, "gnn": gnn_dim, "rand": rand_dim}
         for m in self.modalities:
             if self.in_dims[m] <= 0:
                 raise ValueError(f"modality {m} needs a positive input dimension")
@@ -50,10 +54,10 @@ class NewsEncoder(nn.Module):
             nn.init.normal_(self.id_embedding.weight, std=ID_INIT_STD)
         self.projections = nn.ModuleDict({m: nn.Linear(self.in_dims[m], dim) for m in self.modalities})
         self.fusion = make_fusion(fusion, len(self.modalities), dim)
-        # column slices of the frozen feature tensor: llm first, then gnn
+        # column slices of the frozen feature tensor: llm first, then gnn, then rand (canonical order)
         self.feature_slices: dict[str, slice] = {}
         start = 0
-        for m in ("llm", "gnn"):
+        for m in FROZEN_MODALITIES:
             if m in self.modalities:
                 self.feature_slices[m] = slice(start, start + self.in_dims[m])
                 start += self.in_dims[m]
@@ -63,7 +67,8 @@ class NewsEncoder(nn.Module):
         self.register_buffer("features", None, persistent=False)
 
     def set_inputs(self, id_map: torch.Tensor | None, features: torch.Tensor | None) -> None:
-        """id_map: (N,) long news index -> ID row; features: (N, llm_dim + gnn_dim) frozen llm|gnn columns."""
+        """id_map: (N,) long news index -> ID row; features: (N, llm_dim + gnn_dim + rand_dim) frozen llm|gnn|rand
+        columns (those of the present modalities)."""
         self.id_map = id_map
         self.features = features
 
@@ -79,7 +84,7 @@ class NewsEncoder(nn.Module):
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The fused vectors (n, d) and weights from already-gathered inputs: fusion(project(...)), except that
         concat (when `fold_concat`) folds the projections into its first layer (ConcatFusion.forward_folded).
-        The inputs are in canonical modality order, the frozen llm|gnn columns side by side as the projections
+        The inputs are in canonical modality order, the frozen llm|gnn|rand columns side by side as the projections
         expect them."""
         if self.fold_concat and isinstance(self.fusion, ConcatFusion):
             inputs, groups = [], []
@@ -87,7 +92,7 @@ class NewsEncoder(nn.Module):
                 inputs.append(self.id_embedding(id_rows))
                 groups.append([self.projections["id"]])
             if self.feature_slices:
-                width = sum(self.in_dims[m] for m in self.feature_slices)     # the llm|gnn slices start at column 0
+                width = sum(self.in_dims[m] for m in self.feature_slices)     # the frozen slices start at column 0
                 inputs.append(feats[:, :width])
                 groups.append([self.projections[m] for m in self.feature_slices])
             return self.fusion.forward_folded(inputs, groups), None

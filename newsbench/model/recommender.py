@@ -26,6 +26,8 @@ class Recommender(nn.Module):
         self.news_encoder = NewsEncoder(
             cfg.modalities, cfg.fusion, n_id_rows, llm_dim=llm_dim, gnn_dim=gnn_dim,
             id_dim=cfg.id_dim, dim=cfg.dim, sparse_id=sparse_id,
+            # the placebo's width is a config field (its vectors are made per run), not a measured feature width
+            rand_dim=cfg.rand_dim if "rand" in cfg.modalities else 0,
         )
         self.user_encoder = UserEncoder(cfg.dim, cfg.user_hidden)
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from newsbench import stats
-from newsbench.config import MODALITIES
+from newsbench.config import REAL_MODALITIES
 from newsbench.errors import InputError
 
 
@@ -31,8 +31,8 @@ def _parse_weight_map(obj, normalise: bool = True) -> dict[str, dict[str, float]
     for cat, w in obj.items():
         if isinstance(w, dict) and isinstance(w.get("weights"), (dict, list)):
             w = w["weights"]
-        if isinstance(w, list) and len(w) == len(MODALITIES) and all(isinstance(x, (int, float)) for x in w):
-            w = dict(zip(MODALITIES, w))
+        if isinstance(w, list) and len(w) == len(REAL_MODALITIES) and all(isinstance(x, (int, float)) for x in w):
+            w = dict(zip(REAL_MODALITIES, w))      # planted signals: the real modalities (no placebo)
         if not isinstance(w, dict):
             continue
         mods = {}
