@@ -10,7 +10,7 @@ import pytest
 from newsbench.config import RunConfig, code_versions
 from newsbench.features.placebo import RAND_VERSION, placebo_vectors, splitmix64
 from newsbench.options import train_command
-from newsbench.params import count_params, params_table
+from newsbench.params import count_params, flops_per_news, subsets
 from newsbench.train import feature_matrix, train_run
 from toydata import make_dataset, make_features
 
@@ -105,8 +105,8 @@ def test_parameter_counts_of_the_placebo_are_those_of_a_feature_of_its_width():
     rand = count_params(RunConfig(modalities=("id", "rand"), fusion="concat"), n_id_rows=11)
     gnn = count_params(RunConfig(modalities=("id", "gnn"), fusion="concat"), gnn_dim=128, n_id_rows=11)
     assert rand["total"] == gnn["total"] and rand["projection_rand"] == gnn["projection_gnn"]
-    rows = params_table(n_id_rows=11, rand_dim=16)
-    labels = [r["label"] for r in rows]
-    assert "id+rand/concat" in labels and "id+llm+gnn+rand/attention" in labels
-    # 3 singles + 4 fused subsets x 5 fusions; with rand_dim, each of the 7 subsets + rand, fused, too
-    assert len(rows) == 23 + 7 * 5 and len(params_table(n_id_rows=11)) == 23
+    assert flops_per_news(RunConfig(modalities=("id", "rand"), fusion="gate")) == flops_per_news(
+        RunConfig(modalities=("id", "gnn"), fusion="gate"), gnn_dim=128)
+    # the parameter table's subsets: the 7 real ones, then (with --rand-dim) each with rand added
+    real, placebo = subsets(), subsets(placebo=True)
+    assert len(real) == 7 and placebo[:7] == real and placebo[7:] == [s + ("rand",) for s in real]
