@@ -242,7 +242,7 @@ def test_out_dir_writes_every_format(results, tmp_path):
     assert list(fusion["method"]) == ["concat", "gate", "attention"]
     assert fusion["auc_mean"].between(0, 1).all()
     ablation = pd.read_csv(out / "ablation.csv")
-    assert len(ablation) == len(SPEC) + 1                  # + oracle row
+    assert len(ablation) == len(SPEC) + 2                  # + the thesis row, the oracle row
     saved = json.loads((out / "report.json").read_text())
     assert saved["protocol"]["fingerprint"] == FP
     # every number of every table is in the JSON, and every comparison with both levels

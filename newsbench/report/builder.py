@@ -7,7 +7,10 @@ Tables (each states its test, level, alpha, n at each level and correction in it
 2. ablation: every configuration vs `id` alone (the seed's table 6.2): metrics, relative change in %, the bootstrap
    CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
    data-derived baselines recorded in RESULTS/baselines/ (impression-level test against the same base, Holm within
-   the baselines).
+   the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
+   configuration, with the same two-level tests (a family of its own).
+2b. placebo: each modality's gain over its placebo: every configuration with llm or gnn against the same
+   configuration with that modality replaced by `rand`, when the results hold it (Holm over those pairs).
 3. weights: mean modality weight per news category (and cold / warm news) for gate / attention runs, over seeds,
    with the planted weights of a generated dataset's card beside them and their rank correlation.
 3b. attribution: AUC lost per category (and cold / warm candidates) without each modality, for every
@@ -18,18 +21,20 @@ Tables (each states its test, level, alpha, n at each level and correction in it
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 from scipy import stats as sps
 
 from newsbench import stats
-from newsbench.config import MODALITIES, NO_FUSION
+from newsbench.config import MODALITIES, NO_FUSION, PLACEBO, REAL_MODALITIES
+from newsbench.options import ONLY_WITH, identity_fields
 from newsbench.errors import InputError, warn
 from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, load_groups, load_references
-from newsbench.report.tables import (CLUSTERS, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST, TEST_NAMES,
-                                     Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
+from newsbench.report.tables import (CLUSTERS, CONTROL, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST,
+                                     TEST_NAMES, Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
 from newsbench.report.users import impression_users
 
 
@@ -237,8 +242,8 @@ class _Builder:
         base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in METRICS}
         rows, recs = [], []
         for gi, g in enumerate(self.groups):
-            row = [Cell(g.label)]
-            rec = {"configuration": g.label, "seeds": len(g.seeds), "baseline": g is base}
+            row = [Cell(g.label, mark=CONTROL if _is_control(g) else "")]
+            rec = {"configuration": g.label, "seeds": len(g.seeds), "baseline": g is base, "control": _is_control(g)}
             for x in METRICS:
                 vals = g.values(("metrics", x))
                 finite = [v for v in means[x] if np.isfinite(v)]
@@ -271,6 +276,7 @@ class _Builder:
             row.append(Cell(str(len(g.seeds))))
             rows.append(row)
             recs.append(rec)
+        thesis = self.thesis_row(rows, recs)
         oracle = oracle_rows(self.card)
         for name, om in oracle:
             rows.append([Cell(name)] + [Cell(_fmt(om.get(x))) for x in METRICS]
@@ -286,6 +292,10 @@ class _Builder:
             notes += [self._levels_note(len(entries), ("comparisons" if len(entries) > 1 else "comparison")
                                        + f" with the baseline on {ml}"),
                       self._n_note(entries) + ".", self._equivalence_note(ml), self._power_note(entries, ml)]
+        if thesis is not None:
+            notes.append(self._thesis_note(thesis, ml))
+        if any(_is_control(g) for g in self.groups):
+            notes.append(CONTROL_NOTE)
         if oracle and isinstance((self.card or {}).get("reference_dev"), dict):
             notes.append("Reference rows from the dataset card (no test): the oracle ranks by the generator's true "
                          "utility, hidden user preferences and cold popularity included; the learnable ceiling "
@@ -338,6 +348,122 @@ class _Builder:
                          "verdict": e["verdict"]})
         return entries
 
+    # ---- the thesis' comparison (rows of table 2) ----
+
+    def thesis_pair(self) -> tuple[Group, Group] | None:
+        """(best three-modality fusion, best two-modality configuration) by mean of the report's metric: id+llm+gnn
+        with any fusion against any pair of real modalities (no placebo); None when either side has no runs."""
+        def best(groups):
+            means = [np.nanmean(g.values(("metrics", self.metric))) for g in groups]
+            ok = [i for i, v in enumerate(means) if np.isfinite(v)]
+            return groups[max(ok, key=lambda i: means[i])] if ok else None
+
+        three = best([g for g in self.groups if g.modalities == REAL_MODALITIES])
+        two = best([g for g in self.groups if len(g.modalities) == 2 and PLACEBO not in g.modalities])
+        return (three, two) if three is not None and two is not None else None
+
+    def thesis_row(self, rows: list, recs: list) -> dict | None:
+        """Append the thesis' comparison to the ablation table (same columns: Δ, CI and p of three − two);
+        returns its comparison entry, or None when the results lack one side."""
+        pair = self.thesis_pair()
+        if pair is None:
+            return None
+        three, two = pair
+        m = self.metric
+        e = self.family([pair], m, "thesis")[0]
+        imp, sd_ = e["impression"], e["seed"]
+        mu3, mu2 = (float(np.nanmean(g.values(("metrics", m)))) for g in pair)
+        rel = (mu3 - mu2) / mu2 * 100 if mu2 else math.nan
+        label = f"thesis: {three.label} vs {two.label}"
+        rows.append([Cell(label)] + [Cell("—") for _ in METRICS]
+                    + [Cell(f"{rel:+.2f}" if np.isfinite(rel) else "n/a"),
+                       Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
+                            else "n/a"),
+                       Cell(_fmt_p(e["impression_p_holm"]), bold=e["impression_significant"]),
+                       Cell(_fmt_p(e["seed_p_holm"]) if sd_["n"] >= 2 else sd_["note"],
+                            bold=bool(e["seed_significant"])),
+                       Cell(e["verdict"]), Cell(str(sd_["n"]))])
+        recs.append({"configuration": label, "seeds": sd_["n"], "baseline": False, "control": False,
+                     "comparison": "thesis", "three_modality": three.label, "two_modality": two.label,
+                     f"{m}_rel_change_pct": rel, "diff_impression": imp["diff"], "ci_low": imp["ci_low"],
+                     "ci_high": imp["ci_high"], "dz_impression": imp["dz"], "n_impressions": imp["n"],
+                     "n_users": imp["clusters"], "n_seeds": sd_["n"], "diff_seed": sd_["diff"],
+                     "p_impression": e["impression_p"], "p_impression_holm": e["impression_p_holm"],
+                     "p_seed": e["seed_p"], "p_seed_holm": e["seed_p_holm"], "margin": self.margin,
+                     "p_tost_holm": e["tost_p_holm"], "verdict": e["verdict"], "seed_mde": e["seed_mde"],
+                     "seeds_needed": e["seeds_needed"]})
+        return e
+
+    def _thesis_note(self, e: dict, ml: str) -> str:
+        return (f"Row \"thesis\": the thesis' comparison, the best three-modality fusion ({e['a']}, highest mean "
+                f"{ml} among id+llm+gnn configurations) against the best two-modality configuration ({e['b']}, "
+                f"highest mean {ml} among pairs of id, llm, gnn; no placebo): Δ and CI are {e['a']} − {e['b']}, "
+                f"with the same two-level tests as the rows above (impression level "
+                f"{'clustered by user' if self.clustered else 'per impression'}, seed level paired t-test), a "
+                f"family of its own (Holm over 1 comparison: unadjusted). Both sides are chosen as the best on "
+                f"these same dev impressions, which the p-values do not account for.")
+
+    # ---- table 2b ----
+
+    def placebo_pairs(self) -> list[tuple[Group, Group, str]]:
+        """(configuration, the same configuration with modality m replaced by rand, m) for every configuration
+        without the placebo whose counterpart is in the results: same fusion and hyper-parameters, the options of
+        m and of rand aside."""
+        controls = {_config_key(g, PLACEBO): g for g in self.groups if PLACEBO in g.modalities}
+        pairs = []
+        for g in self.groups:
+            if PLACEBO in g.modalities:
+                continue
+            for m in g.modalities:
+                if m in ("llm", "gnn"):
+                    c = controls.get(_config_key(g, m))
+                    if c is not None:
+                        pairs.append((g, c, m))
+        return pairs
+
+    def placebo_table(self) -> Table | None:
+        pairs = self.placebo_pairs()
+        if not pairs:
+            return None
+        m = self.metric
+        ml = stats.METRIC_LABELS[m]
+        entries = self.family([(g, c) for g, c, _ in pairs], m, "placebo")
+        header = ["Configuration", "Modality", "Placebo", ml, f"{ml} placebo", f"Δ{ml} (impr.)",
+                  f"95% CI Δ{ml} (impr.)", f"Δ{ml} (seed)", "p impr. (Holm)", "p seed (Holm)",
+                  f"Verdict (±{self.margin:g})", "Seeds"]
+        rows, recs = [], []
+        for (g, c, mod), e in zip(pairs, entries):
+            imp, sd_ = e["impression"], e["seed"]
+            vg, vc = g.values(("metrics", m)), c.values(("metrics", m))
+            rows.append([Cell(g.label), Cell(MOD_LABELS[mod]), Cell(c.label, mark=CONTROL), Cell(_pm(vg)),
+                         Cell(_pm(vc)), Cell(f"{imp['diff']:+.4f}" if np.isfinite(imp["diff"]) else "n/a"),
+                         Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
+                              else "n/a"),
+                         Cell(f"{sd_['diff']:+.4f}" if np.isfinite(sd_["diff"]) else "n/a"),
+                         Cell(_fmt_p(e["impression_p_holm"]), bold=e["impression_significant"]),
+                         Cell(_fmt_p(e["seed_p_holm"]) if sd_["n"] >= 2 else sd_["note"],
+                              bold=bool(e["seed_significant"])),
+                         Cell(e["verdict"]), Cell(str(sd_["n"]))])
+            mu_g, sd_g = _mean_std(vg)
+            mu_c, sd_c = _mean_std(vc)
+            recs.append({"configuration": g.label, "modality": mod, "placebo": c.label,
+                         f"{m}_mean": mu_g, f"{m}_std": sd_g, f"placebo_{m}_mean": mu_c, f"placebo_{m}_std": sd_c,
+                         "diff_impression": imp["diff"], "ci_low": imp["ci_low"], "ci_high": imp["ci_high"],
+                         "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_users": imp["clusters"],
+                         "diff_seed": sd_["diff"], "n_seeds": sd_["n"], "p_impression": e["impression_p"],
+                         "p_impression_holm": e["impression_p_holm"], "p_seed": e["seed_p"],
+                         "p_seed_holm": e["seed_p_holm"], "margin": self.margin, "p_tost_holm": e["tost_p_holm"],
+                         "verdict": e["verdict"], "seed_mde": e["seed_mde"], "seeds_needed": e["seeds_needed"]})
+        notes = [f"A modality is worth what it adds over its placebo: each configuration against the same "
+                 f"configuration (fusion and options alike) with that modality replaced by rand, seeded N(0,1) "
+                 f"vectors per news of the width --rand-dim; Δ = configuration − placebo, in {ml}. The placebo "
+                 f"carries no information about the news, only a fixed vector per news item a model can memorise "
+                 f"like an ID, and the same number of inputs and parameters (at equal width).",
+                 self._levels_note(len(entries), ("comparisons" if len(entries) > 1 else "comparison")
+                                   + f" with a placebo on {ml}"),
+                 self._n_note(entries) + ".", self._equivalence_note(ml), self._power_note(entries, ml)]
+        return Table("placebo", f"Each modality's gain over its placebo ({ml})", header, rows, notes, recs)
+
     # ---- table 3 ----
 
     def weights_table(self) -> tuple[Table | None, list[dict]]:
@@ -346,9 +472,11 @@ class _Builder:
                     and g.records[0].get("weights")]
         if not weighted:
             return None, []
-        header = ["Configuration", "Category", "n"] + [MOD_LABELS[m] for m in MODALITIES]
+        # the placebo's column only when some weighted run has it (the planted weights never do)
+        mods_w = [m for m in MODALITIES if m != PLACEBO or any(PLACEBO in g.modalities for g in weighted)]
+        header = ["Configuration", "Category", "n"] + [MOD_LABELS[m] for m in mods_w]
         if planted:
-            header += [f"planted {MOD_LABELS[m]}" for m in MODALITIES]
+            header += [f"planted {MOD_LABELS[m]}" for m in mods_w if m != PLACEBO]
         rows, recs, bars, rho_notes = [], [], [], []
         for g in weighted:
             per_seed: dict[str, list[dict[str, float]]] = {}
@@ -378,7 +506,7 @@ class _Builder:
                 rec = {"configuration": g.label, "category": c,
                        "n": float(np.nanmean(counts[c])) if np.any(np.isfinite(counts[c])) else None}
                 learned[c] = {}
-                for mod in MODALITIES:
+                for mod in mods_w:
                     vals = np.asarray([d.get(mod, math.nan) for d in per_seed[c]])
                     row.append(Cell(_pm(vals, 3) if np.any(np.isfinite(vals)) else "—"))
                     mu, sd = _mean_std(vals)
@@ -386,8 +514,8 @@ class _Builder:
                     learned[c][mod] = mu
                 if planted:
                     pw = planted.get(c, {})
-                    row += [Cell(_fmt(pw.get(mod), 3) if mod in pw else "—") for mod in MODALITIES]
-                    for mod in MODALITIES:
+                    row += [Cell(_fmt(pw.get(mod), 3) if mod in pw else "—") for mod in mods_w if mod != PLACEBO]
+                    for mod in REAL_MODALITIES:
                         rec[f"planted_{mod}"] = pw.get(mod)
                         if mod in pw and np.isfinite(learned[c].get(mod, math.nan)):
                             planted_pairs.append((learned[c][mod], pw[mod], mod))
@@ -398,7 +526,7 @@ class _Builder:
             if planted_pairs:
                 rho = _spearman([p[0] for p in planted_pairs], [p[1] for p in planted_pairs])
                 per_mod = {}
-                for mod in MODALITIES:
+                for mod in mods_w:
                     xs = [(p[0], p[1]) for p in planted_pairs if p[2] == mod]
                     if len(xs) >= 3:
                         per_mod[mod] = _spearman([x[0] for x in xs], [x[1] for x in xs])
@@ -577,6 +705,29 @@ class _Builder:
         return text, info
 
 
+CONTROL_NOTE = (f"{CONTROL}: a control: the configuration holds rand, the placebo modality (seeded N(0,1) vectors per "
+                f"news, drawn from the run's seed and the news id: no information about the news). A modality is "
+                f"worth what it adds over its placebo; a placebo run below `id` is one whose training lets a "
+                f"useless input hurt it.")
+
+
+def _is_control(g: Group) -> bool:
+    return PLACEBO in g.modalities
+
+
+def _config_key(g: Group, replaced: str) -> str:
+    """The configuration of `g` without its seed, modality `replaced` swapped for the placebo and the options of
+    both left out: equal for a configuration and its placebo counterpart."""
+    cfg = identity_fields(g.records[0]["config"])
+    cfg.pop("seed", None)
+    for m in (replaced, PLACEBO):
+        for f in ONLY_WITH.get(m, ()):
+            cfg.pop(f, None)
+    mods = {PLACEBO if m == replaced else m for m in g.modalities}
+    cfg["modalities"] = [m for m in MODALITIES if m in mods]
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
 def _verdict(different: bool, equivalent: bool, p_tost_holm: float) -> str:
     if not np.isfinite(p_tost_holm) and not different:
         return "n/a"
@@ -649,7 +800,7 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note,
                  references)
     protocol, info = b.protocol(records)
-    tables = [t for t in (b.fusion_table(), b.ablation_table()) if t is not None]
+    tables = [t for t in (b.fusion_table(), b.ablation_table(), b.placebo_table()) if t is not None]
     weights, bars = b.weights_table()
     if weights is not None:
         tables.append(weights)
@@ -665,6 +816,9 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
         "protocol": {"text": protocol, **info},
         "groups": [_group_summary(g) for g in groups],
         "comparisons": b.comparisons,
+        # the thesis' comparison (best three-modality fusion vs best two-modality configuration), also a row of the
+        # ablation table; None when the results lack one side
+        "thesis": next((c for c in b.comparisons if c["table"] == "thesis"), None),
         "tables": {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
                    for t in tables},
         "card": {"planted_weights": planted_weights(card), "oracle": oracle_metrics(card),
@@ -679,6 +833,7 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
 
 def _group_summary(g: Group) -> dict:
     out = {"label": g.label, "group": g.key, "modalities": list(g.modalities), "fusion": g.fusion,
+           "control": _is_control(g),
            "seeds": g.seeds, "run_ids": [r["run_id"] for r in g.records],
            # the `newsbench train` command that makes each run again (records since the shared option table)
            "commands": [r.get("command") for r in g.records], "metrics": {}}

@@ -30,7 +30,7 @@ if TYPE_CHECKING:   # matplotlib is optional: only for type hints here
 
 METRIC_LABELS = {"auc": "AUC", "mrr": "MRR", "ndcg@5": "nDCG@5", "ndcg@10": "nDCG@10"}
 # The same hues as the terminal bars of report.terminal._print_bars (magenta / green / blue), in matplotlib's palette.
-MOD_COLORS = {"id": "tab:purple", "llm": "tab:green", "gnn": "tab:blue"}
+MOD_COLORS = {"id": "tab:purple", "llm": "tab:green", "gnn": "tab:blue", "rand": "tab:gray"}
 FORMATS = ("png", "pdf")
 MISSING = "matplotlib is needed for --plots: pip install 'newsbench[plots]'"
 

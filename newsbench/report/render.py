@@ -33,7 +33,8 @@ def to_markdown(report: Report) -> str:
 
 _LATEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"\textsuperscript{\dag}", "Δ": r"$\Delta$", "ρ": r"$\rho$",
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"\textsuperscript{\dag}", "‡": r"\textsuperscript{\ddag}", "Δ": r"$\Delta$",
+                  "ρ": r"$\rho$",
                   "→": r"$\rightarrow$", "−": "--", "–": "--", "—": "---", "×": r"$\times$", "<": r"$<$",
                   ">": r"$>$", "`": ""}
 

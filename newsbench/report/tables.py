@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
-MOD_LABELS = {"id": "ID", "llm": "LLM", "gnn": "GNN"}
+MOD_LABELS = {"id": "ID", "llm": "LLM", "gnn": "GNN", "rand": "RAND"}
 TEST_NAMES = {"ttest": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test",
               "permutation": "paired randomisation (sign-flip) test"}
 SEED_TEST = "ttest"       # the seed level has few pairs: a t-test is the only one that can reach significance
 DAGGER = "†"
+CONTROL = "‡"             # marks a control configuration: one holding the placebo modality rand
 CLUSTERS = ("user", "none")   # impression-level unit: users (clustered), or every impression on its own
 MARGIN = 0.005                # default equivalence margin, metric units: a difference below it is not worth a claim
 POWER = 0.8                   # the power the seed-level minimum detectable effect is stated at

@@ -122,7 +122,7 @@ def _print_bars(bars: list[dict], console: Console, width: int = 30) -> None:
                     continue
                 n = int(round(v * width))
                 line = Text(f"    {MOD_LABELS[mod]:<4}")
-                line.append("█" * n, style={"id": "magenta", "llm": "green", "gnn": "blue"}[mod])
+                line.append("█" * n, style={"id": "magenta", "llm": "green", "gnn": "blue", "rand": "grey50"}[mod])
                 line.append(" " * (width - n) + f" {v:5.1%}")
                 p = b["planted"].get(cat, {}).get(mod)
                 if p is not None:
