@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         csv: bool = typer.Option(False, "--csv", help="Print one table as CSV (--table, default ablation); every "
                                  "table as its own CSV file with --out."),
         table: Optional[str] = typer.Option(None, "--table", help="Print only this table: fusion | ablation | "
-                                            "weights | attribution | breakdown (those the results allow)."),
+                                            "placebo | weights | attribution | breakdown (those the results allow)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write report.md, report.tex, one CSV per "
                                            "table and report.json (every number) into this folder."),
         alpha: float = other_option("alpha", 0.05),
@@ -45,10 +45,12 @@ def register(app: typer.Typer) -> None:
                                    "seeds; modality weights per category) into OUT/figures, default "
                                    "RESULTS/report/figures. Needs pip install 'newsbench\\[plots]'."),
     ):
-        """Print the fusion comparison, ablation, modality-weight, modality-attribution and breakdown tables.
+        """Print the fusion comparison, ablation, placebo, modality-weight, modality-attribution and breakdown tables.
 
         Paired tests at impression and seed level (Holm-corrected). Baselines recorded in RESULTS/baselines/ (by
-        `ablate` or `newsbench baselines --results`) appear as reference rows of the ablation table.
+        `ablate` or `newsbench baselines --results`) appear as reference rows of the ablation table, as does the
+        thesis' comparison (the best id+llm+gnn fusion vs the best two-modality configuration). Configurations with
+        rand, the placebo, are marked as controls; the placebo table tests each modality against it.
 
         Example: newsbench report --results results --markdown --out results/report --card data/dataset_card.json
 
