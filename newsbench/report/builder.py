@@ -556,11 +556,12 @@ class _Builder:
         ceiling, ceiling_sides = learnable_ceiling_attribution(self.card)
         mods = [m for m in MODALITIES if any(m in (r.get("attribution") or {}).get("modalities", [])
                                              for g in groups for r in g.records)]
+        real = [m for m in mods if m != PLACEBO]      # the card plants signals of the real modalities only
         header = ["Configuration", "Category", "n"] + [f"Δ{MOD_LABELS[m]}" for m in mods]
         if planted:
-            header += [f"planted {MOD_LABELS[m]}" for m in mods]
+            header += [f"planted {MOD_LABELS[m]}" for m in real]
         if ceiling:
-            header += [f"ceiling Δ{MOD_LABELS[m]}" for m in mods]
+            header += [f"ceiling Δ{MOD_LABELS[m]}" for m in real]
         rows, recs, rho_notes, summary = [], [], [], {}
         side_names = {"cold": "(cold cands)", "warm": "(warm cands)"}
         for g in groups:
@@ -587,12 +588,12 @@ class _Builder:
                 for ref, sides, prefix in ((planted, {}, "planted"), (ceiling, ceiling_sides, "ceiling")):
                     if ref:
                         rv = ref.get(c, {}) if c in cats else sides.get(c, {})
-                        row += [Cell(_fmt(rv.get(mod), 3) if rv.get(mod) is not None else "—") for mod in mods]
-                        rec.update({f"{prefix}_{mod}": rv.get(mod) for mod in mods})
+                        row += [Cell(_fmt(rv.get(mod), 3) if rv.get(mod) is not None else "—") for mod in real]
+                        rec.update({f"{prefix}_{mod}": rv.get(mod) for mod in real})
                 rows.append(row)
                 recs.append(rec)
             if planted:
-                rho = per_modality_spearman(learned, planted, mods)
+                rho = per_modality_spearman(learned, planted, real)
                 summary[g.label] = {"spearman_vs_planted": rho}
                 rho_notes.append(f"{g.label}: Spearman ρ(attribution, planted) across categories: "
                                  + ", ".join(f"{MOD_LABELS[k]} {_fmt(v, 2)}" for k, v in rho.items()) + ".")
@@ -609,7 +610,7 @@ class _Builder:
                          "categories).")
             notes += rho_notes
         if ceiling:
-            rho = per_modality_spearman(ceiling, planted, mods) if planted else {}
+            rho = per_modality_spearman(ceiling, planted, real) if planted else {}
             summary["learnable ceiling"] = {"spearman_vs_planted": rho}
             notes.append("Ceiling Δ: the same measure on the card's learnable ceiling (each true signal replaced by "
                          "its mean)" + (": Spearman ρ(ceiling, planted) across categories: "
