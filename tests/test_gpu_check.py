@@ -36,7 +36,7 @@ def test_dry_run_writes_every_step_and_figure(tmp_path):
     assert summary["tests"] and ("skipped" in summary["tests"] or "passed" in summary["tests"])
     fig = summary["figures"]
     assert fig["train_s_per_epoch"] > 0 and fig["train_amp_s_per_epoch"] > 0 and fig["lightgcn_s_per_epoch"] > 0
-    assert fig["ablate_runs"] == 6                                  # the default grid, one seed
+    assert fig["ablate_runs"] == 7                                  # the default grid (+ id+rand), one seed
     line = summary["ablate"]["time_line"]
     assert line.startswith("time (s): data ") and "; total " in line
     assert not (out / "cache").exists() or (out / "cache").is_dir()
