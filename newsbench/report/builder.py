@@ -29,8 +29,8 @@ from scipy import stats as sps
 
 from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION, PLACEBO, REAL_MODALITIES
-from newsbench.options import ONLY_WITH, identity_fields
 from newsbench.errors import InputError, warn
+from newsbench.options import ONLY_WITH, identity_fields
 from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, load_groups, load_references
 from newsbench.report.tables import (CLUSTERS, CONTROL, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST,
