@@ -21,6 +21,10 @@ REAL_MODALITIES = tuple(m for m in MODALITIES if m != PLACEBO)
 FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
 NO_FUSION = "none"                                 # the fusion of a single-modality run
 
+# Each graph model's default number of passes: LightGCN's 20 over the graph's edges (the seed's), the inductive
+# encoder's 3 over the train clicks (newsbench.features.inductive.DEFAULT_EPOCHS; a test keeps them equal).
+GRAPH_EPOCHS = {"inductive": 3, "lightgcn": 20}
+
 # The record's format (newsbench/store.py); part of the run id, so old records stop matching when it changes.
 RECORD_SCHEMA = 1
 # A run's result depends on code as well as on its config. TRAIN_VERSION changes when training's or evaluation's
@@ -50,9 +54,13 @@ class RunConfig:
     text_encoder: str = "minilm"       # minilm | hash | st:NAME | file:PATH
     text_fields: str = "title"         # title | title+abstract
     graph: str = "both"                # clicks | entities | both
+    # the graph network: `inductive` (news vector = a function of its entities, warm and cold alike) or the seed's
+    # transductive `lightgcn` (kept to reproduce the seed; it cannot place cold news, docs/features.md)
+    graph_model: str = "inductive"
+    entity_vectors: str = "data"       # inductive: entity rows start from the data's entity vectors | random
     graph_dim: int = 128
-    graph_layers: int = 3
-    graph_epochs: int = 20
+    graph_layers: int = 3              # lightgcn only
+    graph_epochs: int | None = None    # None: the graph model's own default (GRAPH_EPOCHS)
     graph_seed: int = 0                # features are shared by every run of a grid, so not the run's seed
     # the placebo's width: the graph's by default, so `id+rand` is shaped like `id+gnn`. Its vectors are drawn from
     # the run's seed (not a feature seed): made per run, never shared or cached
@@ -75,7 +83,7 @@ class RunConfig:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)
         # One spelling per value, so the run id does not depend on how the user typed it (HASH, hash:384 -> hash).
-        for name in ("fusion", "text_fields", "graph"):
+        for name in ("fusion", "text_fields", "graph", "graph_model", "entity_vectors"):
             object.__setattr__(self, name, str(getattr(self, name)).strip().lower())
         from newsbench.errors import InputError
         from newsbench.options import canonical_text_encoder
@@ -84,6 +92,10 @@ class RunConfig:
             object.__setattr__(self, "text_encoder", canonical_text_encoder(self.text_encoder))
         except InputError as err:
             raise ValueError(str(err)) from None
+        if self.graph_model not in GRAPH_EPOCHS:
+            raise ValueError(f"graph_model must be one of {', '.join(GRAPH_EPOCHS)}: {self.graph_model!r}")
+        if self.graph_epochs is None:
+            object.__setattr__(self, "graph_epochs", GRAPH_EPOCHS[self.graph_model])
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:

@@ -21,6 +21,8 @@ SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 eve
 DEFAULT_HASH_DIM = 384        # `hash` is `hash:384` (newsbench.features.text.DEFAULT_HASH_DIM; a test keeps them equal)
 TEXT_FIELDS = ("title", "title+abstract")
 GRAPH_MODES = ("clicks", "entities", "both")
+GRAPH_MODELS = ("inductive", "lightgcn")
+ENTITY_VECTORS = ("data", "random")
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,20 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS),
     Spec("graph", ("--graph-mode", "--graph"), str,
          "Edges of the gnn features: clicks (user-news), entities (news-entity) or both.", choices=GRAPH_MODES),
-    Spec("graph_dim", ("--graph-dim",), int, "gnn (LightGCN) embedding width.", 1, 4096),
-    Spec("graph_layers", ("--graph-layers",), int, "LightGCN propagation layers.", 0, 16),
-    Spec("graph_epochs", ("--graph-epochs",), int, "LightGCN training passes over the train edges.", 1, 10000),
-    Spec("graph_seed", ("--graph-seed",), int, "LightGCN seed (features are shared by every run of a grid).",
+    Spec("graph_model", ("--graph-model",), str,
+         "Graph network of the gnn features. inductive (default): a news vector is a function of its entities, "
+         "trained with users' train clicks, so news unseen in train get vectors in the same space; lightgcn: the "
+         "seed's transductive LightGCN (a free row per node; cold news reach it only through entity edges).",
+         choices=GRAPH_MODELS),
+    Spec("entity_vectors", ("--entity-vectors",), str,
+         "inductive graph: start the entity rows from the data's entity_embedding.vec (data, the default: MIND's "
+         "TransE vectors carry knowledge-graph neighbourhoods) or from random rows (random).",
+         choices=ENTITY_VECTORS),
+    Spec("graph_dim", ("--graph-dim",), int, "gnn embedding width.", 1, 4096),
+    Spec("graph_layers", ("--graph-layers",), int, "LightGCN propagation layers (lightgcn only).", 0, 16),
+    Spec("graph_epochs", ("--graph-epochs",), int, "Graph training passes: over the train clicks (inductive, "
+         "default 3) or the train edges (lightgcn, default 20).", 1, 10000),
+    Spec("graph_seed", ("--graph-seed",), int, "Graph model seed (features are shared by every run of a grid).",
          0, SEED_MAX),
     Spec("rand_dim", ("--rand-dim",), int, "Width of the rand placebo: seeded N(0,1) vectors per news, drawn from "
          "the run's seed and the news id (default: the graph's width).", 1, 4096),
@@ -154,7 +166,7 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
 ONLY_WITH = {
     "id": ("id_dim", "id_dropout"),
     "llm": ("text_encoder", "text_fields"),
-    "gnn": ("graph", "graph_dim", "graph_layers", "graph_epochs", "graph_seed"),
+    "gnn": ("graph", "graph_model", "entity_vectors", "graph_dim", "graph_layers", "graph_epochs", "graph_seed"),
     "rand": ("rand_dim",),
 }
 
@@ -168,6 +180,8 @@ def identity_fields(config: dict) -> dict:
         if m not in mods:
             for f in fields:
                 out.pop(f, None)
+    if "gnn" in mods:       # each graph model's own options only
+        out.pop("graph_layers" if out.get("graph_model", "inductive") == "inductive" else "entity_vectors", None)
     if not str(out.get("device", "cpu")).startswith("cuda"):
         out.pop("amp", None)
     return out

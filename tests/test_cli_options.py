@@ -280,7 +280,7 @@ def test_run_id_depends_only_on_what_can_change_the_run():
     assert RunConfig(text_encoder="st:Some/Model").text_encoder == "st:Some/Model"    # names keep their case
     # options of an absent modality do not count
     id_only = RunConfig(modalities=("id",))
-    for change in ({"graph": "clicks"}, {"graph_epochs": 3}, {"graph_dim": 16}, {"graph_seed": 5},
+    for change in ({"graph": "clicks"}, {"graph_epochs": 4}, {"graph_model": "lightgcn"}, {"graph_dim": 16}, {"graph_seed": 5},
                    {"graph_layers": 1}, {"text_encoder": "hash"}, {"text_fields": "title+abstract"}):
         assert RunConfig(modalities=("id",), **change).run_id(fp) == id_only.run_id(fp), change
         assert RunConfig(modalities=("id",), **change).group_key == id_only.group_key, change
@@ -288,7 +288,7 @@ def test_run_id_depends_only_on_what_can_change_the_run():
     assert RunConfig(modalities=("id", "llm"), graph="clicks").run_id(fp) == \
         RunConfig(modalities=("id", "llm")).run_id(fp)
     # ... and those of a present one, or of the training, do
-    for change in ({"graph": "clicks"}, {"graph_epochs": 3}, {"text_encoder": "hash:64"}, {"lr": 0.01},
+    for change in ({"graph": "clicks"}, {"graph_epochs": 4}, {"graph_model": "lightgcn"}, {"text_encoder": "hash:64"}, {"lr": 0.01},
                    {"seed": 1}, {"dim": 64}, {"id_dim": 64}, {"cpu_threads": 2}):
         import dataclasses
 

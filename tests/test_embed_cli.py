@@ -48,11 +48,21 @@ def test_embed_text_hash_then_cache_hit(toy, tmp_path):
 def test_embed_graph(toy, tmp_path):
     res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--dim", "8", "--layers", "1",
                               "--epochs", "2", "--seed", "1", "--graph-mode", "both", "--device", "cpu",
-                              "--batch-size", "1024", "--no-progress"])
+                              "--batch-size", "1024", "--no-progress", "--graph-model", "lightgcn"])
     assert res.exit_code == 0, res.output
     assert f"{len(toy.news)} x 8 float32" in res.output
     assert "1 news with no edge" in res.output and "BPR loss" in res.output
+    assert "cold/warm norm" in res.output and "cold near warm" in res.output
     assert len(list((tmp_path / "features").glob("graph-*.npy"))) == 1
+
+
+def test_embed_graph_default_is_inductive(toy, tmp_path):
+    res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--dim", "8", "--epochs", "1",
+                              "--no-progress"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "inductive entity encoder" in res.output and "softmax loss" in res.output
+    assert "cold/warm norm  │ 1.000" in res.output        # unit vectors, cold and warm alike
+    assert "share the 'no entity' row" in res.output
 
 
 def test_bad_options(toy, tmp_path):

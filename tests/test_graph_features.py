@@ -1,4 +1,5 @@
-"""Graph (gnn) features: the training-only graph, LightGCN determinism, dev-label independence, zero vectors."""
+"""Graph (gnn) features of the seed's LightGCN (`--graph-model lightgcn`): the training-only graph, determinism,
+dev-label independence, zero vectors. The default inductive model has tests/test_inductive_graph.py."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def make_feature_dataset(n_news: int = 120, n_users: int = 40, seed: int = 0) ->
                    users=np.asarray([f"U{u}" for u in range(n_users)]), train=train, dev=dev)
 
 
-FAST = dict(dim=16, layers=2, epochs=3, progress=False)
+FAST = dict(dim=16, layers=2, epochs=3, progress=False, model="lightgcn")
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,8 @@ def test_zero_vectors_are_exactly_the_isolated_news(ds, tmp_path):
 
 
 def test_embeddings_carry_topics(ds, tmp_path):
-    m = graph_features(ds, mode="both", dim=32, layers=2, epochs=30, cache_dir=tmp_path, progress=False)
+    m = graph_features(ds, mode="both", dim=32, layers=2, epochs=30, cache_dir=tmp_path, progress=False,
+                       model="lightgcn")
     keep = m.any(axis=1)
     x = m[keep] / np.linalg.norm(m[keep], axis=1, keepdims=True)
     topic = ds.news.category[keep]
@@ -154,7 +156,7 @@ def test_embeddings_carry_topics(ds, tmp_path):
 
 def test_load_features_and_info(ds, tmp_path):
     cfg = RunConfig(modalities=("id", "llm", "gnn"), text_encoder="hash", graph_dim=16, graph_layers=2,
-                    graph_epochs=2)
+                    graph_epochs=2, graph_model="lightgcn")
     feats = load_features(ds, cfg, cache_dir=tmp_path, progress=False)
     assert set(feats) == {"llm", "gnn"}
     assert feats["llm"].shape == (len(ds.news), 384) and feats["gnn"].shape == (len(ds.news), 16)

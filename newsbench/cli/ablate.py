@@ -78,6 +78,8 @@ def ablate(
     text_encoder: str = run_option("text_encoder"),
     text_fields: str = run_option("text_fields"),
     graph: str = run_option("graph"),
+    graph_model: str = run_option("graph_model"),
+    entity_vectors: str = run_option("entity_vectors"),
     graph_dim: int = run_option("graph_dim"),
     graph_layers: int = run_option("graph_layers"),
     graph_epochs: int = run_option("graph_epochs"),
@@ -118,7 +120,7 @@ def ablate(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
         graph=graph,
-        graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+        graph_model=graph_model, entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
         rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)
     dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
     if amp and not dev.startswith("cuda"):

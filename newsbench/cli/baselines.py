@@ -46,6 +46,8 @@ def baselines(
     text_encoder: str = run_option("text_encoder"),
     text_fields: str = run_option("text_fields"),
     graph: str = run_option("graph"),
+    graph_model: str = run_option("graph_model"),
+    entity_vectors: str = run_option("entity_vectors"),
     graph_dim: int = run_option("graph_dim"),
     graph_layers: int = run_option("graph_layers"),
     graph_epochs: int = run_option("graph_epochs"),
@@ -64,7 +66,7 @@ def baselines(
         check_writable_dir(results, "--results")
     cfg = make_config(text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_dim=graph_dim,
                       graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-                      device=resolve_device(device))
+                      graph_model=graph_model, entity_vectors=entity_vectors, device=resolve_device(device))
     dataset = load_data(data, cache_dir, unknown_news)
     require_splits(dataset, data)       # before any feature work
     features, info = bl.baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=not as_json)

@@ -97,25 +97,33 @@ def text(
 def graph(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
+    graph_model: str = run_option("graph_model"),
     graph_mode: str = run_option(
-        "graph", help="Edges: clicks (user-news from train histories and clicks), entities (news-entity), or both."),
+        "graph", help="Edges: clicks (users' train clicks), entities (news-entity links), or both."),
+    entity_vectors: str = run_option("entity_vectors"),
     dim: int = run_option("graph_dim", flags=("--graph-dim", "--dim")),
     layers: int = run_option("graph_layers", flags=("--graph-layers", "--layers")),
-    epochs: int = run_option("graph_epochs", flags=("--graph-epochs", "--epochs")),
+    epochs: Optional[int] = run_option("graph_epochs", flags=("--graph-epochs", "--epochs")),
     seed: int = run_option("graph_seed", flags=("--graph-seed", "--seed")),
     device: str = device_option(),
     batch_size: Optional[int] = other_option("graph_batch_size", None),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ):
-    """Train LightGCN on the TRAIN split's user/news/entity graph and cache the (news x dim) news embeddings.
+    """Train the graph model on the TRAIN split and cache the (news x dim) news embeddings; print diagnostics.
 
-    Dev behaviours never enter the graph. News with no edge get a zero vector (counted below).
+    Dev behaviours never enter. The default model is inductive: every news vector is the same function of its
+    entities, so news unseen in train get one in the space of warm news and users. `--graph-model lightgcn` is
+    the seed's LightGCN (news with no edge get a zero vector). Diagnostics: the cold/warm norm ratio, the share of
+    cold news whose 10 nearest neighbours include warm news and, on generated data, the share of neighbours in a
+    news item's planted community.
 
-    Examples (demo data with the defaults: both edge kinds, 128-d, 3 layers, 20 epochs; a MIND folder on a GPU):
+    Examples (demo data with the defaults; the seed's LightGCN; a MIND folder on a GPU):
 
       newsbench embed graph
 
-      newsbench embed graph -d MINDsmall --graph-mode clicks --epochs 40 --device cuda
+      newsbench embed graph --graph-model lightgcn
+
+      newsbench embed graph -d MINDsmall --device cuda
     """
     from newsbench.features.graph import graph_features_with_meta
 
@@ -124,17 +132,44 @@ def graph(
     dataset = common.load_data(data, cache_dir)
     t1 = time.perf_counter()
     matrix, meta = graph_features_with_meta(dataset, graph_mode, dim, layers, epochs, seed, dev, cache_dir,
-                                            progress, batch_size)
+                                            progress, batch_size, model=graph_model, entity_init=entity_vectors)
     wall = time.perf_counter() - t1
     losses = meta.get("losses") or []
     rows = [("dataset", f"{dataset.name} ({len(dataset.news):,} news; loaded in {t1 - t0:.2f} s)"),
-            ("model", meta["identity"]),
-            ("graph", f"{meta['n_user_nodes']:,} users, {meta['n_news']:,} news, {meta['n_entity_nodes']:,} entities; "
-                      f"{meta['n_user_news_edges']:,} user-news + {meta['n_news_entity_edges']:,} news-entity edges"),
-            ("zero vectors", f"{meta['n_zero']:,} news with no edge"),
-            ("BPR loss", f"{losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "-"),
-            ("shape", f"{matrix.shape[0]:,} x {matrix.shape[1]} {matrix.dtype}"),
-            ("device", meta.get("device", dev)),
-            ("time", _timing(meta, wall)),
-            ("cache", meta["path"])]
+            ("model", meta["identity"])]
+    if meta.get("model") == "lightgcn":
+        rows += [("graph", f"{meta['n_user_nodes']:,} users, {meta['n_news']:,} news, {meta['n_entity_nodes']:,} "
+                           f"entities; {meta['n_user_news_edges']:,} user-news + {meta['n_news_entity_edges']:,} "
+                           f"news-entity edges"),
+                 ("zero vectors", f"{meta['n_zero']:,} news with no edge")]
+        loss_name = "BPR loss"
+    else:
+        rows += [("graph", f"{meta['n_news']:,} news, {meta['n_entities']:,} entities "
+                           f"({meta['n_entity_rows_from_data']:,} started from the data's vectors); "
+                           f"{meta['n_train_clicks']:,} train clicks, {meta['n_news_entity_links']:,} news-entity "
+                           f"links"),
+                 ("no entity", f"{meta['n_news_without_entities']:,} news share the 'no entity' row")]
+        loss_name = "softmax loss"
+    rows += [(loss_name, f"{losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "-"),
+             *diagnostic_rows(meta.get("diagnostics") or {}),
+             ("shape", f"{matrix.shape[0]:,} x {matrix.shape[1]} {matrix.dtype}"),
+             ("device", meta.get("device", dev)),
+             ("time", _timing(meta, wall)),
+             ("cache", meta["path"])]
     _summary("graph features (gnn)", rows)
+
+
+def diagnostic_rows(d: dict) -> list[tuple[str, str]]:
+    """The graph diagnostics (newsbench.features.graph.diagnostics) as summary rows."""
+    rows = []
+    if "cold_warm_norm_ratio" in d:
+        rows.append(("cold/warm norm", f"{d['cold_warm_norm_ratio']:.3f} (mean norm of {d['n_cold']:,} cold "
+                                       f"over {d['n_warm']:,} warm news)"))
+    if "cold_neighbours_warm" in d:
+        rows.append(("cold near warm", f"{d['cold_neighbours_warm']:.1%} of cold news have a warm news among "
+                                       f"their {d['k']} nearest"))
+    if "nn_community_all" in d:
+        rows.append(("community share", f"{d['nn_community_all']:.3f} all, {d.get('nn_community_cold', float('nan')):.3f}"
+                                        f" cold, of {d['k']} nearest in the planted community (chance "
+                                        f"{d['nn_community_chance']:.3f})"))
+    return rows

@@ -4,6 +4,7 @@ a bad value ends as one `newsbench: error:` line before the command does any wor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -55,7 +56,9 @@ def run_option(field: str, default: Any = ..., *, flags: tuple[str, ...] | None 
     spec = SPECS[field]
     flags = flags or spec.flags
     if default is ...:
-        default = getattr(_CFG_DEFAULT, field)
+        # the declared default: a field left None (graph_epochs) is resolved by RunConfig from other options
+        declared = {f.name: f.default for f in dataclasses.fields(RunConfig)}[field]
+        default = None if declared is None else getattr(_CFG_DEFAULT, field)
     return typer.Option(default, *flags, help=_help(spec, help), callback=_checker(spec, flags[0]), **kw)
 
 

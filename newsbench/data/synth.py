@@ -369,17 +369,12 @@ def _write_text(rng, n_words: np.ndarray, topic: np.ndarray, category: np.ndarra
     return texts, jsons
 
 
-def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -> World:
-    """Draw every latent variable, the news texts, the histories and both splits' impressions."""
-    if scale not in SPECS:
-        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    if not 0.0 <= cold_share < 1.0:
-        raise InputError(f"cold share must be in [0, 1), got {cold_share}")
-    spec = SPECS[scale]
-    rng = np.random.default_rng([GENERATOR_VERSION, int(seed), int(round(cold_share * 1e6))])
+def _news_latents(spec, rng):
+    """The first draws of a world, news by news: (category, topic, community, popularity, era, news ids). Split out
+    so `planted_communities` can replay them without drawing texts, histories and impressions."""
     cats = list(vocab.CATEGORIES)
     topics = vocab.subcategory_topics()
-    N, U, C = spec.news, spec.users, spec.communities
+    N, C = spec.news, spec.communities
 
     # News: exact category shares (largest remainder), topic = subcategory with Zipf-like shares within a category.
     share = np.array([CATEGORY_SHARE[c] for c in cats])
@@ -397,6 +392,31 @@ def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -
     era = rng.choice(3, size=N, p=NEWS_SPLIT)
     order = rng.permutation(N) + 1
     news_ids = np.array([f"N{k}" for k in order])
+    return category, topic, community, pop, era, news_ids
+
+
+def planted_communities(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """(news ids, planted community of each) of a generated dataset, from its card's scale, seed and cold share:
+    the world's first draws replayed (a fraction of a second), for graph-feature diagnostics."""
+    if scale not in SPECS:
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    rng = np.random.default_rng([GENERATOR_VERSION, int(seed), int(round(cold_share * 1e6))])
+    _, _, community, _, _, news_ids = _news_latents(SPECS[scale], rng)
+    return news_ids, community
+
+
+def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -> World:
+    """Draw every latent variable, the news texts, the histories and both splits' impressions."""
+    if scale not in SPECS:
+        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    if not 0.0 <= cold_share < 1.0:
+        raise InputError(f"cold share must be in [0, 1), got {cold_share}")
+    spec = SPECS[scale]
+    rng = np.random.default_rng([GENERATOR_VERSION, int(seed), int(round(cold_share * 1e6))])
+    cats = list(vocab.CATEGORIES)
+    topics = vocab.subcategory_topics()
+    N, U, C = spec.news, spec.users, spec.communities
+    category, topic, community, pop, era, news_ids = _news_latents(spec, rng)
 
     # Entities: per-community pools with Zipf-like mention rates; vectors = community centroid + noise.
     E = C * spec.entities_per_community

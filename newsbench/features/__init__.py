@@ -27,7 +27,8 @@ def _text(dataset, cfg, cache_dir, progress):
 
 def _graph(dataset, cfg, cache_dir, progress):
     return graph_features_with_meta(dataset, cfg.graph, cfg.graph_dim, cfg.graph_layers, cfg.graph_epochs,
-                                    cfg.graph_seed, cfg.device, cache_dir, progress)
+                                    cfg.graph_seed, cfg.device, cache_dir, progress, model=cfg.graph_model,
+                                    entity_init=cfg.entity_vectors)
 
 
 def load_features(dataset, cfg, cache_dir: str | os.PathLike | None = None,

@@ -1,4 +1,10 @@
-"""The `gnn` modality: frozen LightGCN embeddings of news from a graph of the TRAINING split only.
+"""The `gnn` modality: frozen graph embeddings of news from the TRAINING split only, by one of two graph models.
+
+- `inductive` (the default, newsbench/features/inductive.py): a news vector is a function of its entities, trained
+  with the users' train clicks, so warm and cold news land in one space.
+- `lightgcn` (the seed's, this module): transductive LightGCN over the user/news/entity graph below.
+`graph_features_with_meta` dispatches on the model, caches the matrix and adds the diagnostics (`diagnostics`) to its
+meta. The rest of this docstring is LightGCN's.
 
 Nodes are users, news and entities (one block each: users first, then news, then entities). Edges:
 - user-news: every (user, news) pair of a train history or a train click (label == 1). Dev behaviours never enter,
@@ -42,8 +48,13 @@ MODES = ("clicks", "entities", "both")
 STEPS_PER_EPOCH = 3
 MIN_BATCH, MAX_BATCH = 1024, 1 << 24      # the upper bound keeps a step's index arrays within ~1 GB
 DEFAULT_LR = 0.01
-GRAPH_VERSION = 4  # 2: deterministic CPU training; 3: closed-form BPR gradient; 4: Horner propagation, batches in
-#   source order, fused Adam (summation order and negatives pairing changed; batch and lr are in the key too)
+LIGHTGCN_VERSION = 4  # cache key. 2: deterministic CPU training; 3: closed-form BPR gradient; 4: Horner propagation,
+#   batches in source order, fused Adam (summation order and negatives pairing changed; batch and lr are in the key)
+# Part of the run id of every gnn run (config.code_versions): 5 = graph models by name, the inductive one default.
+GRAPH_VERSION = 5
+GRAPH_MODELS = ("inductive", "lightgcn")
+NEIGHBOURS = 10           # diagnostics: the k of the nearest-neighbour shares
+DIAGNOSTIC_SAMPLE = 2000  # diagnostics: news whose neighbours are searched (all news when fewer)
 
 
 @dataclass
@@ -386,7 +397,7 @@ def graph_key(dataset, mode: str, dim: int, layers: int, epochs: int, seed: int,
 
     g = build_graph(dataset, mode)
     batch_size = batch_size or auto_batch(len(g.src))
-    parts = {"v": GRAPH_VERSION, "edges": cache.array_digest(g.src, g.dst, g.kind),
+    parts = {"v": LIGHTGCN_VERSION, "edges": cache.array_digest(g.src, g.dst, g.kind),
              "nodes": [g.n_users, g.n_news, g.n_entities], "mode": mode, "dim": dim, "layers": layers,
              "epochs": epochs, "seed": seed, "batch": batch_size, "lr": lr,
              # CPU and CUDA training trajectories differ; a run is a pure function of its config, device included.
@@ -394,38 +405,165 @@ def graph_key(dataset, mode: str, dim: int, layers: int, epochs: int, seed: int,
     return cache.feature_key("graph", parts), g
 
 
-def graph_features(dataset, mode: str = "both", dim: int = 128, layers: int = 3, epochs: int = 20, seed: int = 0,
-                   device: str = "cpu", cache_dir: str | os.PathLike | None = None, progress: bool = True,
-                   batch_size: int | None = None) -> np.ndarray:
+def inductive_key(dataset, mode: str, dim: int, epochs: int, seed: int, device: str, entity_init: str) -> str:
+    """Cache key of the inductive features: the train split's arrays (never dev's), the news-entity links, the
+    entity vectors when they initialise the table, and the settings."""
+    import torch
+
+    from newsbench.features import inductive
+
+    tr = dataset.train
+    train = (cache.array_digest(tr.user, tr.hist_ptr, tr.hist, tr.cand_ptr, tr.cand, tr.label)
+             if tr is not None else None)
+    vectors = None
+    if entity_init == "data" and dataset.entity_vectors is not None:
+        vectors = cache.array_digest(np.asarray(dataset.entity_vectors, dtype=np.float32))
+    parts = {"model": "inductive", "v": inductive.INDUCTIVE_VERSION, "train": train, "n_news": len(dataset.news),
+             "entities": cache.array_digest(dataset.news.entity_ptr, dataset.news.entity_idx),
+             "entity_vectors": vectors, "entity_init": entity_init, "mode": mode, "dim": dim, "epochs": epochs,
+             "seed": seed, "device": str(device).split(":")[0], "torch": torch.__version__}
+    return cache.feature_key("graph", parts)
+
+
+def graph_features(dataset, mode: str = "both", dim: int = 128, layers: int = 3, epochs: int | None = None,
+                   seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
+                   progress: bool = True, batch_size: int | None = None, model: str = "inductive",
+                   entity_init: str = "data") -> np.ndarray:
     """The (N_news, dim) float32 graph matrix, row i = news index i, from the cache or trained and cached."""
     return graph_features_with_meta(dataset, mode, dim, layers, epochs, seed, device, cache_dir, progress,
-                                    batch_size)[0]
+                                    batch_size, model, entity_init)[0]
 
 
-def graph_features_with_meta(dataset, mode: str = "both", dim: int = 128, layers: int = 3, epochs: int = 20,
+def graph_features_with_meta(dataset, mode: str = "both", dim: int = 128, layers: int = 3, epochs: int | None = None,
                              seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
-                             progress: bool = True, batch_size: int | None = None) -> tuple[np.ndarray, dict]:
-    """Like `graph_features`, also returning the meta (graph sizes, zero-vector count, losses, seconds, cache hit)."""
+                             progress: bool = True, batch_size: int | None = None, model: str = "inductive",
+                             entity_init: str = "data") -> tuple[np.ndarray, dict]:
+    """Like `graph_features`, also returning the meta (model, sizes, losses, seconds, diagnostics, cache hit).
+    `epochs` None: the model's default (config.GRAPH_EPOCHS)."""
+    from newsbench.config import GRAPH_EPOCHS
+
+    if model not in GRAPH_MODELS:
+        raise InputError(f"graph model must be one of {', '.join(GRAPH_MODELS)}, got {model!r}")
+    if mode not in MODES:
+        raise InputError(f"graph mode must be one of {', '.join(MODES)}, got {mode!r}")
+    epochs = GRAPH_EPOCHS[model] if epochs is None else epochs
     if min(dim, layers + 1, epochs + 1, batch_size or 1) < 1:
         raise InputError(f"graph needs dim >= 1, layers >= 0, epochs >= 0, batch size >= 1 "
                          f"(got {dim}, {layers}, {epochs}, {batch_size})")
-    key, g = graph_key(dataset, mode, dim, layers, epochs, seed, device, batch_size)
-    batch_size = batch_size or auto_batch(len(g.src))
+    if model == "lightgcn":
+        key, g = graph_key(dataset, mode, dim, layers, epochs, seed, device, batch_size)
+    else:
+        key, g = inductive_key(dataset, mode, dim, epochs, seed, device, entity_init), None
     hit = cache.load(key, cache_dir)
     if hit is not None:
         matrix, meta = hit
+        meta.setdefault("model", model)          # LightGCN entries cached before there were two models
+        if "diagnostics" not in meta:
+            meta["diagnostics"] = diagnostics(matrix, dataset)
         return matrix, dict(meta, cache_hit=True, path=str(cache.paths(key, cache_dir)[0]))
     t0 = time.perf_counter()
+    if model == "lightgcn":
+        matrix, meta = _lightgcn_matrix(g, mode, dim, layers, epochs, seed, device, batch_size, progress)
+    else:
+        matrix, meta = _inductive_matrix(dataset, mode, dim, epochs, seed, device, entity_init, progress)
+    meta["seconds"] = time.perf_counter() - t0
+    meta["diagnostics"] = diagnostics(matrix, dataset)
+    path = cache.save(key, matrix, meta, cache_dir)
+    return matrix, dict(cache.read_meta(key, cache_dir) or meta, cache_hit=False, path=str(path))
+
+
+def _lightgcn_matrix(g: Graph, mode, dim, layers, epochs, seed, device, batch_size, progress):
+    batch_size = batch_size or auto_batch(len(g.src))
     emb, losses = train_lightgcn(g, dim, layers, epochs, seed, device, batch_size, progress=progress)
     matrix = np.ascontiguousarray(emb[g.news_offset:g.news_offset + g.n_news], dtype=np.float32)
     isolated = g.news_degree() == 0
     matrix[isolated] = 0.0       # never propagated: their row is only the random init, which means nothing
-    seconds = time.perf_counter() - t0
-    meta = {"mode": mode, "dim": dim, "layers": layers, "epochs": epochs, "seed": seed, "batch_size": batch_size,
-            "lr": DEFAULT_LR, "device": device, "n_user_nodes": g.n_users, "n_news": g.n_news,
-            "n_entity_nodes": g.n_entities, "n_user_news_edges": int((g.kind == 0).sum()),
+    meta = {"model": "lightgcn", "mode": mode, "dim": dim, "layers": layers, "epochs": epochs, "seed": seed,
+            "batch_size": batch_size, "lr": DEFAULT_LR, "device": device, "n_user_nodes": g.n_users,
+            "n_news": g.n_news, "n_entity_nodes": g.n_entities, "n_user_news_edges": int((g.kind == 0).sum()),
             "n_news_entity_edges": int((g.kind == 1).sum()), "n_zero": int(isolated.sum()),
-            "losses": [round(x, 6) for x in losses], "seconds": seconds,
+            "losses": [round(x, 6) for x in losses],
             "identity": f"torch_geometric LightGCN dim={dim} layers={layers} epochs={epochs} seed={seed} mode={mode}"}
-    path = cache.save(key, matrix, meta, cache_dir)
-    return matrix, dict(cache.read_meta(key, cache_dir) or meta, cache_hit=False, path=str(path))
+    return matrix, meta
+
+
+def _inductive_matrix(dataset, mode, dim, epochs, seed, device, entity_init, progress):
+    from newsbench.features import inductive
+
+    matrix, losses, sizes = inductive.train_inductive(dataset, mode, dim, epochs, seed, device, entity_init,
+                                                      progress)
+    meta = {"model": "inductive", "mode": mode, "dim": dim, "epochs": epochs, "seed": seed,
+            "entity_init": entity_init, "device": device, **sizes, "n_zero": 0,
+            "losses": [round(x, 6) for x in losses],
+            "identity": f"newsbench inductive entity encoder v{inductive.INDUCTIVE_VERSION} dim={dim} "
+                        f"epochs={epochs} seed={seed} mode={mode} entity_init={entity_init}"}
+    return matrix, meta
+
+
+# ------------------------------------------------------------------------------------------------------ diagnostics
+def _neighbours(unit: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """(len(rows), k) indices of each row's k nearest other rows by cosine (unit rows; zero rows have no
+    direction and are never anyone's neighbour)."""
+    zero = ~np.any(unit != 0, axis=1)
+    out = np.empty((len(rows), k), np.int64)
+    for a in range(0, len(rows), 512):
+        r = rows[a:a + 512]
+        s = unit[r] @ unit.T
+        s[:, zero] = -np.inf
+        s[np.arange(len(r)), r] = -np.inf
+        top = np.argpartition(-s, k, axis=1)[:, :k]
+        out[a:a + len(r)] = top
+    return out
+
+
+def diagnostics(matrix: np.ndarray, dataset, community: np.ndarray | None | str = "planted") -> dict:
+    """How graph vectors place cold news (unseen in train) against warm ones:
+    - cold_warm_norm_ratio: mean norm of cold vectors / mean norm of warm ones (1: the same scale);
+    - cold_neighbours_warm: share of cold news whose NEIGHBOURS nearest neighbours (cosine) include a warm item
+      (near 0: cold news live apart from the space the model learns warm news and users in);
+    - with a `community` per news ("planted": generated data's, from its card, `planted_community`), nn_community_all
+      / _cold: the mean share of a news item's nearest neighbours in its community, and its chance level.
+    Neighbours are searched for at most DIAGNOSTIC_SAMPLE news of each kind (a seeded sample), so it costs seconds
+    on MIND-small."""
+    if isinstance(community, str):
+        community = planted_community(dataset)
+    m = np.asarray(matrix, dtype=np.float32)
+    n = len(m)
+    seen = dataset.seen_in_train()
+    norm = np.linalg.norm(m, axis=1)
+    unit = np.divide(m, norm[:, None], out=np.zeros_like(m), where=norm[:, None] > 0)
+    out: dict = {"n_cold": int((~seen).sum()), "n_warm": int(seen.sum()), "k": NEIGHBOURS}
+    if seen.any() and (~seen).any() and norm[seen].mean() > 0:
+        out["cold_warm_norm_ratio"] = float(norm[~seen].mean() / norm[seen].mean())
+    if n <= NEIGHBOURS + 1:
+        return out
+    rng = np.random.default_rng(0)
+    sample = (lambda idx: idx if len(idx) <= DIAGNOSTIC_SAMPLE else np.sort(rng.choice(idx, DIAGNOSTIC_SAMPLE,
+                                                                                         replace=False)))
+    cold = sample(np.flatnonzero(~seen))
+    if len(cold):
+        out["cold_neighbours_warm"] = float(seen[_neighbours(unit, cold, NEIGHBOURS)].any(axis=1).mean())
+    if community is not None:
+        community = np.asarray(community)
+        share = np.bincount(community) / n
+        out["nn_community_chance"] = float((share ** 2).sum())
+        for name, idx in (("all", sample(np.arange(n))), ("cold", cold)):
+            if len(idx):
+                top = _neighbours(unit, idx, NEIGHBOURS)
+                out[f"nn_community_{name}"] = float((community[top] == community[idx][:, None]).mean())
+    return out
+
+
+def planted_community(dataset) -> np.ndarray | None:
+    """The planted community of each news item of a generated dataset (from its card), else None."""
+    card = dataset.card or {}
+    if card.get("generator") != "newsbench.data.synth" or "scale" not in card:
+        return None
+    from newsbench.data.synth import planted_communities
+
+    ids, community = planted_communities(card["scale"], int(card["seed"]), float(card.get("cold_share", 0.4)))
+    where = dict(zip(ids.tolist(), range(len(ids))))
+    rows = [where.get(i) for i in dataset.news.ids]
+    if any(r is None for r in rows):
+        return None
+    return community[np.asarray(rows)]
