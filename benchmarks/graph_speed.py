@@ -1,8 +1,16 @@
-"""LightGCN graph features: speed on a large graph against the previous implementation, and quality on demo.
+"""Graph features: LightGCN's speed against its previous implementation, the two graph models against each other,
+and quality on demo.
 
 Run:  python benchmarks/graph_speed.py speed  --data <small generated folder> [--steps 3] [--epochs 20]
       python benchmarks/graph_speed.py quality --data <demo generated folder> [--scale demo --seed 0]
       python benchmarks/graph_speed.py train --scale small --device cuda [--epochs 20]
+      python benchmarks/graph_speed.py models --data <small generated folder>
+
+models: in one process, trains the default inductive model (its default 3 epochs over the train clicks, one torch
+thread) and the seed's LightGCN (its default 20 epochs, the process's torch threads), no cache; prints each one's wall
+and process CPU seconds, their ratio, and each one's diagnostics (newsbench.features.graph.diagnostics: cold/warm
+norm ratio, cold news near warm news, planted-community neighbour shares on generated data). The graph issue asks
+the inductive model to be no slower than 1.5x LightGCN's 20 epochs on generated `small`.
 
 train: one LightGCN training of the default features on --device (the GPU check uses it): seconds and s/epoch.
 --data defaults to the generated dataset of --scale, seed 0 (generated and cached on first use).
@@ -212,7 +220,7 @@ def quality(args) -> dict:
     community = world.community[[where[nid] for nid in ds.news.ids]]
     t0 = time.perf_counter()
     m, meta = G.graph_features_with_meta(ds, "both", args.dim, args.layers, args.epochs, 0, "cpu",
-                                         cache_dir=args.cache_dir, progress=False)
+                                         cache_dir=args.cache_dir, progress=False, model="lightgcn")
     share, chance = neighbour_share(m, community)
     return {"nn10_same_community": share, "chance": chance, "epochs": args.epochs, "cache_hit": meta["cache_hit"],
             "train_seconds": meta.get("seconds"), "wall_seconds": time.perf_counter() - t0, "zero_rows": meta["n_zero"]}
@@ -232,10 +240,34 @@ def train(args) -> dict:
             "seconds": seconds, "s_per_epoch": seconds / max(args.epochs, 1), "final_loss": losses[-1]}
 
 
+def models(args) -> dict:
+    from newsbench.config import GRAPH_EPOCHS
+
+    ds = load_dataset(Path(args.data), progress=False)
+    out = {"data": str(args.data), "news": len(ds.news)}
+    for model in ("inductive", "lightgcn"):
+        epochs = args.epochs or GRAPH_EPOCHS[model]
+        w0, c0 = time.perf_counter(), time.process_time()
+        if model == "lightgcn":
+            g = G.build_graph(ds, "both")
+            emb, _ = G.train_lightgcn(g, args.dim, args.layers, epochs, 0, "cpu", progress=False)
+            m = emb[g.news_offset:g.news_offset + g.n_news]
+        else:
+            from newsbench.features.inductive import train_inductive
+
+            m, _, _ = train_inductive(ds, "both", args.dim, epochs, 0, "cpu", progress=False)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        out[model] = {"epochs": epochs, "wall_seconds": wall, "cpu_seconds": cpu,
+                      "diagnostics": G.diagnostics(m, ds)}
+    out["wall_ratio_inductive_over_lightgcn"] = out["inductive"]["wall_seconds"] / out["lightgcn"]["wall_seconds"]
+    out["cpu_ratio_inductive_over_lightgcn"] = out["inductive"]["cpu_seconds"] / out["lightgcn"]["cpu_seconds"]
+    return out
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("speed", "quality", "train"))
+    ap.add_argument("what", choices=("speed", "quality", "train", "models"))
     ap.add_argument("--data", default=None, help="MIND folder (default: the generated --scale, seed 0)")
     ap.add_argument("--device", default="cpu", help="train: cpu | cuda[:N]")
     ap.add_argument("--steps", type=int, default=2)
@@ -254,7 +286,7 @@ def main() -> None:
         from newsbench.data import synth
 
         args.data = str(synth.default_path(scale=args.scale, seed=args.seed))
-    res = {"speed": speed, "quality": quality, "train": train}[args.what](args)
+    res = {"speed": speed, "quality": quality, "train": train, "models": models}[args.what](args)
     res.update(load_average=os.getloadavg(), threads=torch.get_num_threads(), torch=torch.__version__)
     text = json.dumps(res, indent=1)
     print(text)

@@ -177,3 +177,14 @@ def test_config_defaults_and_identity_per_graph_model():
     assert "--graph-model" not in train_command(ind.to_dict())
     with pytest.raises(ValueError, match="graph_model"):
         RunConfig(graph_model="gat")
+
+
+def test_real_mind_rows(real_mind, tmp_path):
+    """The real rows of ../shared/data/mind-real (no entity_embedding.vec there: the rows start random)."""
+    from newsbench.data.mind import read_mind
+
+    real = read_mind(real_mind / "small-head", unknown_news="drop")
+    m, meta = graph_features_with_meta(real, cache_dir=tmp_path, dim=8, epochs=1, progress=False)
+    assert m.shape == (len(real.news), 8) and np.isfinite(m).all()
+    assert meta["n_entity_rows_from_data"] == 0 and meta["n_entities"] == len(real.news.entities) > 0
+    assert meta["diagnostics"]["n_cold"] + meta["diagnostics"]["n_warm"] == len(real.news)
