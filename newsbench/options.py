@@ -177,6 +177,10 @@ ONLY_WITH = {
 
 # Fields that matter only when some frozen modality (llm, gnn, rand) is present.
 ONLY_WITH_FROZEN = ("frozen_init", "frozen_lr")
+# Training controls added after records existed (issue #27 item 6), each at the value that leaves training as it
+# was: at that value a field is left out of the identity, so the records made before it keep their run ids.
+NEUTRAL = {"frozen_init": "default", "frozen_lr": 1.0, "dense_lr": 1.0, "news_dropout": 0.0, "warmup": 0.0,
+           "lr_decay": "none", "fusion_init": "default"}
 
 
 def identity_fields(config: dict) -> dict:
@@ -193,6 +197,9 @@ def identity_fields(config: dict) -> dict:
             out.pop(f, None)
     if len(mods) == 1:
         out.pop("fusion_init", None)                  # one modality: no fusion to initialise
+    for f, v in NEUTRAL.items():
+        if f in out and out[f] == v:
+            del out[f]
     if not str(out.get("device", "cpu")).startswith("cuda"):
         out.pop("amp", None)
     return out

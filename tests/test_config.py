@@ -62,3 +62,13 @@ def test_frozen_modality_controls_are_part_of_the_run_identity_when_they_can_act
                 dict(lr_decay="step")):
         with pytest.raises(ValueError):
             RunConfig(**bad)
+
+
+def test_training_controls_at_their_neutral_values_keep_the_run_ids_of_older_records():
+    # a record made before these fields existed has no such keys: its run id must not change
+    from newsbench.options import NEUTRAL, identity_fields
+
+    cfg = RunConfig(modalities=("id", "llm", "rand"), fusion="gate")
+    old = {k: v for k, v in cfg.to_dict().items() if k not in NEUTRAL}
+    assert identity_fields(cfg.to_dict()) == identity_fields(old)
+    assert set(NEUTRAL) <= set(cfg.to_dict()) and all(getattr(cfg, k) == v for k, v in NEUTRAL.items())

@@ -125,7 +125,8 @@ def init_as_mean(fusion: nn.Module | None) -> None:
         d = second.out_features
         k = first.in_features // d
         if first.out_features < 2 * d:
-            raise ValueError(f"concat's hidden width {first.out_features} is below 2 x {d}: it cannot start as the mean")
+            raise ValueError(f"concat's hidden width {first.out_features} is below 2 x {d}: "
+                             "it cannot start as the mean")
         eye = torch.eye(d, dtype=first.weight.dtype)
         first.weight.zero_()
         first.weight[:d] = eye.repeat(1, k) / k
