@@ -220,6 +220,10 @@ def make_optimizers(model: Recommender, lr: float, frozen_lr: float = 1.0,
     ids |= {id(p) for p in frozen}
     dense = [p for p in model.parameters() if id(p) not in ids]
     groups = [{"params": dense}] + ([{"params": frozen, "lr": lr * dense_lr * frozen_lr}] if frozen else [])
+    if dense_lr != 1.0 and emb is not None and not emb.sparse:
+        # a dense ID table (no sparse gradients) keeps the base rate, as RowAdam's table does
+        groups[0]["params"] = [p for p in dense if p is not emb.weight]
+        groups.append({"params": [emb.weight], "lr": lr})
     opts: list[torch.optim.Optimizer] = [torch.optim.Adam(groups, lr=lr * dense_lr)]
     if sparse:
         opts.append(RowAdam(sparse, lr=lr))

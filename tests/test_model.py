@@ -268,6 +268,14 @@ def test_frozen_lr_scales_the_frozen_projections_only():
     frozen = {id(p) for m in ("llm", "rand") for p in enc.projections[m].parameters()}
     assert {id(p) for p in groups[1]["params"]} == frozen
     assert id(enc.projections["id"].weight) in {id(p) for p in groups[0]["params"]}
+    # dense_lr scales every dense parameter, never the ID table (sparse: RowAdam; dense: its own group)
+    for sparse_id in (True, False):
+        m = _model(cfg, sparse_id=sparse_id)
+        rates = {id(p): g["lr"] for o in make_optimizers(m, 1e-2, 1.0, 0.5) for g in o.param_groups
+                 for p in g["params"]}
+        table = m.news_encoder.id_embedding.weight
+        assert rates.pop(id(table)) == 1e-2
+        assert set(rates.values()) == {5e-3} and len(rates) == len(list(m.parameters())) - 1
 
 
 def test_news_dropout_acts_in_training_only():
