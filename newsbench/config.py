@@ -20,6 +20,9 @@ PLACEBO = "rand"
 REAL_MODALITIES = tuple(m for m in MODALITIES if m != PLACEBO)
 FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
 NO_FUSION = "none"                                 # the fusion of a single-modality run
+FROZEN_INITS = ("default", "zero")                 # init of the frozen modalities' projection weights
+LR_DECAYS = ("none", "linear", "cosine")
+FUSION_INITS = ("default", "mean")
 
 # Each graph model's default number of passes: LightGCN's 20 over the graph's edges (the seed's), the inductive
 # encoder's 3 over the train clicks (newsbench.features.inductive.DEFAULT_EPOCHS; a test keeps them equal).
@@ -50,6 +53,23 @@ class RunConfig:
     # ID dropout: share of training slots (history and candidates) encoded with the 'unknown' ID row 0, the row of
     # every news unseen in train, so that row learns what an unseen news is worth instead of keeping its random init
     id_dropout: float = 0.1            # measured on `id` runs: see DOCS-NOTES-i14m.md
+    # Training controls of the frozen modalities (llm, gnn, rand) and of the news vectors (issue #27 item 6: a placebo
+    # must not pull a model below `id`). frozen_init "zero": the weights of each frozen modality's projection start
+    # at zero (bias kept), so the model starts as a function of its learned inputs only and a frozen input's
+    # contribution grows only as far as the training signal drives it. frozen_lr: learning-rate multiplier of those
+    # projections. news_dropout: dropout on every encoded news vector in training (NRMS uses 0.2).
+    frozen_init: str = "default"       # default | zero
+    frozen_lr: float = 1.0
+    # learning-rate multiplier of every dense parameter (projections, fusion, user encoder; not the ID table, whose
+    # rows move only when a batch touches them)
+    dense_lr: float = 1.0
+    news_dropout: float = 0.0
+    # learning-rate schedule over all training steps: a linear warm-up from ~0 over the first `warmup` share of the
+    # steps, then `lr_decay` (none: constant; linear or cosine: down to ~0 at the last step)
+    warmup: float = 0.0
+    # fusion_init "mean": every fusion starts as the mean of its projections (newsbench.model.fusion.init_as_mean)
+    fusion_init: str = "default"       # default | mean
+    lr_decay: str = "none"             # none | linear | cosine
     # features (frozen inputs); part of the identity because they change what is measured
     text_encoder: str = "minilm"       # minilm | hash | st:NAME | file:PATH
     text_fields: str = "title"         # title | title+abstract
@@ -77,13 +97,22 @@ class RunConfig:
         unknown = set(self.modalities) - set(MODALITIES)
         if not 0.0 <= self.id_dropout < 1.0:
             raise ValueError(f"id_dropout must be in [0, 1): {self.id_dropout}")
+        if not 0.0 <= self.news_dropout < 1.0:
+            raise ValueError(f"news_dropout must be in [0, 1): {self.news_dropout}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup must be in [0, 1): {self.warmup}")
+        if not self.dense_lr > 0.0:
+            raise ValueError(f"dense_lr must be positive: {self.dense_lr}")
+        if not self.frozen_lr > 0.0:
+            raise ValueError(f"frozen_lr must be positive: {self.frozen_lr}")
         if self.cpu_threads < 1:
             raise ValueError(f"cpu_threads must be at least 1: {self.cpu_threads}")
         if unknown or not mods:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)
         # One spelling per value, so the run id does not depend on how the user typed it (HASH, hash:384 -> hash).
-        for name in ("fusion", "text_fields", "graph", "graph_model", "entity_vectors"):
+        for name in ("fusion", "text_fields", "graph", "graph_model", "entity_vectors", "frozen_init", "lr_decay",
+                     "fusion_init"):
             object.__setattr__(self, name, str(getattr(self, name)).strip().lower())
         from newsbench.errors import InputError
         from newsbench.options import canonical_text_encoder
@@ -96,6 +125,12 @@ class RunConfig:
             raise ValueError(f"graph_model must be one of {', '.join(GRAPH_EPOCHS)}: {self.graph_model!r}")
         if self.graph_epochs is None:
             object.__setattr__(self, "graph_epochs", GRAPH_EPOCHS[self.graph_model])
+        if self.frozen_init not in FROZEN_INITS:
+            raise ValueError(f"frozen_init must be one of {', '.join(FROZEN_INITS)}: {self.frozen_init!r}")
+        if self.fusion_init not in FUSION_INITS:
+            raise ValueError(f"fusion_init must be one of {', '.join(FUSION_INITS)}: {self.fusion_init!r}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}: {self.lr_decay!r}")
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:

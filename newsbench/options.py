@@ -84,6 +84,22 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("user_hidden", ("--user-hidden",), int, "Hidden width of the user encoder's additive attention.", 1, 4096),
     Spec("id_dropout", ("--id-dropout",), float, "Share of training slots given the 'unknown' ID row, so it learns "
          "what news unseen in train are worth (0 disables it).", 0.0, 0.95),
+    Spec("frozen_init", ("--frozen-init",), str, "Init of the weights of the frozen modalities' (llm, gnn, rand) "
+         "projections: default (PyTorch's) or zero (bias kept: training starts from the learned inputs alone).",
+         choices=("default", "zero")),
+    Spec("frozen_lr", ("--frozen-lr",), float, "Learning-rate multiplier of the frozen modalities' projections.",
+         1e-4, 100.0),
+    Spec("dense_lr", ("--dense-lr",), float, "Learning-rate multiplier of every dense parameter (all but the ID "
+         "table).", 1e-4, 100.0),
+    Spec("news_dropout", ("--news-dropout",), float, "Dropout on every encoded news vector in training (0 disables "
+         "it).", 0.0, 0.95),
+    Spec("warmup", ("--warmup",), float, "Share of the training steps over which the learning rate warms up "
+         "linearly from ~0 (0: none).", 0.0, 0.95),
+    Spec("lr_decay", ("--lr-decay",), str, "Learning-rate decay after the warm-up, down to ~0 at the last step.",
+         choices=("none", "linear", "cosine")),
+    Spec("fusion_init", ("--fusion-init",), str, "Init of the fusion: default (PyTorch's) or mean (every fusion "
+         "starts as the mean of its projections: concat's MLP as relu(x) - relu(-x), gate and attention uniform).",
+         choices=("default", "mean")),
     Spec("text_encoder", ("--text-encoder", "-e"), str,
          "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH."),
     Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS),
@@ -171,6 +187,14 @@ ONLY_WITH = {
 }
 
 
+# Fields that matter only when some frozen modality (llm, gnn, rand) is present.
+ONLY_WITH_FROZEN = ("frozen_init", "frozen_lr")
+# Training controls added after records existed (issue #27 item 6), each at the value that leaves training as it
+# was: at that value a field is left out of the identity, so the records made before it keep their run ids.
+NEUTRAL = {"frozen_init": "default", "frozen_lr": 1.0, "dense_lr": 1.0, "news_dropout": 0.0, "warmup": 0.0,
+           "lr_decay": "none", "fusion_init": "default"}
+
+
 def identity_fields(config: dict) -> dict:
     """The config fields that can change a run's result: those of absent modalities are dropped; `amp` only on
     CUDA (it is refused elsewhere)."""
@@ -182,6 +206,14 @@ def identity_fields(config: dict) -> dict:
                 out.pop(f, None)
     if "gnn" in mods:       # each graph model's own options only
         out.pop("graph_layers" if out.get("graph_model", "inductive") == "inductive" else "entity_vectors", None)
+    if not mods - {"id"}:
+        for f in ONLY_WITH_FROZEN:
+            out.pop(f, None)
+    if len(mods) == 1:
+        out.pop("fusion_init", None)                  # one modality: no fusion to initialise
+    for f, v in NEUTRAL.items():
+        if f in out and out[f] == v:
+            del out[f]
     if not str(out.get("device", "cpu")).startswith("cuda"):
         out.pop("amp", None)
     return out

@@ -24,6 +24,7 @@ Choices the design leaves open, made here:
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import platform
 import resource
 import sys
@@ -188,14 +189,42 @@ def sample_epoch(clicks: TrainingClicks, k: int, rng: np.random.Generator) -> tu
 
 
 # ------------------------------------------------------------------------------------------------- optimisers
-def make_optimizers(model: Recommender, lr: float) -> list[torch.optim.Optimizer]:
+def lr_factor(step: int, total: int, warmup: float, decay: str) -> float:
+    """The learning-rate multiplier of global step `step` (0-based) of `total`: linear warm-up over the first
+    round(warmup * total) steps ((s + 1) / W, so no step has a zero rate), then `decay`: none 1, linear (total - s) /
+    (total - W), cosine (1 + cos(pi (s - W) / (total - W))) / 2 (the last step keeps a small positive rate)."""
+    w = int(round(warmup * total))
+    if step < w:
+        return (step + 1) / w
+    if decay == "none" or total <= w:
+        return 1.0
+    frac = (step - w) / (total - w)
+    if decay == "linear":
+        return 1.0 - frac
+    if decay == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * frac))
+    raise ValueError(f"unknown lr_decay {decay!r}")
+
+
+def make_optimizers(model: Recommender, lr: float, frozen_lr: float = 1.0,
+                    dense_lr: float = 1.0) -> list[torch.optim.Optimizer]:
     """Lazy Adam for a sparse ID table (only touched rows move: RowAdam, SparseAdam's update computed on rows), Adam
-    for every dense parameter."""
+    for every dense parameter at `dense_lr` times the learning rate; the frozen modalities' projections at
+    `dense_lr * frozen_lr` times it."""
     emb = model.news_encoder.id_embedding
     sparse = [emb.weight] if emb is not None and emb.sparse else []
     ids = {id(p) for p in sparse}
+    frozen = [p for m, proj in model.news_encoder.projections.items() if m != "id" for p in proj.parameters()]
+    if frozen_lr == 1.0:
+        frozen = []
+    ids |= {id(p) for p in frozen}
     dense = [p for p in model.parameters() if id(p) not in ids]
-    opts: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
+    groups = [{"params": dense}] + ([{"params": frozen, "lr": lr * dense_lr * frozen_lr}] if frozen else [])
+    if dense_lr != 1.0 and emb is not None and not emb.sparse:
+        # a dense ID table (no sparse gradients) keeps the base rate, as RowAdam's table does
+        groups[0]["params"] = [p for p in dense if p is not emb.weight]
+        groups.append({"params": [emb.weight], "lr": lr})
+    opts: list[torch.optim.Optimizer] = [torch.optim.Adam(groups, lr=lr * dense_lr)]
     if sparse:
         opts.append(RowAdam(sparse, lr=lr))
     return opts
@@ -234,7 +263,7 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
     rng = np.random.default_rng(cfg.seed)
     hist_np, mask_np = history_matrix(beh, cfg.history_len)
     hist_all, mask_all = torch.from_numpy(hist_np).to(device), torch.from_numpy(mask_np).to(device)
-    opts = make_optimizers(model, cfg.lr)
+    opts = make_optimizers(model, cfg.lr, cfg.frozen_lr, cfg.dense_lr)
     scaler = None
     if cfg.amp and device.type == "cuda" and _amp_dtype(device) == torch.float16:
         scaler = torch.amp.GradScaler("cuda")
@@ -250,6 +279,8 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
     seen = min(p, steps * cfg.batch_size)
     every = max(1, steps // 20)
     losses, seconds = [], []
+    scheduled = cfg.warmup > 0 or cfg.lr_decay != "none"
+    base_lrs = [[g["lr"] for g in o.param_groups] for o in opts]
     model.train()
     for epoch in range(cfg.epochs):
         _sync(device)
@@ -267,6 +298,11 @@ def train_model(model: Recommender, dataset: Dataset, cfg: RunConfig, device: to
             with _autocast(cfg, device):
                 scores = model(hist_all[rows], mask_all[rows], cand, unknown)
             loss = F.cross_entropy(scores.float(), target[: len(rows)])
+            if scheduled:
+                f = lr_factor(epoch * steps + s, cfg.epochs * steps, cfg.warmup, cfg.lr_decay)
+                for o, lrs in zip(opts, base_lrs):
+                    for g, lr in zip(o.param_groups, lrs):
+                        g["lr"] = lr * f
             for o in opts:
                 o.zero_grad(set_to_none=True)
             if scaler is None:

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from newsbench.config import NO_FUSION, RunConfig
@@ -44,3 +46,29 @@ def test_id_dropout_is_part_of_the_run_identity_and_must_be_a_share():
     for bad in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError):
             RunConfig(id_dropout=bad)
+
+
+def test_frozen_modality_controls_are_part_of_the_run_identity_when_they_can_act():
+    base = RunConfig(modalities=("id", "rand"), fusion="concat")
+    for change in (dict(frozen_init="zero"), dict(frozen_lr=0.1), dict(news_dropout=0.2), dict(warmup=0.1),
+                   dict(lr_decay="linear")):
+        assert dataclasses.replace(base, **change).run_id("fp") != base.run_id("fp"), change
+    # an `id` run has no frozen projection: frozen_init and frozen_lr leave it the same run; news_dropout does not
+    idr = RunConfig(modalities=("id",))
+    assert dataclasses.replace(idr, frozen_init="zero", frozen_lr=0.1).run_id("fp") == idr.run_id("fp")
+    assert dataclasses.replace(idr, news_dropout=0.2).run_id("fp") != idr.run_id("fp")
+    assert RunConfig(frozen_init="ZERO").frozen_init == "zero"
+    for bad in (dict(frozen_init="xavier"), dict(frozen_lr=0.0), dict(news_dropout=1.0), dict(warmup=1.0),
+                dict(lr_decay="step")):
+        with pytest.raises(ValueError):
+            RunConfig(**bad)
+
+
+def test_training_controls_at_their_neutral_values_keep_the_run_ids_of_older_records():
+    # a record made before these fields existed has no such keys: its run id must not change
+    from newsbench.options import NEUTRAL, identity_fields
+
+    cfg = RunConfig(modalities=("id", "llm", "rand"), fusion="gate")
+    old = {k: v for k, v in cfg.to_dict().items() if k not in NEUTRAL}
+    assert identity_fields(cfg.to_dict()) == identity_fields(old)
+    assert set(NEUTRAL) <= set(cfg.to_dict()) and all(getattr(cfg, k) == v for k, v in NEUTRAL.items())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -220,3 +221,100 @@ def test_folded_concat_equals_the_literal_concat(mods):
     with torch.no_grad():
         folded.news_encoder.fusion.mlp[0].weight[0, 0] += 1.0
     assert not torch.allclose(folded(hist, mask, cand), sl)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("mods", [("id", "rand"), ("id", "llm", "gnn"), ("id", "llm", "gnn", "rand")])
+def test_zero_frozen_init_starts_from_the_learned_inputs_alone(fusion, mods):
+    # --frozen-init zero: at init the scores do not depend on the frozen inputs' values (any llm|gnn|rand columns
+    # give the same scores), while a frozen modality's projection still gets a gradient, so it can grow
+    cfg = RunConfig(modalities=mods, fusion=fusion, frozen_init="zero", **SMALL)
+    model = _model(cfg)
+    hist, mask, cand = _batch()
+    scores = model(hist, mask, cand)
+    feats = model.news_encoder.features
+    model.news_encoder.set_inputs(model.news_encoder.id_map, torch.randn(feats.shape) * 5)
+    torch.testing.assert_close(model(hist, mask, cand), scores)
+    torch.nn.functional.cross_entropy(scores, torch.zeros(len(cand), dtype=torch.long)).backward()
+    for m in mods:
+        if m != "id":
+            assert model.news_encoder.projections[m].weight.grad.abs().sum() > 0, m
+    # the default init does depend on them
+    default = _model(dataclasses.replace(cfg, frozen_init="default"))
+    s0 = default(hist, mask, cand)
+    default.news_encoder.set_inputs(default.news_encoder.id_map, torch.randn(feats.shape) * 5)
+    assert not torch.allclose(default(hist, mask, cand), s0)
+
+
+def test_zero_frozen_init_leaves_the_learned_parameters_as_the_default_init_draws_them():
+    # zeroing draws nothing: every other parameter is the default init's, so `id` runs and the ID table are unchanged
+    cfg = RunConfig(modalities=("id", "rand"), fusion="concat", **SMALL)
+    a, b = _model(cfg), _model(dataclasses.replace(cfg, frozen_init="zero"))
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        if name != "news_encoder.projections.rand.weight":
+            torch.testing.assert_close(p, q, msg=name)
+    assert (b.news_encoder.projections["rand"].weight == 0).all()
+
+
+def test_frozen_lr_scales_the_frozen_projections_only():
+    from newsbench.train import make_optimizers
+
+    cfg = RunConfig(modalities=("id", "llm", "rand"), fusion="gate", **SMALL)
+    model = _model(cfg)
+    opts = make_optimizers(model, 1e-2, 0.1)
+    groups = opts[0].param_groups
+    assert [g["lr"] for g in groups] == [1e-2, pytest.approx(1e-3)]
+    enc = model.news_encoder
+    frozen = {id(p) for m in ("llm", "rand") for p in enc.projections[m].parameters()}
+    assert {id(p) for p in groups[1]["params"]} == frozen
+    assert id(enc.projections["id"].weight) in {id(p) for p in groups[0]["params"]}
+    # dense_lr scales every dense parameter, never the ID table (sparse: RowAdam; dense: its own group)
+    for sparse_id in (True, False):
+        m = _model(cfg, sparse_id=sparse_id)
+        rates = {id(p): g["lr"] for o in make_optimizers(m, 1e-2, 1.0, 0.5) for g in o.param_groups
+                 for p in g["params"]}
+        table = m.news_encoder.id_embedding.weight
+        assert rates.pop(id(table)) == 1e-2
+        assert set(rates.values()) == {5e-3} and len(rates) == len(list(m.parameters())) - 1
+
+
+def test_news_dropout_acts_in_training_only():
+    cfg = RunConfig(modalities=("id", "llm"), fusion="concat", news_dropout=0.5, **SMALL)
+    model = _model(cfg)
+    news = torch.arange(10)
+    model.train()
+    v, _ = model.news_encoder(news)
+    assert (v == 0).float().mean() > 0.3
+    model.eval()
+    v_eval, _ = model.news_encoder(news)
+    assert (v_eval != 0).all()
+    plain = _model(dataclasses.replace(cfg, news_dropout=0.0)).eval()
+    torch.testing.assert_close(plain.news_encoder(news)[0], v_eval)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("k", [2, 3])
+def test_mean_fusion_init_starts_every_fusion_as_the_mean_of_its_projections(fusion, k):
+    from newsbench.model.fusion import init_as_mean
+
+    torch.manual_seed(0)
+    f = make_fusion(fusion, k, 16)
+    h = torch.randn(9, k, 16)
+    assert not torch.allclose(f(h)[0], h.mean(1), atol=1e-3) or fusion == "mean"
+    init_as_mean(f)
+    torch.testing.assert_close(f(h)[0], h.mean(1))
+
+
+def test_mean_fusion_init_in_the_model_folds_and_leaves_other_parameters_alone():
+    # the folded concat (the training path) equals the mean of the projections too; nothing else is redrawn
+    cfg = RunConfig(modalities=("id", "llm", "rand"), fusion="concat", **SMALL)
+    a, b = _model(cfg), _model(dataclasses.replace(cfg, fusion_init="mean"))
+    enc = b.news_encoder
+    news = torch.arange(20)
+    ids = enc.id_map.index_select(0, news)
+    torch.testing.assert_close(enc(news)[0], enc.project(ids, enc.features.index_select(0, news)).mean(1))
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        if not name.startswith("news_encoder.fusion."):
+            torch.testing.assert_close(p, q, msg=name)
+    assert RunConfig(modalities=("id",), fusion_init="mean").run_id("fp") == RunConfig(modalities=("id",)).run_id("fp")
+    assert dataclasses.replace(cfg, fusion_init="mean").run_id("fp") != cfg.run_id("fp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -296,3 +297,47 @@ def test_run_id_changes_with_the_code_versions_of_the_modalities_it_uses(monkeyp
     assert RunConfig(modalities=("id", "llm"), fusion="concat").run_id("f") != ids[("id", "llm")]
     monkeypatch.setattr(C, "TRAIN_VERSION", C.TRAIN_VERSION + 1)
     assert RunConfig(modalities=("id",), fusion="none").run_id("f") != ids[("id",)]
+
+
+def test_lr_factor_warms_up_linearly_then_decays_to_near_zero():
+    from newsbench.train import lr_factor
+
+    assert [lr_factor(s, 10, 0.0, "none") for s in range(10)] == [1.0] * 10
+    warm = [lr_factor(s, 10, 0.2, "none") for s in range(10)]
+    assert warm[:3] == [0.5, 1.0, 1.0] and warm[-1] == 1.0
+    lin = [lr_factor(s, 10, 0.2, "linear") for s in range(10)]
+    assert lin[:2] == [0.5, 1.0] and lin[-1] == pytest.approx(1 / 8)
+    assert all(a > b for a, b in zip(lin[2:], lin[3:]))                # strictly decreasing after the warm-up
+    cos = [lr_factor(s, 100, 0.0, "cosine") for s in range(100)]
+    assert cos[0] == 1.0 and cos[50] == pytest.approx(0.5) and 0 < cos[-1] < 1e-3
+
+
+def test_lr_schedule_sets_every_optimizer_rate_per_step(toy, monkeypatch):
+    # the scheduled rate reaches RowAdam (ID table) and Adam (dense) alike, step by step, and changes the run
+    import newsbench.train as T
+
+    ds, feats = toy
+    cfg = RunConfig(modalities=("id", "llm"), fusion="gate", seed=0, warmup=0.3, lr_decay="linear", **FAST)
+    seen = []
+    real = T.make_optimizers
+
+    def spy(*a, **k):
+        opts = real(*a, **k)
+        for o in opts:
+            step = o.step
+
+            def logged(*sa, _o=o, _step=step, **sk):
+                seen.append((type(_o).__name__, _o.param_groups[0]["lr"]))
+                return _step(*sa, **sk)
+            o.step = logged
+        return opts
+    monkeypatch.setattr(T, "make_optimizers", spy)
+    model, *_ = T._build_model(ds, feats, cfg, torch.device("cpu"))
+    T.train_model(model, ds, cfg, torch.device("cpu"))
+    steps = (len(T.TrainingClicks(ds.train)) + cfg.batch_size - 1) // cfg.batch_size
+    for name in ("Adam", "RowAdam"):
+        lrs = [lr for n, lr in seen if n == name]
+        assert lrs == pytest.approx([cfg.lr * T.lr_factor(s, steps, 0.3, "linear") for s in range(steps)])
+    monkeypatch.undo()
+    plain = dataclasses.replace(cfg, warmup=0.0, lr_decay="none")
+    assert train_run(ds, feats, plain)[0]["train_loss"] != train_run(ds, feats, cfg)[0]["train_loss"]

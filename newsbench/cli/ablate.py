@@ -75,6 +75,13 @@ def ablate(
     dim: int = run_option("dim"),
     user_hidden: int = run_option("user_hidden"),
     id_dropout: float = run_option("id_dropout"),
+    frozen_init: str = run_option("frozen_init"),
+    frozen_lr: float = run_option("frozen_lr"),
+    dense_lr: float = run_option("dense_lr"),
+    news_dropout: float = run_option("news_dropout"),
+    warmup: float = run_option("warmup"),
+    lr_decay: str = run_option("lr_decay"),
+    fusion_init: str = run_option("fusion_init"),
     text_encoder: str = run_option("text_encoder"),
     text_fields: str = run_option("text_fields"),
     graph: str = run_option("graph"),
@@ -118,7 +125,9 @@ def ablate(
         check_writable_dir(results / "report", "--results")
     base = make_config(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
-        dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, text_encoder=text_encoder, text_fields=text_fields,
+        dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
+        dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
+        text_encoder=text_encoder, text_fields=text_fields,
         graph=graph,
         graph_model=graph_model, entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
         rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)

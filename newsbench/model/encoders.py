@@ -15,7 +15,7 @@ from newsbench.config import MODALITIES
 
 # The modalities read from the frozen feature tensor, in the order of its columns.
 FROZEN_MODALITIES = tuple(m for m in MODALITIES if m != "id")
-from newsbench.model.fusion import ConcatFusion, make_fusion
+from newsbench.model.fusion import ConcatFusion, init_as_mean, make_fusion
 
 
 # nn.Embedding's default N(0, 1) rows give 128-d ID vectors of norm ~11 against frozen features of norm ~1: the first
@@ -39,6 +39,9 @@ class NewsEncoder(nn.Module):
         rand_dim: int = 0,
         dim: int = 256,
         sparse_id: bool = True,
+        frozen_init: str = "default",
+        news_dropout: float = 0.0,
+        fusion_init: str = "default",
     ):
         super().__init__()
         self.modalities = tuple(m for m in MODALITIES if m in modalities)
@@ -53,7 +56,20 @@ class NewsEncoder(nn.Module):
             self.id_embedding = nn.Embedding(n_id_rows, id_dim, sparse=sparse_id)
             nn.init.normal_(self.id_embedding.weight, std=ID_INIT_STD)
         self.projections = nn.ModuleDict({m: nn.Linear(self.in_dims[m], dim) for m in self.modalities})
+        if frozen_init == "zero":
+            # a frozen input starts with no say: each news vector is a function of the learned ID row alone (plus
+            # a constant), and a frozen modality's weights grow only as far as the training signal drives them
+            for m in FROZEN_MODALITIES:
+                if m in self.projections:
+                    nn.init.zeros_(self.projections[m].weight)
+        elif frozen_init != "default":
+            raise ValueError(f"unknown frozen_init {frozen_init!r}")
+        self.news_dropout = news_dropout
         self.fusion = make_fusion(fusion, len(self.modalities), dim)
+        if fusion_init == "mean":
+            init_as_mean(self.fusion)         # after the default init has drawn: every other parameter is unchanged
+        elif fusion_init != "default":
+            raise ValueError(f"unknown fusion_init {fusion_init!r}")
         # column slices of the frozen feature tensor: llm first, then gnn, then rand (canonical order)
         self.feature_slices: dict[str, slice] = {}
         start = 0
@@ -108,8 +124,12 @@ class NewsEncoder(nn.Module):
             id_rows = id_rows.masked_fill(unknown, 0)
         feats = self.features.index_select(0, news) if self.feature_slices else None
         if self.fusion is None:
-            return self.project(id_rows, feats)[:, 0], None
-        return self.fused(id_rows, feats)
+            vecs, weights = self.project(id_rows, feats)[:, 0], None
+        else:
+            vecs, weights = self.fused(id_rows, feats)
+        if self.news_dropout > 0 and self.training:
+            vecs = F.dropout(vecs, self.news_dropout, training=True)
+        return vecs, weights
 
 
 class UserEncoder(nn.Module):

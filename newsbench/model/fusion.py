@@ -110,6 +110,41 @@ class MeanFusion(nn.Module):
         return h.mean(dim=1), None
 
 
+@torch.no_grad()
+def init_as_mean(fusion: nn.Module | None) -> None:
+    """Set a fusion's parameters so that it starts as the mean of its k projections (MeanFusion), exactly.
+
+    concat: hidden unit j < d reads relu(mean_j), unit d + j reads relu(-mean_j) (W1 = [I .. I; -I .. -I] / k),
+    and the second layer subtracts them (W2 = [I, -I]): relu(x) - relu(-x) = x; hidden units past 2d start at zero.
+    gate: zero weights, so the softmax is uniform. attention: a zero query, so alpha is uniform. Every fusion then
+    starts from the same function and learns away from it only as far as training drives it."""
+    if fusion is None or isinstance(fusion, MeanFusion):
+        return
+    if isinstance(fusion, ConcatFusion):
+        first, second = fusion.mlp[0], fusion.mlp[2]
+        d = second.out_features
+        k = first.in_features // d
+        if first.out_features < 2 * d:
+            raise ValueError(f"concat's hidden width {first.out_features} is below 2 x {d}: "
+                             "it cannot start as the mean")
+        eye = torch.eye(d, dtype=first.weight.dtype)
+        first.weight.zero_()
+        first.weight[:d] = eye.repeat(1, k) / k
+        first.weight[d:2 * d] = -eye.repeat(1, k) / k
+        first.bias.zero_()
+        second.weight.zero_()
+        second.weight[:, :d] = eye
+        second.weight[:, d:2 * d] = -eye
+        second.bias.zero_()
+    elif isinstance(fusion, GateFusion):
+        fusion.gate.weight.zero_()
+        fusion.gate.bias.zero_()
+    elif isinstance(fusion, AttentionFusion):
+        fusion.query.zero_()
+    else:
+        raise ValueError(f"no mean init for {type(fusion).__name__}")
+
+
 def make_fusion(name: str, k: int, dim: int = 256) -> nn.Module | None:
     """The fusion module for `name` over k modalities; None when k == 1 (no fusion, no parameters)."""
     if k == 1 or name == "none":

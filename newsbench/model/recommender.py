@@ -28,6 +28,8 @@ class Recommender(nn.Module):
             id_dim=cfg.id_dim, dim=cfg.dim, sparse_id=sparse_id,
             # the placebo's width is a config field (its vectors are made per run), not a measured feature width
             rand_dim=cfg.rand_dim if "rand" in cfg.modalities else 0,
+            frozen_init=cfg.frozen_init, news_dropout=cfg.news_dropout,
+            fusion_init=cfg.fusion_init,
         )
         self.user_encoder = UserEncoder(cfg.dim, cfg.user_hidden)
 
