@@ -180,7 +180,7 @@ def train_command(config: dict, data_path: str | None = None) -> str:
     parts = ["newsbench", "train"]
     if data_path:
         parts += ["-d", data_path]
-    parts += ["--modalities", ",".join(config["modalities"])]
+    parts += ["--modalities", "+".join(config["modalities"])]     # the label's spelling, as --modalities takes it
     if len(config["modalities"]) > 1:
         parts += ["--fusion", config["fusion"]]
     for s in RUN_OPTIONS:

@@ -84,16 +84,65 @@ def all_arrays(results):
 
 # ---- parsing and expansion ----
 
-def test_parse_subsets_all_and_lists():
-    assert len(grid.parse_subsets("all")) == 7
-    assert grid.parse_subsets("id,llm+gnn,id+llm") == [("id", "llm"), ("id", "gnn"), ("llm",)]
-    assert grid.parse_subsets("id+id") == [("id",)]
+# The labels' spelling: ',' between subsets, '+' within one. Each case: value -> the subsets it selects.
+SUBSET_SPELLINGS = [
+    ("id", [("id",)]),
+    ("id+llm+gnn", [("id", "llm", "gnn")]),                     # a label copied from the report: one subset
+    ("gnn+ID", [("id", "gnn")]),                                 # canonical order, any case
+    ("id,id+llm,id+llm+gnn", [("id",), ("id", "llm"), ("id", "llm", "gnn")]),
+    ("id,llm", [("id",), ("llm",)]),                             # valid in both syntaxes: reads the new way
+    ("id+llm, id+gnn ,id+llm", [("id", "llm"), ("id", "gnn")]),  # spaces ignored, repeats dropped
+    ("llm+gnn,id", [("llm", "gnn"), ("id",)]),                   # order of subsets kept
+    ("ALL", [("id",), ("llm",), ("gnn",), ("id", "llm"), ("id", "gnn"), ("llm", "gnn"), ("id", "llm", "gnn")]),
+]
 
 
-@pytest.mark.parametrize("bad", ["", "id,,llm", "id+", "text", "id,id", "+"])
+@pytest.mark.parametrize("text, subsets", SUBSET_SPELLINGS, ids=[t for t, _ in SUBSET_SPELLINGS])
+def test_parse_subsets_reads_the_labels_spelling(text, subsets):
+    assert grid.parse_subsets(text) == subsets
+    if text.lower() != "all":       # what the report prints is what the option takes
+        assert grid.parse_subsets(grid.subsets_text(subsets)) == subsets
+
+
+# Values valid only in the former syntax ('+' between subsets, ',' within one): refused with the new spelling.
+OLD_SPELLINGS = [
+    ("id+id,llm+id,llm,gnn", "--subsets id,id+llm,id+llm+gnn"),
+    ("id+id,llm", "--subsets id,id+llm"),
+    ("llm+llm,gnn", "--subsets llm,llm+gnn"),
+    ("ID+id", "--subsets id"),
+]
+
+
+@pytest.mark.parametrize("text, hint", OLD_SPELLINGS, ids=[t for t, _ in OLD_SPELLINGS])
+def test_parse_subsets_refuses_the_former_spelling_with_the_new_one(text, hint):
+    with pytest.raises(InputError, match="former syntax") as err:
+        grid.parse_subsets(text)
+    assert str(err.value).endswith(hint) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["", "id,,llm", "id+", "text", "id+id", "+", ",", "id,llm+text", "id+rand+x"])
 def test_parse_subsets_errors(bad):
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="--subsets"):
         grid.parse_subsets(bad)
+
+
+def test_changed_meaning_flags_values_whose_former_reading_fused_modalities():
+    assert grid.changed_meaning("id,llm") == [("id", "llm")]
+    assert grid.changed_meaning("id,llm+id,gnn") == [("id", "llm"), ("id", "gnn")]     # former `--subsets` habit
+    assert grid.changed_meaning("gnn,llm+id") == [("llm", "gnn"), ("id",)]     # 'llm+id': not a label
+    # Not flagged: one reading only, the same grid both ways, or spelled as labels are.
+    for same in ("id", "all", "id+llm+gnn", "id,id+llm", "id+llm,id+gnn", "id,llm+gnn", "id+llm,id+llm"):
+        assert grid.changed_meaning(same) is None, same
+
+
+def test_all_is_the_subsets_of_the_real_modalities():
+    assert grid.REAL_MODALITIES == ("id", "llm", "gnn")
+    assert {m for s in grid.all_subsets() for m in s} == set(grid.REAL_MODALITIES)
+
+
+def test_one_fused_subset_with_one_fusion_plans_one_run_per_seed():
+    cfgs = grid.expand_grid(grid.parse_subsets("id+llm+gnn"), grid.parse_fusions("mean"), [0, 1, 2], BASE)
+    assert [(c.label, c.seed) for c in cfgs] == [("id+llm+gnn/mean", s) for s in (0, 1, 2)]
 
 
 @pytest.mark.parametrize("bad", ["", "sum", "concat,", "none"])
@@ -281,8 +330,9 @@ def test_ray_missing_says_how_to_install(monkeypatch):
 
 
 def test_parse_modalities_is_one_canonical_subset_and_names_the_option():
-    assert grid.parse_modalities("LLM, id") == ("id", "llm")
-    for bad, why in (("id,text", "unknown modality 'text'"), ("id,,llm", "empty modality"), ("id,id", "repeated")):
+    assert grid.parse_modalities("LLM+ id") == ("id", "llm")
+    for bad, why in (("id+text", "unknown modality 'text'"), ("id++llm", "empty modality"), ("id+id", "repeated"),
+                     ("id,llm", "join modalities with '\\+'.*: --modalities id\\+llm$")):
         with pytest.raises(InputError, match=why) as err:
             grid.parse_modalities(bad)
         assert str(err.value).startswith("--modalities")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 METRIC_ARRAYS = ("impression_id", "auc", "mrr", "ndcg5", "ndcg10", "auc_cold", "auc_warm")
 # Small model and graph so each run takes about a second; two runs: `id` and `id+llm+gnn/gate`.
-GRID_ARGS = ["--text-encoder", "hash", "--epochs", "1", "--subsets", "id+id,llm,gnn", "--fusions", "gate",
+GRID_ARGS = ["--text-encoder", "hash", "--epochs", "1", "--subsets", "id,id+llm+gnn", "--fusions", "gate",
              "--seeds", "0", "--dim", "32", "--id-dim", "16", "--user-hidden", "16", "--history-len", "10",
              "--graph-epochs", "2", "--graph-dim", "16", "--no-report"]
 N_RUNS = 2

@@ -40,6 +40,7 @@ Examples:
   newsbench ablate
   newsbench ablate --dry-run
   newsbench ablate -d data/MINDsmall --subsets all --fusions concat,gate,attention --n-seeds 5
+  newsbench ablate --subsets id,id+llm,id+llm+gnn --fusions gate,attention
   newsbench ablate --text-encoder hash --epochs 1 --seeds 0 --results /tmp/quick
   newsbench ablate --workers 2
   newsbench ablate --executor ray --ray-address auto --gpus-per-run 1 --device cuda
@@ -59,7 +60,11 @@ def ablate(
     n_seeds: Optional[int] = other_option("n_seeds", None),
     subsets: Optional[str] = typer.Option(
         None, "--subsets",
-        help="'all' (the 7 non-empty subsets) or subsets separated by '+', modalities by ',': 'id+id,llm+id,llm,gnn'."),
+        help="'all' (the 7 non-empty subsets of id, llm, gnn) or subsets separated by ',' with the modalities of "
+        "one joined by '+', as the labels write them: 'id,id+llm,id+llm+gnn'. The former spelling "
+        "('+' between subsets, e.g. 'id+id,llm') is refused with its new form; a value such as 'id,llm' "
+        "is two single-modality subsets (a warning says so), and --fusions with no subset of two or more "
+        "modalities is an error."),
     fusions: Optional[str] = typer.Option(
         None, "--fusions", help="Comma-separated fusions among concat, gate, attention, attention-unscaled, "
         "mean (e.g. gate,attention)."),
@@ -105,8 +110,8 @@ def ablate(
         raise InputError("--workers is for --executor local; with ray use --cpus-per-run/--gpus-per-run")
     # Every check that needs no data comes first (cheap, and a typo costs nothing), the device (imports torch) next.
     seed_list = _seeds(seeds, n_seeds)
-    sub = _subsets(subsets) if subsets is not None else None
     fus = _fusions(fusions) if fusions is not None else None
+    sub = _subsets(subsets, fus) if subsets is not None else None
     check_writable_dir(results, "--results")
     if report:
         check_writable_dir(results / "report", "--results")
@@ -223,11 +228,26 @@ def _seeds(text: Optional[str], n_seeds: Optional[int]) -> list[int]:
     return seeds
 
 
-def _subsets(text: str) -> list[tuple[str, ...]]:
+def _subsets(text: str, fusions: Optional[list[str]]) -> list[tuple[str, ...]]:
     subsets = grid.parse_subsets(text)
-    if text.strip().lower() != "all" and len(subsets) < len(text.split("+")):
-        warn(f"--subsets {text!r}: repeated subsets are run once; kept {'+'.join(','.join(s) for s in subsets)}")
+    if fusions is not None:
+        _check_fusions_apply(text, subsets, fusions)
+    if text.strip().lower() != "all" and len(subsets) < len(text.split(grid.SUBSET_SEP)):
+        warn(f"--subsets {text!r}: repeated subsets are run once; kept {grid.subsets_text(subsets)}")
+    old = grid.changed_meaning(text)
+    if old is not None:
+        # Valid in both syntaxes: it reads the new way, but say so, since the former reading fused modalities.
+        labels = [grid.subset_label(s) for s in subsets]
+        warn(f"--subsets {text!r} means the subsets {' and '.join(labels)} (',' separates subsets, '+' joins "
+             f"modalities, as in the labels); for the former reading write --subsets {grid.subsets_text(old)}")
     return subsets
+
+
+def _check_fusions_apply(subsets_text: str, subsets: list[tuple[str, ...]], fusions: list[str]) -> None:
+    """--fusions with only single-modality subsets would silently run no fusion at all: refuse it."""
+    if all(len(s) == 1 for s in subsets):
+        raise InputError(f"--fusions {','.join(fusions)}: no subset of --subsets {subsets_text!r} has two "
+                         f"modalities, so no fusion would run; {grid.SUBSETS_RULE}")
 
 
 def _fusions(text: str) -> list[str]:

@@ -23,14 +23,17 @@ from newsbench.grid.driver import (POLL_SECONDS, TRACE_ENV, GridEvents, GridResu
                                    trace)
 from newsbench.grid.executors import (LocalExecutor, PoolExecutor, RayExecutor, WorkerSpec, _import_ray,
                                       call_run)
-from newsbench.grid.expand import (DEFAULT_FUSIONS, DEFAULT_SEEDS, DEFAULT_SUBSETS, DEFAULT_TABLE, all_subsets,
-                                   default_grid, expand_grid, needed_modalities, parse_fusions, parse_modalities,
-                                   parse_seeds, parse_subsets)
+from newsbench.grid.expand import (DEFAULT_FUSIONS, DEFAULT_SEEDS, DEFAULT_SUBSETS, DEFAULT_TABLE, MODALITY_JOIN,
+                                   REAL_MODALITIES, SUBSET_SEP, SUBSETS_RULE, all_subsets, changed_meaning,
+                                   default_grid, expand_grid, needed_modalities, old_reading, parse_fusions,
+                                   parse_modalities, parse_seeds, parse_subsets, subset_label, subsets_text)
 from newsbench.grid.features import compute_features, feature_config, features_for
 
 __all__ = [
     "DEFAULT_FUSIONS", "DEFAULT_SEEDS", "DEFAULT_SUBSETS", "DEFAULT_TABLE", "all_subsets", "default_grid",
     "expand_grid", "needed_modalities", "parse_fusions", "parse_modalities", "parse_seeds", "parse_subsets",
+    "MODALITY_JOIN", "REAL_MODALITIES", "SUBSET_SEP", "SUBSETS_RULE", "changed_meaning", "old_reading",
+    "subset_label", "subsets_text",
     "compute_features", "feature_config", "features_for",
     "HEARTBEAT_SECONDS", "LOCK_STALE_SECONDS", "LOCK_SUFFIX", "Claims", "clean_run_leftovers", "clean_stale_files",
     "lock_is_stale", "lock_path", "read_lock", "run_status",
