@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import signal
 import threading
 import time
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 
 from newsbench import atomic, grid, store
 from newsbench.config import NO_FUSION, RunConfig
+from newsbench.grid import driver
 from newsbench.errors import InputError
 
 BASE = RunConfig(epochs=1, text_encoder="hash")
@@ -287,8 +289,10 @@ def test_waits_for_runs_claimed_by_others_and_takes_over_when_they_go(tmp_path):
     class Events(grid.GridEvents):
         def waiting(self, locked):
             seen.append([rid for _, rid, _ in locked])
+            # The other process gives up without recording, once we wait for it: not after a fixed delay, which a
+            # loaded machine could outlast with our own run still going (then we would never wait).
+            lock.unlink(missing_ok=True)
 
-    threading.Timer(0.5, lock.unlink).start()      # the other process gives up without recording
     counter = CountingRun()
     res = run_local(cfgs, tmp_path, counter, events=Events(), poll=0.1)
     assert counter.calls == [cfgs[1].run_id(DATA.fingerprint), held]   # ours first, the held one after
@@ -336,3 +340,32 @@ def test_parse_modalities_is_one_canonical_subset_and_names_the_option():
         with pytest.raises(InputError, match=why) as err:
             grid.parse_modalities(bad)
         assert str(err.value).startswith("--modalities")
+
+
+def test_the_test_pause_hook_waits_for_its_release_file_and_lets_signals_through(tmp_path, monkeypatch):
+    release = tmp_path / "release"
+    monkeypatch.setenv(grid.TRACE_ENV, "1")
+    monkeypatch.setenv(grid.PAUSE_ENV, f"progress step:{release}")
+    grid.trace("run-start x")                          # another event: no wait
+    threading.Timer(0.3, release.touch).start()
+    started = time.monotonic()
+    grid.trace("progress step epoch=0 step=1")
+    assert release.exists() and time.monotonic() - started < 60
+    # A KeyboardInterrupt raised while paused (what SIGINT's handler does) leaves the pause at once.
+    if threading.current_thread() is not threading.main_thread():
+        return                                          # signal handlers run in the main thread only
+    release.unlink()
+    monkeypatch.setattr(driver, "PAUSE_LIMIT", 30.0)    # bounded even if the signal were lost
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            grid.trace("progress step epoch=0 step=2")
+        assert time.monotonic() - started < 10
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,6 +1,9 @@
 """Interruption, concurrency and determinism of `newsbench ablate`, as a user meets them: real subprocesses on the
 tiny dataset, killed with SIGKILL at chosen points (found from `newsbench-trace:` lines on stderr), interrupted with
-Ctrl-C (SIGINT), and run twice at once on one results folder."""
+Ctrl-C (SIGINT), and run twice at once on one results folder.
+
+No test races the child: at the chosen event the child waits (NEWSBENCH_TEST_PAUSE) until the test has sent its
+signal and created the release file, so the signal lands at that point whatever the load or the cache state."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbench import atomic, store
+from newsbench import atomic, grid, store
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +31,13 @@ def ablate_cmd(data: Path, results: Path) -> list[str]:
     return [sys.executable, "-m", "newsbench", "ablate", "-d", str(data), "--results", str(results), *GRID_ARGS]
 
 
-def env_for(cache: Path) -> dict:
-    return {**os.environ, "NEWSBENCH_CACHE": str(cache), "NEWSBENCH_TRACE": "1", "HF_HUB_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1"}
+def env_for(cache: Path, pause: str | None = None) -> dict:
+    env = {**os.environ, "NEWSBENCH_CACHE": str(cache), "NEWSBENCH_TRACE": "1", "HF_HUB_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop(grid.PAUSE_ENV, None)
+    if pause is not None:
+        env[grid.PAUSE_ENV] = pause
+    return env
 
 
 def run_to_end(data, results, cache) -> subprocess.CompletedProcess:
@@ -39,26 +46,30 @@ def run_to_end(data, results, cache) -> subprocess.CompletedProcess:
     return proc
 
 
-def run_until(data, results, cache, marker: str, nth: int = 1, sig=signal.SIGKILL) -> tuple[int, str]:
-    """Start ablate, send `sig` when the nth stderr line containing `marker` appears; return (status, stderr)."""
-    proc = subprocess.Popen(ablate_cmd(data, results), env=env_for(cache), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    seen, lines = 0, []
+def run_until(data, results, cache, event: str, sig=signal.SIGKILL) -> tuple[int, str]:
+    """Start ablate, which stops at the first trace `event` (a prefix, e.g. "progress step") until released; send
+    `sig` there, then release it; return (status, stderr)."""
+    release = results.parent / f"release-{results.name}-{event.replace(' ', '_')}"
+    release.unlink(missing_ok=True)
+    proc = subprocess.Popen(ablate_cmd(data, results), env=env_for(cache, pause=f"{event}:{release}"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    marker, seen, lines = f"newsbench-trace: {event}", False, []
     try:
         for line in proc.stderr:
             lines.append(line)
-            if marker in line:
-                seen += 1
-                if seen == nth:
-                    proc.send_signal(sig)
-                    break
+            if line.startswith(marker):
+                seen = True
+                proc.send_signal(sig)
+                break
+        release.touch()           # only now may the child move on (a SIGKILLed one never does)
         lines.extend(proc.stderr.read().splitlines(keepends=True))
         status = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert seen == nth, f"never reached {marker!r} #{nth}:\n{''.join(lines)[-3000:]}"
+        release.unlink(missing_ok=True)
+    assert seen, f"never reached {marker!r}:\n{''.join(lines)[-3000:]}"
     return status, "".join(lines)
 
 
@@ -95,13 +106,13 @@ def baseline(tiny_dir, tmp_path_factory):
 
 def test_sigkill_at_every_stage_then_resume_gives_the_uninterrupted_records(tiny_dir, tmp_path, baseline):
     results, cache = tmp_path / "results", tmp_path / "cache"      # cold cache: the first kill lands in features
-    run_until(tiny_dir, results, cache, "newsbench-trace: features-start")
+    run_until(tiny_dir, results, cache, "features-start")
     assert store.load_records(results) == []
     # Between runs: right after the first record is written.
-    run_until(tiny_dir, results, cache, "newsbench-trace: run-done")
+    run_until(tiny_dir, results, cache, "run-done")
     assert len(store.load_records(results)) == 1
     # Mid-run: during the second run's training steps (its lock and maybe temporary files are left behind).
-    run_until(tiny_dir, results, cache, "newsbench-trace: progress step")
+    run_until(tiny_dir, results, cache, "progress step")
     assert len(store.load_records(results)) == 1
     done = run_to_end(tiny_dir, results, cache)
     assert done.stderr.count("newsbench-trace: run-start") == 1              # the recorded run was not redone
@@ -118,7 +129,7 @@ def test_sigkill_at_every_stage_then_resume_gives_the_uninterrupted_records(tiny
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_exits_cleanly_with_a_resume_hint(tiny_dir, tmp_path, baseline, sig, code):
     results = tmp_path / "results"
-    status, err = run_until(tiny_dir, results, baseline / "cache", "newsbench-trace: progress step", sig=sig)
+    status, err = run_until(tiny_dir, results, baseline / "cache", "progress step", sig=sig)
     assert status == code, err[-3000:]
     assert f"interrupted: 0 of {N_RUNS} runs done; rerun the same command to resume" in err
     assert "Traceback" not in err

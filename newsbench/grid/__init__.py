@@ -19,7 +19,7 @@ Every public name is re-exported here, so `from newsbench.grid import X` and `gr
 
 from newsbench.grid.claims import (HEARTBEAT_SECONDS, LOCK_STALE_SECONDS, LOCK_SUFFIX, Claims, clean_run_leftovers,
                                    clean_stale_files, lock_is_stale, lock_path, read_lock, run_status)
-from newsbench.grid.driver import (POLL_SECONDS, TRACE_ENV, GridEvents, GridResult, count_done, run_grid,
+from newsbench.grid.driver import (PAUSE_ENV, POLL_SECONDS, TRACE_ENV, GridEvents, GridResult, count_done, run_grid,
                                    trace)
 from newsbench.grid.executors import (LocalExecutor, PoolExecutor, RayExecutor, WorkerSpec, _import_ray,
                                       call_run)
@@ -38,5 +38,5 @@ __all__ = [
     "HEARTBEAT_SECONDS", "LOCK_STALE_SECONDS", "LOCK_SUFFIX", "Claims", "clean_run_leftovers", "clean_stale_files",
     "lock_is_stale", "lock_path", "read_lock", "run_status",
     "LocalExecutor", "PoolExecutor", "RayExecutor", "WorkerSpec", "call_run",
-    "POLL_SECONDS", "TRACE_ENV", "GridEvents", "GridResult", "count_done", "run_grid", "trace",
+    "PAUSE_ENV", "POLL_SECONDS", "TRACE_ENV", "GridEvents", "GridResult", "count_done", "run_grid", "trace",
 ]
