@@ -44,6 +44,8 @@ Examples:
   newsbench ablate --text-encoder hash --epochs 1 --seeds 0 --results /tmp/quick
   newsbench ablate --workers 2
   newsbench ablate --executor ray --ray-address auto --gpus-per-run 1 --device cuda
+
+With --executor ray, connecting gives up after --ray-timeout seconds with one line, a run that fits on no node of the cluster (--cpus-per-run, --gpus-per-run) is refused before any is submitted, and a cluster lost during the grid ends it with exit status 1, the finished runs recorded: rerun to resume.
 """
 
 
@@ -97,6 +99,7 @@ def ablate(
         None, "--ray-address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray."),
     cpus_per_run: float = other_option("cpus_per_run", 1.0),
     gpus_per_run: float = other_option("gpus_per_run", 0.0),
+    ray_timeout: float = other_option("ray_timeout", grid.RAY_TIMEOUT),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid with done/pending/locked; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="At the end, print the report tables and write them to RESULTS/report/."),
@@ -132,6 +135,10 @@ def ablate(
                                    base)
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
+        if not dry_run:
+            # A wrong address or a cluster too small for one run: one line now, not a silent wait after the
+            # features are computed.
+            grid.connect_ray(ray_address, ray_timeout, cpus_per_run, gpus_per_run)
 
     from newsbench.cli.common import load_data
 
@@ -159,8 +166,8 @@ def ablate(
             one_at_a_time = executor == "local" and workers == 1
             runs_started = time.perf_counter()
             with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
-                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features,
-                                    info, data, cache_dir, unknown_news, view)
+                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout,
+                                    dataset, features, info, data, cache_dir, unknown_news, view)
                 res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
             clock.add_runs(time.perf_counter() - runs_started, view.train_seconds, view.eval_seconds)
             done = res.done
@@ -172,11 +179,12 @@ def ablate(
             console.print(f"ablate: {'the' if len(configs) == 1 else 'all'} {plural(len(configs), 'run')} already "
                           f"recorded in {store.runs_dir(results)}")
     except KeyboardInterrupt as stop:
-        grid.clean_stale_files(results)
-        if dataset is not None:
-            done = grid.count_done(configs, results, dataset.fingerprint)
+        done = _tidy_after_stop(configs, results, dataset, done)
         console.print(f"interrupted: {done} of {len(configs)} runs done; rerun the same command to resume")
         raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
+    except grid.ClusterLost as lost:
+        done = _tidy_after_stop(configs, results, dataset, done)
+        _exit_after_lost_cluster(f"{lost}; {done} of {len(configs)} runs done; rerun the same command to resume")
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -185,6 +193,23 @@ def ablate(
         with clock("report"):
             _report(results, dataset, out, console, alpha, test)
     console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
+
+
+def _tidy_after_stop(configs, results: Path, dataset, done: int) -> int:
+    """After an interrupted grid: remove its leftovers; the number of runs recorded."""
+    grid.clean_stale_files(results)
+    return grid.count_done(configs, results, dataset.fingerprint) if dataset is not None else done
+
+
+def _exit_after_lost_cluster(message: str) -> None:
+    """One line and exit status 1. Not through sys.exit: Ray's exit hook would first try to disconnect from the dead
+    cluster, which blocks until Ray's own 60 s timeout and then kills the process with a log of its own."""
+    import os
+    import sys
+
+    print(f"newsbench: error: {message}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)
 
 
 def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, console: Console) -> None:
@@ -276,11 +301,11 @@ def _resolve_device(device: str, gpus_per_run: float) -> str:
     return resolve_device(device)
 
 
-def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features, info, data,
-                   cache_dir, unknown_news, view):
+def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout, dataset, features, info,
+                   data, cache_dir, unknown_news, view):
     if kind == "ray":
         return grid.RayExecutor(dataset, features, address=ray_address, cpus_per_run=cpus_per_run,
-                                gpus_per_run=gpus_per_run, features_info=info)
+                                gpus_per_run=gpus_per_run, features_info=info, timeout=ray_timeout)
     if workers > 1:
         import os
 

@@ -21,8 +21,9 @@ from newsbench.grid.claims import (HEARTBEAT_SECONDS, LOCK_STALE_SECONDS, LOCK_S
                                    clean_stale_files, lock_is_stale, lock_path, read_lock, run_status)
 from newsbench.grid.driver import (PAUSE_ENV, POLL_SECONDS, TRACE_ENV, GridEvents, GridResult, count_done, run_grid,
                                    trace)
-from newsbench.grid.executors import (LocalExecutor, PoolExecutor, RayExecutor, WorkerSpec, _import_ray,
-                                      call_run)
+from newsbench.grid.executors import (RAY_TIMEOUT, ClusterLost, LocalExecutor, PoolExecutor, RayExecutor, WorkerSpec,
+                                      _import_ray, call_run, check_cluster_resources, connect_ray, probe,
+                                      ray_endpoint)
 from newsbench.grid.expand import (DEFAULT_FUSIONS, DEFAULT_SEEDS, DEFAULT_SUBSETS, DEFAULT_TABLE, MODALITY_JOIN,
                                    REAL_MODALITIES, SUBSET_SEP, SUBSETS_RULE, all_subsets, changed_meaning,
                                    default_grid, expand_grid, needed_modalities, old_reading, parse_fusions,
@@ -38,5 +39,6 @@ __all__ = [
     "HEARTBEAT_SECONDS", "LOCK_STALE_SECONDS", "LOCK_SUFFIX", "Claims", "clean_run_leftovers", "clean_stale_files",
     "lock_is_stale", "lock_path", "read_lock", "run_status",
     "LocalExecutor", "PoolExecutor", "RayExecutor", "WorkerSpec", "call_run",
+    "RAY_TIMEOUT", "ClusterLost", "check_cluster_resources", "connect_ray", "probe", "ray_endpoint",
     "PAUSE_ENV", "POLL_SECONDS", "TRACE_ENV", "GridEvents", "GridResult", "count_done", "run_grid", "trace",
 ]
