@@ -176,6 +176,7 @@ def _import_ray():
 # How long connecting to a cluster may take (--ray-timeout). ray.init on an address where no Ray answers retries for
 # minutes without a word, so the address is probed first and ray.init itself is bounded by this.
 RAY_TIMEOUT = 30.0
+LOCAL_START_TIMEOUT = 120.0
 # While waiting for runs: how often the cluster's head (GCS) is probed, and for how long it may not answer before
 # the cluster counts as lost. Short of Ray's own 60 s, after which Ray ends the driver process with no record of why.
 RAY_POLL = 1.0
@@ -224,10 +225,12 @@ def _init_within(ray, address: str | None, timeout: float) -> None:
 
     thread = threading.Thread(target=init, name="ray-init", daemon=True)
     thread.start()
-    thread.join(timeout)
+    # Starting a local Ray (no address) spawns its processes here, slow on a loaded machine: not a connection.
+    thread.join(timeout if address else max(timeout, LOCAL_START_TIMEOUT))
     where = f"--ray-address {address}" if address else "--executor ray"
     if "error" not in outcome:
-        raise InputError(f"{where}: no Ray cluster answered within {timeout:g} s (--ray-timeout)")
+        waited = timeout if address else max(timeout, LOCAL_START_TIMEOUT)
+        raise InputError(f"{where}: no Ray cluster answered within {waited:g} s (--ray-timeout)")
     err = outcome["error"]
     if isinstance(err, (ConnectionError, RuntimeError, ValueError)):
         raise InputError(f"{where}: cannot connect to Ray: {' '.join(str(err).split())}")
