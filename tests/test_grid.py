@@ -369,3 +369,60 @@ def test_the_test_pause_hook_waits_for_its_release_file_and_lets_signals_through
         assert time.monotonic() - started < 10
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# ---- Ray without a cluster: the address, the resources check and the lost-cluster check, with stand-ins ----
+
+def test_ray_endpoint_reads_the_address_forms():
+    assert grid.ray_endpoint("10.0.0.5:6379") == ("10.0.0.5", 6379)
+    assert grid.ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert grid.ray_endpoint("[::1]:6379") == ("::1", 6379)
+    assert grid.ray_endpoint(None) is None and grid.ray_endpoint("auto") is None
+    with pytest.raises(InputError, match="--ray-address head: expected host:port"):
+        grid.ray_endpoint("head")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]          # nothing listens once it is closed
+
+
+def test_probe_says_why_nothing_answers():
+    assert grid.probe(("127.0.0.1", _closed_port()), 2.0) == "nothing listens there (connection refused)"
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert grid.probe(server.getsockname(), 2.0) is None
+
+
+class FakeRay:
+    def __init__(self, *nodes):
+        self._nodes = [{"Alive": True, "Resources": n} for n in nodes] + [{"Alive": False, "Resources": {"GPU": 8}}]
+
+    def nodes(self):
+        return self._nodes
+
+
+def test_cluster_resources_must_fit_one_run_on_one_node():
+    ray = FakeRay({"CPU": 4.0}, {"CPU": 2.0, "GPU": 1.0})
+    grid.check_cluster_resources(ray, 2, 1)                  # the second node
+    grid.check_cluster_resources(ray, 4, 0)                  # the first
+    with pytest.raises(InputError, match=r"^--cpus-per-run 4 --gpus-per-run 1: no node of the Ray cluster at "
+                       r"h:1 has that much \(2 nodes; the largest has 2 CPU, 1 GPU\)$"):
+        grid.check_cluster_resources(ray, 4, 1, "h:1")       # 6 CPUs and a GPU in all, but not on one node
+    with pytest.raises(InputError, match=r"--cpus-per-run 8: no node"):
+        grid.check_cluster_resources(ray, 8, 0)              # the dead node's resources do not count
+
+
+def test_a_head_silent_for_lost_after_seconds_is_a_lost_cluster():
+    from newsbench.grid.executors import RayExecutor
+
+    ex = object.__new__(RayExecutor)
+    ex.address, ex.gcs, ex.lost_after, ex.lost = "h:1", ("127.0.0.1", _closed_port()), 0.2, None
+    since = ex._check_alive(None)
+    assert since is not None and ex.lost is None             # silent, not yet for long
+    time.sleep(0.25)
+    with pytest.raises(grid.ClusterLost, match=r"lost the Ray cluster at h:1 \(its head has not answered"):
+        ex._check_alive(since)
+    assert ex.lost
