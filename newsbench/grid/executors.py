@@ -277,7 +277,8 @@ def _gcs_endpoint(ray, address: str | None) -> tuple[str, int] | None:
 
 # Ray errors that mean the cluster (a node, a worker process, the object owner) failed rather than the run itself.
 _SYSTEM_ERRORS = ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "OwnerDiedError", "ObjectLostError",
-                  "ObjectFetchTimedOutError", "RaySystemError", "TaskUnschedulableError", "ObjectReconstructionFailedError")
+                  "ObjectFetchTimedOutError", "RaySystemError", "TaskUnschedulableError",
+                  "ObjectReconstructionFailedError")
 
 
 def _ray_task(dataset, cfg_dict: dict, features_info: dict, threads: int, run_fn, names: list[str], *arrays
