@@ -196,7 +196,7 @@ def _ablate(tiny_dir, results, cache, *args, pause=None, **popen) -> subprocess.
     if pause:
         env[grid.PAUSE_ENV] = pause
     cmd = [sys.executable, "-m", "newsbench", "ablate", "-d", str(tiny_dir), "--results", str(results),
-           "--executor", "ray", *SMALL, *args]
+           "--executor", "ray", "--ray-timeout", "120", *SMALL, *args]     # connecting on a loaded machine
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
 
 

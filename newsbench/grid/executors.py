@@ -339,13 +339,22 @@ class RayExecutor:
             silent_since = self._check_alive(silent_since)
         ref = ready[0]
         cfg = self.refs.pop(ref)
-        try:
-            record, arrays = self.ray.get(ref)
-        except Exception as err:
-            if type(err).__name__ in _SYSTEM_ERRORS:
-                self._lose(f"{type(err).__name__} while running {cfg.label} seed {cfg.seed}")
-            raise
+        record, arrays = self._fetch(ref, cfg)
         return cfg, record, arrays
+
+    def _fetch(self, ref, cfg: RunConfig):
+        """ray.get of a finished run, in bounded steps: a result held on a node that just died could block it."""
+        silent_since = None
+        while True:
+            try:
+                return self.ray.get(ref, timeout=max(self.poll, 5.0))
+            except Exception as err:
+                name = type(err).__name__
+                if name in _SYSTEM_ERRORS:
+                    self._lose(f"{name} while running {cfg.label} seed {cfg.seed}")
+                if name != "GetTimeoutError":
+                    raise
+            silent_since = self._check_alive(silent_since)
 
     def _check_alive(self, silent_since: float | None) -> float | None:
         """Probe the head; returns since when it has not answered (None: it answers). ClusterLost after lost_after."""
