@@ -27,8 +27,17 @@ GRID_ARGS = ["--text-encoder", "hash", "--epochs", "1", "--subsets", "id,id+llm+
 N_RUNS = 2
 
 
+# The child starts with Ctrl-C at its default: a shell without job control (a CI script, `make test &`) starts
+# background jobs with SIGINT ignored, every descendant inherits that, and Python then installs no KeyboardInterrupt
+# handler, so the Ctrl-C test would see a clean exit 0 (as it did under a backgrounded `make test`). A tiny Python
+# resets it and execs ablate (no preexec_fn: not safe with threads).
+DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                  "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def ablate_cmd(data: Path, results: Path) -> list[str]:
-    return [sys.executable, "-m", "newsbench", "ablate", "-d", str(data), "--results", str(results), *GRID_ARGS]
+    return [sys.executable, "-c", DEFAULT_SIGINT, sys.executable, "-m", "newsbench", "ablate", "-d", str(data),
+            "--results", str(results), *GRID_ARGS]
 
 
 def env_for(cache: Path, pause: str | None = None) -> dict:
