@@ -1,4 +1,4 @@
-"""Training and evaluation speed of newsbench's id,llm,gnn + attention model against a naive reference, in one run.
+"""Training and evaluation speed of newsbench's id+llm+gnn/attention model against a naive reference, in one run.
 
 Run:  python benchmarks/train_speed.py --scale small            (CPU; small uses random graph features on CPU)
       python benchmarks/train_speed.py --scale demo --graph real

@@ -134,6 +134,8 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("workers", ("--workers",), int, "Local executor: runs in parallel processes.", 1, 256),
     Spec("cpus_per_run", ("--cpus-per-run",), float, "Ray: CPUs reserved per run.", 0.01, 1024.0),
     Spec("gpus_per_run", ("--gpus-per-run",), float, "Ray: GPUs reserved per run.", 0.0, 64.0),
+    Spec("ray_timeout", ("--ray-timeout",), float, "Ray: seconds to connect to the cluster before giving up with an "
+         "error (ray.init alone retries for minutes).", 1.0, 3600.0),
     Spec("alpha", ("--alpha",), float, "Significance level, after Holm correction.", 1e-6, 0.5),
     Spec("margin", ("--margin",), float, "Equivalence margin in metric units: a pair is equivalent when TOST puts "
          "the difference within +-margin.", 1e-6, 0.5),
@@ -229,7 +231,7 @@ def train_command(config: dict, data_path: str | None = None) -> str:
     parts = ["newsbench", "train"]
     if data_path:
         parts += ["-d", data_path]
-    parts += ["--modalities", ",".join(config["modalities"])]
+    parts += ["--modalities", "+".join(config["modalities"])]     # the label's spelling, as --modalities takes it
     if len(config["modalities"]) > 1:
         parts += ["--fusion", config["fusion"]]
     for s in RUN_OPTIONS:

@@ -129,8 +129,30 @@ def test_default_grid_dry_run_is_the_seed_table(tiny_dir, tmp_path):
         assert label in plan.output
 
 
+def test_a_copied_label_plans_exactly_that_configuration(tiny_dir, tmp_path):
+    # The case: `id+llm+gnn` is one subset, and `--fusions mean` applies to it; one run per seed.
+    plan = invoke("-d", tiny_dir, "--results", tmp_path, "--dry-run", "--text-encoder", "hash",
+                  "--subsets", "id+llm+gnn", "--fusions", "mean", "--seeds", "0,1")
+    assert plan.exit_code == 0, plan.output
+    assert "2 runs: 0 done, 2 pending" in plan.output and plan.output.count("id+llm+gnn/mean") == 2
+    assert "warning" not in plan.output
+
+
+def test_a_value_whose_meaning_changed_is_read_the_new_way_with_a_warning(tiny_dir, tmp_path):
+    plan = invoke("-d", tiny_dir, "--results", tmp_path, "--dry-run", "--text-encoder", "hash",
+                  "--subsets", "id,llm", "--seeds", "0")
+    assert plan.exit_code == 0, plan.output
+    assert "2 runs: 0 done, 2 pending" in plan.output
+    assert ("--subsets 'id,llm' means the subsets id and llm (',' separates subsets, '+' joins modalities, as in "
+            "the labels); for the former reading write --subsets id+llm") in " ".join(plan.output.split())
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--subsets", "id,text"], "unknown modality 'text'"),
+    (["--subsets", "id+text"], "unknown modality 'text'"),
+    (["--subsets", "id+id,llm"], "former syntax ('+' between subsets); subsets are separated by ','"),
+    (["--subsets", "id+id,llm"], "--subsets id,id+llm"),
+    (["--subsets", "id,llm", "--fusions", "gate"], "no subset of --subsets 'id,llm' has two modalities"),
+    (["--subsets", "id", "--fusions", "mean"], "so no fusion would run"),
     (["--fusions", "sum"], "unknown fusion 'sum'"),
     (["--seeds", "0,x"], "'x' is not an integer"),
     (["--seeds", "0", "--n-seeds", "2"], "not both"),

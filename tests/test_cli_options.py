@@ -70,7 +70,8 @@ def bad_cases(tiny: Path, w: Path) -> list[tuple[list[str], str]]:
         (train + ["--graph-seed", "-1"], "--graph-seed"),
         (train + ["--cpu-threads", "0"], "--cpu-threads"),
         (train + ["--fusion", "nope"], "--fusion"),
-        (train + ["--modalities", "id,foo"], "--modalities"),
+        (train + ["--modalities", "id+foo"], "--modalities"),
+        (train + ["--modalities", "id,llm"], "--modalities id+llm"),
         (train + ["--text-encoder", "hash:0"], "--text-encoder"),
         (train + ["--text-encoder", "bert"], "--text-encoder"),
         (train + ["--text-fields", "body"], "--text-fields"),
@@ -225,13 +226,13 @@ def test_real_process_matches(argv, names):
 def test_choices_are_case_insensitive_and_duplicates_warned(tiny_dir, tmp_path):
     results = _run_driver([
         ["ablate", "-d", str(tiny_dir), "--results", str(tmp_path / "r"), "--dry-run", "--seeds", "0,0",
-         "--subsets", "ID+id", "--fusions", "GATE", "--test", "TTEST", "-e", "HASH", "--graph-mode", "CLICKS"],
+         "--subsets", "ID+llm,id+LLM", "--fusions", "GATE", "--test", "TTEST", "-e", "HASH", "--graph-mode", "CLICKS"],
         ["data", "synth", "--scale", "TINY", "--out", str(tmp_path / "s"), "--no-progress"],
     ])
     dry, synth = results
     assert dry["rc"] == 0, dry["stderr"]
     assert "--seeds '0,0': repeated seeds are run once; kept 0" in dry["stderr"]
-    assert "--subsets 'ID+id': repeated subsets are run once; kept id" in dry["stderr"]
+    assert "--subsets 'ID+llm,id+LLM': repeated subsets are run once; kept id+llm" in dry["stderr"]
     assert "1 run: 0 done, 1 pending" in dry["stdout"]
     assert not (tmp_path / "r").exists()            # a dry run writes nothing
     assert synth["rc"] == 0, synth["stderr"]
@@ -326,7 +327,7 @@ def test_the_stored_train_command_reproduces_any_ablate_config():
     command = options.train_command(cfg.to_dict(), "/data/my mind")
     p = _train_params(command)
     assert p["data"] == Path("/data/my mind")
-    again = RunConfig(modalities=tuple(p["modalities"].split(",")), fusion=p["fusion"], seed=p["seed"],
+    again = RunConfig(modalities=grid.parse_modalities(p["modalities"]), fusion=p["fusion"], seed=p["seed"],
                       epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], negatives=p["negatives"],
                       history_len=p["history_len"], id_dim=p["id_dim"], dim=p["dim"], user_hidden=p["user_hidden"],
                       text_encoder=p["text_encoder"], text_fields=p["text_fields"], graph=p["graph_mode"],

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import signal
 import threading
 import time
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 
 from newsbench import atomic, grid, store
 from newsbench.config import NO_FUSION, RunConfig
+from newsbench.grid import driver
 from newsbench.errors import InputError
 
 BASE = RunConfig(epochs=1, text_encoder="hash")
@@ -84,16 +86,65 @@ def all_arrays(results):
 
 # ---- parsing and expansion ----
 
-def test_parse_subsets_all_and_lists():
-    assert len(grid.parse_subsets("all")) == 7
-    assert grid.parse_subsets("id,llm+gnn,id+llm") == [("id", "llm"), ("id", "gnn"), ("llm",)]
-    assert grid.parse_subsets("id+id") == [("id",)]
+# The labels' spelling: ',' between subsets, '+' within one. Each case: value -> the subsets it selects.
+SUBSET_SPELLINGS = [
+    ("id", [("id",)]),
+    ("id+llm+gnn", [("id", "llm", "gnn")]),                     # a label copied from the report: one subset
+    ("gnn+ID", [("id", "gnn")]),                                 # canonical order, any case
+    ("id,id+llm,id+llm+gnn", [("id",), ("id", "llm"), ("id", "llm", "gnn")]),
+    ("id,llm", [("id",), ("llm",)]),                             # valid in both syntaxes: reads the new way
+    ("id+llm, id+gnn ,id+llm", [("id", "llm"), ("id", "gnn")]),  # spaces ignored, repeats dropped
+    ("llm+gnn,id", [("llm", "gnn"), ("id",)]),                   # order of subsets kept
+    ("ALL", [("id",), ("llm",), ("gnn",), ("id", "llm"), ("id", "gnn"), ("llm", "gnn"), ("id", "llm", "gnn")]),
+]
 
 
-@pytest.mark.parametrize("bad", ["", "id,,llm", "id+", "text", "id,id", "+"])
+@pytest.mark.parametrize("text, subsets", SUBSET_SPELLINGS, ids=[t for t, _ in SUBSET_SPELLINGS])
+def test_parse_subsets_reads_the_labels_spelling(text, subsets):
+    assert grid.parse_subsets(text) == subsets
+    if text.lower() != "all":       # what the report prints is what the option takes
+        assert grid.parse_subsets(grid.subsets_text(subsets)) == subsets
+
+
+# Values valid only in the former syntax ('+' between subsets, ',' within one): refused with the new spelling.
+OLD_SPELLINGS = [
+    ("id+id,llm+id,llm,gnn", "--subsets id,id+llm,id+llm+gnn"),
+    ("id+id,llm", "--subsets id,id+llm"),
+    ("llm+llm,gnn", "--subsets llm,llm+gnn"),
+    ("ID+id", "--subsets id"),
+]
+
+
+@pytest.mark.parametrize("text, hint", OLD_SPELLINGS, ids=[t for t, _ in OLD_SPELLINGS])
+def test_parse_subsets_refuses_the_former_spelling_with_the_new_one(text, hint):
+    with pytest.raises(InputError, match="former syntax") as err:
+        grid.parse_subsets(text)
+    assert str(err.value).endswith(hint) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["", "id,,llm", "id+", "text", "id+id", "+", ",", "id,llm+text", "id+rand+x"])
 def test_parse_subsets_errors(bad):
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="--subsets"):
         grid.parse_subsets(bad)
+
+
+def test_changed_meaning_flags_values_whose_former_reading_fused_modalities():
+    assert grid.changed_meaning("id,llm") == [("id", "llm")]
+    assert grid.changed_meaning("id,llm+id,gnn") == [("id", "llm"), ("id", "gnn")]     # former `--subsets` habit
+    assert grid.changed_meaning("gnn,llm+id") == [("llm", "gnn"), ("id",)]     # 'llm+id': not a label
+    # Not flagged: one reading only, the same grid both ways, or spelled as labels are.
+    for same in ("id", "all", "id+llm+gnn", "id,id+llm", "id+llm,id+gnn", "id,llm+gnn", "id+llm,id+llm"):
+        assert grid.changed_meaning(same) is None, same
+
+
+def test_all_is_the_subsets_of_the_real_modalities():
+    assert grid.REAL_MODALITIES == ("id", "llm", "gnn")
+    assert {m for s in grid.all_subsets() for m in s} == set(grid.REAL_MODALITIES)
+
+
+def test_one_fused_subset_with_one_fusion_plans_one_run_per_seed():
+    cfgs = grid.expand_grid(grid.parse_subsets("id+llm+gnn"), grid.parse_fusions("mean"), [0, 1, 2], BASE)
+    assert [(c.label, c.seed) for c in cfgs] == [("id+llm+gnn/mean", s) for s in (0, 1, 2)]
 
 
 @pytest.mark.parametrize("bad", ["", "sum", "concat,", "none"])
@@ -143,7 +194,7 @@ def test_default_grid_is_the_seed_table():
 def test_all_subsets_are_the_real_modalities():
     subsets = grid.parse_subsets("all")
     assert len(subsets) == 7 and not any("rand" in s for s in subsets)
-    assert grid.parse_subsets("id,rand+id,llm,rand") == [("id", "rand"), ("id", "llm", "rand")]
+    assert grid.parse_subsets("id+rand,id+llm+rand") == [("id", "rand"), ("id", "llm", "rand")]
 
 
 # ---- running, resuming, claims ----
@@ -247,8 +298,10 @@ def test_waits_for_runs_claimed_by_others_and_takes_over_when_they_go(tmp_path):
     class Events(grid.GridEvents):
         def waiting(self, locked):
             seen.append([rid for _, rid, _ in locked])
+            # The other process gives up without recording, once we wait for it: not after a fixed delay, which a
+            # loaded machine could outlast with our own run still going (then we would never wait).
+            lock.unlink(missing_ok=True)
 
-    threading.Timer(0.5, lock.unlink).start()      # the other process gives up without recording
     counter = CountingRun()
     res = run_local(cfgs, tmp_path, counter, events=Events(), poll=0.1)
     assert counter.calls == [cfgs[1].run_id(DATA.fingerprint), held]   # ours first, the held one after
@@ -290,8 +343,95 @@ def test_ray_missing_says_how_to_install(monkeypatch):
 
 
 def test_parse_modalities_is_one_canonical_subset_and_names_the_option():
-    assert grid.parse_modalities("LLM, id") == ("id", "llm")
-    for bad, why in (("id,text", "unknown modality 'text'"), ("id,,llm", "empty modality"), ("id,id", "repeated")):
+    assert grid.parse_modalities("LLM+ id") == ("id", "llm")
+    for bad, why in (("id+text", "unknown modality 'text'"), ("id++llm", "empty modality"), ("id+id", "repeated"),
+                     ("id,llm", "join modalities with '\\+'.*: --modalities id\\+llm$")):
         with pytest.raises(InputError, match=why) as err:
             grid.parse_modalities(bad)
         assert str(err.value).startswith("--modalities")
+
+
+def test_the_test_pause_hook_waits_for_its_release_file_and_lets_signals_through(tmp_path, monkeypatch):
+    release = tmp_path / "release"
+    monkeypatch.setenv(grid.TRACE_ENV, "1")
+    monkeypatch.setenv(grid.PAUSE_ENV, f"progress step:{release}")
+    grid.trace("run-start x")                          # another event: no wait
+    threading.Timer(0.3, release.touch).start()
+    started = time.monotonic()
+    grid.trace("progress step epoch=0 step=1")
+    assert release.exists() and time.monotonic() - started < 60
+    # A KeyboardInterrupt raised while paused (what SIGINT's handler does) leaves the pause at once.
+    if threading.current_thread() is not threading.main_thread():
+        return                                          # signal handlers run in the main thread only
+    release.unlink()
+    monkeypatch.setattr(driver, "PAUSE_LIMIT", 30.0)    # bounded even if the signal were lost
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            grid.trace("progress step epoch=0 step=2")
+        assert time.monotonic() - started < 10
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---- Ray without a cluster: the address, the resources check and the lost-cluster check, with stand-ins ----
+
+def test_ray_endpoint_reads_the_address_forms():
+    assert grid.ray_endpoint("10.0.0.5:6379") == ("10.0.0.5", 6379)
+    assert grid.ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert grid.ray_endpoint("[::1]:6379") == ("::1", 6379)
+    assert grid.ray_endpoint(None) is None and grid.ray_endpoint("auto") is None
+    with pytest.raises(InputError, match="--ray-address head: expected host:port"):
+        grid.ray_endpoint("head")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]          # nothing listens once it is closed
+
+
+def test_probe_says_why_nothing_answers():
+    assert grid.probe(("127.0.0.1", _closed_port()), 2.0) == "nothing listens there (connection refused)"
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert grid.probe(server.getsockname(), 2.0) is None
+
+
+class FakeRay:
+    def __init__(self, *nodes):
+        self._nodes = [{"Alive": True, "Resources": n} for n in nodes] + [{"Alive": False, "Resources": {"GPU": 8}}]
+
+    def nodes(self):
+        return self._nodes
+
+
+def test_cluster_resources_must_fit_one_run_on_one_node():
+    ray = FakeRay({"CPU": 4.0}, {"CPU": 2.0, "GPU": 1.0})
+    grid.check_cluster_resources(ray, 2, 1)                  # the second node
+    grid.check_cluster_resources(ray, 4, 0)                  # the first
+    with pytest.raises(InputError, match=r"^--cpus-per-run 4 --gpus-per-run 1: no node of the Ray cluster at "
+                       r"h:1 has that much \(2 nodes; the largest has 2 CPU, 1 GPU\)$"):
+        grid.check_cluster_resources(ray, 4, 1, "h:1")       # 6 CPUs and a GPU in all, but not on one node
+    with pytest.raises(InputError, match=r"--cpus-per-run 8: no node"):
+        grid.check_cluster_resources(ray, 8, 0)              # the dead node's resources do not count
+
+
+def test_a_head_silent_for_lost_after_seconds_is_a_lost_cluster():
+    from newsbench.grid.executors import RayExecutor
+
+    ex = object.__new__(RayExecutor)
+    ex.address, ex.gcs, ex.lost_after, ex.lost = "h:1", ("127.0.0.1", _closed_port()), 0.2, None
+    since = ex._check_alive(None)
+    assert since is not None and ex.lost is None             # silent, not yet for long
+    time.sleep(0.25)
+    with pytest.raises(grid.ClusterLost, match=r"lost the Ray cluster at h:1 \(its head has not answered"):
+        ex._check_alive(since)
+    assert ex.lost

@@ -1,6 +1,9 @@
 """Interruption, concurrency and determinism of `newsbench ablate`, as a user meets them: real subprocesses on the
 tiny dataset, killed with SIGKILL at chosen points (found from `newsbench-trace:` lines on stderr), interrupted with
-Ctrl-C (SIGINT), and run twice at once on one results folder."""
+Ctrl-C (SIGINT), and run twice at once on one results folder.
+
+No test races the child: at the chosen event the child waits (NEWSBENCH_TEST_PAUSE) until the test has sent its
+signal and created the release file, so the signal lands at that point whatever the load or the cache state."""
 
 from __future__ import annotations
 
@@ -12,25 +15,38 @@ from pathlib import Path
 
 import pytest
 
-from newsbench import atomic, store
+from newsbench import atomic, grid, store
 
 pytestmark = pytest.mark.slow
 
 METRIC_ARRAYS = ("impression_id", "auc", "mrr", "ndcg5", "ndcg10", "auc_cold", "auc_warm")
 # Small model and graph so each run takes about a second; two runs: `id` and `id+llm+gnn/gate`.
-GRID_ARGS = ["--text-encoder", "hash", "--epochs", "1", "--subsets", "id+id,llm,gnn", "--fusions", "gate",
+GRID_ARGS = ["--text-encoder", "hash", "--epochs", "1", "--subsets", "id,id+llm+gnn", "--fusions", "gate",
              "--seeds", "0", "--dim", "32", "--id-dim", "16", "--user-hidden", "16", "--history-len", "10",
              "--graph-epochs", "2", "--graph-dim", "16", "--no-report"]
 N_RUNS = 2
 
 
+# The child starts with Ctrl-C at its default: a shell without job control (a CI script, `make test &`) starts
+# background jobs with SIGINT ignored, every descendant inherits that, and Python then installs no KeyboardInterrupt
+# handler, so the Ctrl-C test would see a clean exit 0 (as it did under a backgrounded `make test`). A tiny Python
+# resets it and execs ablate (no preexec_fn: not safe with threads).
+DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                  "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def ablate_cmd(data: Path, results: Path) -> list[str]:
-    return [sys.executable, "-m", "newsbench", "ablate", "-d", str(data), "--results", str(results), *GRID_ARGS]
+    return [sys.executable, "-c", DEFAULT_SIGINT, sys.executable, "-m", "newsbench", "ablate", "-d", str(data),
+            "--results", str(results), *GRID_ARGS]
 
 
-def env_for(cache: Path) -> dict:
-    return {**os.environ, "NEWSBENCH_CACHE": str(cache), "NEWSBENCH_TRACE": "1", "HF_HUB_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1"}
+def env_for(cache: Path, pause: str | None = None) -> dict:
+    env = {**os.environ, "NEWSBENCH_CACHE": str(cache), "NEWSBENCH_TRACE": "1", "HF_HUB_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop(grid.PAUSE_ENV, None)
+    if pause is not None:
+        env[grid.PAUSE_ENV] = pause
+    return env
 
 
 def run_to_end(data, results, cache) -> subprocess.CompletedProcess:
@@ -39,26 +55,30 @@ def run_to_end(data, results, cache) -> subprocess.CompletedProcess:
     return proc
 
 
-def run_until(data, results, cache, marker: str, nth: int = 1, sig=signal.SIGKILL) -> tuple[int, str]:
-    """Start ablate, send `sig` when the nth stderr line containing `marker` appears; return (status, stderr)."""
-    proc = subprocess.Popen(ablate_cmd(data, results), env=env_for(cache), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    seen, lines = 0, []
+def run_until(data, results, cache, event: str, sig=signal.SIGKILL) -> tuple[int, str]:
+    """Start ablate, which stops at the first trace `event` (a prefix, e.g. "progress step") until released; send
+    `sig` there, then release it; return (status, stderr)."""
+    release = results.parent / f"release-{results.name}-{event.replace(' ', '_')}"
+    release.unlink(missing_ok=True)
+    proc = subprocess.Popen(ablate_cmd(data, results), env=env_for(cache, pause=f"{event}:{release}"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    marker, seen, lines = f"newsbench-trace: {event}", False, []
     try:
         for line in proc.stderr:
             lines.append(line)
-            if marker in line:
-                seen += 1
-                if seen == nth:
-                    proc.send_signal(sig)
-                    break
+            if line.startswith(marker):
+                seen = True
+                proc.send_signal(sig)
+                break
+        release.touch()           # only now may the child move on (a SIGKILLed one never does)
         lines.extend(proc.stderr.read().splitlines(keepends=True))
         status = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert seen == nth, f"never reached {marker!r} #{nth}:\n{''.join(lines)[-3000:]}"
+        release.unlink(missing_ok=True)
+    assert seen, f"never reached {marker!r}:\n{''.join(lines)[-3000:]}"
     return status, "".join(lines)
 
 
@@ -95,13 +115,13 @@ def baseline(tiny_dir, tmp_path_factory):
 
 def test_sigkill_at_every_stage_then_resume_gives_the_uninterrupted_records(tiny_dir, tmp_path, baseline):
     results, cache = tmp_path / "results", tmp_path / "cache"      # cold cache: the first kill lands in features
-    run_until(tiny_dir, results, cache, "newsbench-trace: features-start")
+    run_until(tiny_dir, results, cache, "features-start")
     assert store.load_records(results) == []
     # Between runs: right after the first record is written.
-    run_until(tiny_dir, results, cache, "newsbench-trace: run-done")
+    run_until(tiny_dir, results, cache, "run-done")
     assert len(store.load_records(results)) == 1
     # Mid-run: during the second run's training steps (its lock and maybe temporary files are left behind).
-    run_until(tiny_dir, results, cache, "newsbench-trace: progress step")
+    run_until(tiny_dir, results, cache, "progress step")
     assert len(store.load_records(results)) == 1
     done = run_to_end(tiny_dir, results, cache)
     assert done.stderr.count("newsbench-trace: run-start") == 1              # the recorded run was not redone
@@ -118,7 +138,7 @@ def test_sigkill_at_every_stage_then_resume_gives_the_uninterrupted_records(tiny
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_exits_cleanly_with_a_resume_hint(tiny_dir, tmp_path, baseline, sig, code):
     results = tmp_path / "results"
-    status, err = run_until(tiny_dir, results, baseline / "cache", "newsbench-trace: progress step", sig=sig)
+    status, err = run_until(tiny_dir, results, baseline / "cache", "progress step", sig=sig)
     assert status == code, err[-3000:]
     assert f"interrupted: 0 of {N_RUNS} runs done; rerun the same command to resume" in err
     assert "Traceback" not in err

@@ -65,7 +65,7 @@ def test_rand_dim_is_part_of_the_identity_of_rand_runs_only():
     assert dataclasses.replace(plain, rand_dim=64).run_id("f") == plain.run_id("f")
     assert code_versions(("id", "rand"))["rand"] == RAND_VERSION and "rand" not in code_versions(("id", "gnn"))
     cmd = train_command(dataclasses.replace(with_rand, rand_dim=64).to_dict())
-    assert "--modalities id,rand" in cmd and "--rand-dim 64" in cmd
+    assert "--modalities id+rand" in cmd and "--rand-dim 64" in cmd
     assert "--rand-dim" not in train_command(dataclasses.replace(plain, rand_dim=64).to_dict())
 
 
@@ -92,7 +92,7 @@ def test_runs_with_the_placebo_train_deterministically_and_attribute_it(toy, fus
     assert rec["metrics"] == again["metrics"]
     assert rec["attribution"]["modalities"] == ["id", "llm", "gnn", "rand"]
     assert rec["params"]["projection_rand"] == 12 * 32 + 32
-    assert "--modalities id,llm,gnn,rand" in rec["command"] and "--rand-dim 12" in rec["command"]
+    assert "--modalities id+llm+gnn+rand" in rec["command"] and "--rand-dim 12" in rec["command"]
     if fusion == "attention":
         assert rec["weights"]["modalities"] == ["id", "llm", "gnn", "rand"]
         assert arrays["weights_by_category"].shape[1] == 4

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbench import grid
+from newsbench import atomic, grid, store
 from newsbench.config import RunConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -179,4 +179,114 @@ def test_two_node_cluster_worker_without_results_folder_writes_the_same_records(
         if worker is not None:
             _stop(worker)
         _stop(head)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# ---- a cluster that is wrong, too small or lost: one line, bounded time, finished records kept ----
+
+SMALL = ["--text-encoder", "hash", "--epochs", "1", "--dim", "32", "--id-dim", "16", "--user-hidden", "16",
+         "--history-len", "10", "--no-report"]
+N_LOST_GRID = 4
+
+
+def _ablate(tiny_dir, results, cache, *args, pause=None, **popen) -> subprocess.Popen:
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", NEWSBENCH_CACHE=str(cache),
+               NEWSBENCH_TRACE="1", PYTHONUNBUFFERED="1")
+    env.pop(grid.PAUSE_ENV, None)
+    if pause:
+        env[grid.PAUSE_ENV] = pause
+    cmd = [sys.executable, "-m", "newsbench", "ablate", "-d", str(tiny_dir), "--results", str(results),
+           "--executor", "ray", "--ray-timeout", "120", *SMALL, *args]     # connecting on a loaded machine
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("newsbench: error:")]
+
+
+def _head(tmp_path, name: str, temp_dir: str) -> tuple[subprocess.Popen, str]:
+    """A one-node cluster with 2 CPUs on this machine, in its own temp dir (no other ray.init finds it)."""
+    port = _free_port()
+    address = f"{ray.util.get_node_ip_address()}:{port}"
+    log = tmp_path / f"{name}.log"
+    head = _ray_start(["--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"], log, temp_dir)
+    _wait_for_port(address, head, log)
+    return head, address
+
+
+def test_an_address_where_nothing_listens_is_one_line_within_seconds(tmp_path, tiny_dir):
+    port = _free_port()                 # free a moment ago: nothing listens there
+    started = time.monotonic()
+    proc = _ablate(tiny_dir, tmp_path / "r", tmp_path / "cache", "--ray-address", f"127.0.0.1:{port}", "--seeds", "0")
+    err = proc.communicate(timeout=120)[1]
+    took = time.monotonic() - started
+    assert proc.returncode == 2, err[-3000:]
+    assert _errors(err) == [f"newsbench: error: --ray-address 127.0.0.1:{port}: cannot connect to Ray: nothing "
+                            f"listens there (connection refused)"], err[-3000:]
+    assert "Traceback" not in err and took < 60
+    assert not (tmp_path / "r" / "runs").exists()
+    print(f"unreachable address: error line after {took:.1f} s")
+
+
+def test_a_too_small_cluster_is_refused_and_a_lost_one_ends_the_grid_keeping_finished_records(tmp_path, tiny_dir):
+    """Against a real cluster: --gpus-per-run 1 on a CPU-only cluster is one line before any run; the cluster
+    stopped after the first record ends ablate with exit 1 within 60 s (the records that finished intact); a rerun
+    against a new cluster finishes the grid without redoing them."""
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    grid_args = ["--subsets", "id", "--seeds", ",".join(map(str, range(N_LOST_GRID)))]
+    temp_dir = tempfile.mkdtemp(prefix="nbray")
+    heads = []
+    try:
+        head, address = _head(tmp_path, "head1", temp_dir)
+        heads.append(head)
+        small = _ablate(tiny_dir, results, cache, "--ray-address", address, "--gpus-per-run", "1", *grid_args)
+        err = small.communicate(timeout=180)[1]
+        assert small.returncode == 2, err[-3000:]
+        assert _errors(err) == [f"newsbench: error: --cpus-per-run 1 --gpus-per-run 1: no node of the Ray cluster "
+                                f"at {address} has that much (1 node; the largest has 2 CPU, 0 GPU)"], err[-3000:]
+        assert not (results / "runs").exists()
+
+        # The driver stops after writing its first record until the head is gone (no race with a fast grid).
+        release = tmp_path / "release"
+        proc = _ablate(tiny_dir, results, cache, "--ray-address", address, *grid_args, pause=f"run-done:{release}")
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if line.startswith("newsbench-trace: run-done"):
+                    break
+            _stop(head)
+            stopped = time.monotonic()
+            release.touch()
+            lines.extend(proc.stderr.read().splitlines(keepends=True))
+            proc.wait(timeout=120)
+            took = time.monotonic() - stopped
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = "".join(lines)
+        assert proc.returncode == 1, err[-3000:]
+        [line] = _errors(err)
+        assert line.startswith(f"newsbench: error: lost the Ray cluster at {address}"), line
+        assert line.endswith(f"of {N_LOST_GRID} runs done; rerun the same command to resume"), line
+        assert "Traceback" not in err and took < 60, (took, err[-3000:])
+        print(f"stopped cluster: exit {took:.1f} s after the stop")
+        runs = results / "runs"
+        finished = {p.name: p.read_bytes() for p in runs.iterdir() if p.suffix in (".json", ".npz")}
+        kept = store.load_records(results)
+        assert 1 <= len(kept) < N_LOST_GRID and len(finished) == 2 * len(kept), sorted(finished)  # .json + .npz
+        assert [p.name for p in runs.iterdir() if p.suffix == ".lock" or p.name.startswith(atomic.TMP_PREFIX)] == []
+
+        head, address = _head(tmp_path, "head2", temp_dir)
+        heads.append(head)
+        again = _ablate(tiny_dir, results, cache, "--ray-address", address, *grid_args)
+        err = again.communicate(timeout=300)[1]
+        assert again.returncode == 0, err[-3000:]
+        assert err.count("newsbench-trace: run-start") == N_LOST_GRID - len(kept)
+        assert len(store.load_records(results)) == N_LOST_GRID
+        assert all((results / "runs" / name).read_bytes() == data for name, data in finished.items())
+    finally:
+        for head in heads:
+            _stop(head)
         shutil.rmtree(temp_dir, ignore_errors=True)

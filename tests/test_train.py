@@ -222,8 +222,8 @@ def test_cli_train_on_tiny_writes_a_record(tiny_dir, tmp_path):
 
     from newsbench.cli import app
 
-    # id,llm: the gnn features (a LightGCN fit) would dominate the test time; the model path is the same
-    args = ["train", "--data", str(tiny_dir), "--modalities", "id,llm", "--fusion", "attention",
+    # id+llm: the gnn features (a LightGCN fit) would dominate the test time; the model path is the same
+    args = ["train", "--data", str(tiny_dir), "--modalities", "id+llm", "--fusion", "attention",
             "--text-encoder", "hash", "--epochs", "1", "--batch-size", "64", "--device", "cpu",
             "--results", str(tmp_path), "--no-progress"]
     res = CliRunner().invoke(app, args, env={"COLUMNS": "160"})

@@ -25,7 +25,7 @@ app = typer.Typer(
         "Examples:\n\n"
         "  newsbench ablate --dry-run\n\n"
         "  newsbench data info ../MIND\n\n"
-        "  newsbench train --modalities id,llm --fusion gate --text-encoder hash --epochs 1\n\n"
+        "  newsbench train --modalities id+llm --fusion gate --text-encoder hash --epochs 1\n\n"
         "  newsbench params --markdown\n\n"
         "  newsbench report --results results --latex"
     ),
@@ -95,13 +95,13 @@ def main() -> None:
 
 # Options of one command typed into another: name the right one instead of Click's nearest spelling.
 _OTHER_COMMAND_NAMES = {
-    ("ablate", "--modalities"): "ablate takes --subsets (e.g. --subsets id,llm+id,llm,gnn)",
-    ("ablate", "-m"): "ablate takes --subsets (e.g. --subsets id,llm+id,llm,gnn)",
+    ("ablate", "--modalities"): "ablate takes --subsets (e.g. --subsets id+llm,id+llm+gnn)",
+    ("ablate", "-m"): "ablate takes --subsets (e.g. --subsets id+llm,id+llm+gnn)",
     ("ablate", "--fusion"): "ablate takes --fusions (e.g. --fusions gate,attention)",
     ("ablate", "-f"): "ablate takes --fusions (e.g. --fusions gate,attention)",
     ("ablate", "--seed"): "ablate takes --seeds (e.g. --seeds 0,1,2) or --n-seeds",
     ("ablate", "-s"): "ablate takes --seeds (e.g. --seeds 0,1,2) or --n-seeds",
-    ("train", "--subsets"): "train makes one run: --modalities (e.g. --modalities id,llm)",
+    ("train", "--subsets"): "train makes one run: --modalities (e.g. --modalities id+llm)",
     ("train", "--fusions"): "train makes one run: --fusion (e.g. --fusion gate)",
     ("train", "--seeds"): "train makes one run: --seed (e.g. --seed 0)",
     ("train", "--n-seeds"): "train makes one run: --seed (e.g. --seed 0)",

@@ -42,9 +42,14 @@ Examples:
   newsbench ablate
   newsbench ablate --dry-run
   newsbench ablate -d data/MINDsmall --subsets all --fusions concat,gate,attention --n-seeds 5
+  newsbench ablate --subsets id,id+llm,id+llm+gnn --fusions gate,attention
   newsbench ablate --text-encoder hash --epochs 1 --seeds 0 --results /tmp/quick
   newsbench ablate --workers 2
   newsbench ablate --executor ray --ray-address auto --gpus-per-run 1 --device cuda
+
+With --executor ray, connecting gives up after --ray-timeout seconds with one line, a run that fits on no node of \
+the cluster (--cpus-per-run, --gpus-per-run) is refused before any is submitted, and a cluster lost during the grid \
+ends it with exit status 1, the finished runs recorded: rerun to resume.
 """
 
 
@@ -61,8 +66,11 @@ def ablate(
     n_seeds: Optional[int] = other_option("n_seeds", None),
     subsets: Optional[str] = typer.Option(
         None, "--subsets",
-        help="'all' (the 7 non-empty subsets of id, llm, gnn) or subsets separated by '+', modalities by ',': "
-        "'id+id,llm+id,llm,gnn'; add the placebo by name: 'id,gnn+id,rand'."),
+        help="'all' (the 7 non-empty subsets of id, llm, gnn) or subsets separated by ',' with the modalities of "
+        "one joined by '+', as the labels write them: 'id,id+llm,id+llm+gnn'. The former spelling "
+        "('+' between subsets, e.g. 'id+id,llm') is refused with its new form; a value such as 'id,llm' "
+        "is two single-modality subsets (a warning says so); add the placebo by name ('id,id+rand'); --fusions with no subset of two or more "
+        "modalities is an error."),
     fusions: Optional[str] = typer.Option(
         None, "--fusions", help="Comma-separated fusions among concat, gate, attention, attention-unscaled, "
         "mean (e.g. gate,attention)."),
@@ -105,6 +113,7 @@ def ablate(
         None, "--ray-address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray."),
     cpus_per_run: float = other_option("cpus_per_run", 1.0),
     gpus_per_run: float = other_option("gpus_per_run", 0.0),
+    ray_timeout: float = other_option("ray_timeout", grid.RAY_TIMEOUT),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid with done/pending/locked; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="At the end, print the report tables and write them to RESULTS/report/."),
@@ -118,8 +127,8 @@ def ablate(
         raise InputError("--workers is for --executor local; with ray use --cpus-per-run/--gpus-per-run")
     # Every check that needs no data comes first (cheap, and a typo costs nothing), the device (imports torch) next.
     seed_list = _seeds(seeds, n_seeds)
-    sub = _subsets(subsets) if subsets is not None else None
     fus = _fusions(fusions) if fusions is not None else None
+    sub = _subsets(subsets, fus) if subsets is not None else None
     check_writable_dir(results, "--results")
     if report:
         check_writable_dir(results / "report", "--results")
@@ -142,6 +151,10 @@ def ablate(
                                    base)
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
+        if not dry_run:
+            # A wrong address or a cluster too small for one run: one line now, not a silent wait after the
+            # features are computed.
+            grid.connect_ray(ray_address, ray_timeout, cpus_per_run, gpus_per_run)
 
     from newsbench.cli.common import load_data
 
@@ -169,8 +182,8 @@ def ablate(
             one_at_a_time = executor == "local" and workers == 1
             runs_started = time.perf_counter()
             with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
-                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features,
-                                    info, data, cache_dir, unknown_news, view)
+                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout,
+                                    dataset, features, info, data, cache_dir, unknown_news, view)
                 res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
             clock.add_runs(time.perf_counter() - runs_started, view.train_seconds, view.eval_seconds)
             done = res.done
@@ -182,11 +195,12 @@ def ablate(
             console.print(f"ablate: {'the' if len(configs) == 1 else 'all'} {plural(len(configs), 'run')} already "
                           f"recorded in {store.runs_dir(results)}")
     except KeyboardInterrupt as stop:
-        grid.clean_stale_files(results)
-        if dataset is not None:
-            done = grid.count_done(configs, results, dataset.fingerprint)
+        done = _tidy_after_stop(configs, results, dataset, done)
         console.print(f"interrupted: {done} of {len(configs)} runs done; rerun the same command to resume")
         raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
+    except grid.ClusterLost as lost:
+        done = _tidy_after_stop(configs, results, dataset, done)
+        _exit_after_lost_cluster(f"{lost}; {done} of {len(configs)} runs done; rerun the same command to resume")
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
@@ -195,6 +209,24 @@ def ablate(
         with clock("report"):
             _report(results, dataset, out, console, alpha, test)
     console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
+
+
+def _tidy_after_stop(configs, results: Path, dataset, done: int) -> int:
+    """After an interrupted grid: remove its leftovers; the number of runs recorded."""
+    grid.clean_stale_files(results)
+    return grid.count_done(configs, results, dataset.fingerprint) if dataset is not None else done
+
+
+def _exit_after_lost_cluster(message: str) -> None:
+    """One line and exit status 1, now. Not through sys.exit: that runs Ray's exit hook (ray.shutdown), which talks
+    to the dead cluster, and Ray itself ends a driver whose head has been gone for 60 s, with a log of its own. The
+    records are on disk already; nothing else needs flushing."""
+    import os
+    import sys
+
+    print(f"newsbench: error: {message}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)
 
 
 def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, console: Console) -> None:
@@ -238,11 +270,26 @@ def _seeds(text: Optional[str], n_seeds: Optional[int]) -> list[int]:
     return seeds
 
 
-def _subsets(text: str) -> list[tuple[str, ...]]:
+def _subsets(text: str, fusions: Optional[list[str]]) -> list[tuple[str, ...]]:
     subsets = grid.parse_subsets(text)
-    if text.strip().lower() != "all" and len(subsets) < len(text.split("+")):
-        warn(f"--subsets {text!r}: repeated subsets are run once; kept {'+'.join(','.join(s) for s in subsets)}")
+    if fusions is not None:
+        _check_fusions_apply(text, subsets, fusions)
+    if text.strip().lower() != "all" and len(subsets) < len(text.split(grid.SUBSET_SEP)):
+        warn(f"--subsets {text!r}: repeated subsets are run once; kept {grid.subsets_text(subsets)}")
+    old = grid.changed_meaning(text)
+    if old is not None:
+        # Valid in both syntaxes: it reads the new way, but say so, since the former reading fused modalities.
+        labels = [grid.subset_label(s) for s in subsets]
+        warn(f"--subsets {text!r} means the subsets {' and '.join(labels)} (',' separates subsets, '+' joins "
+             f"modalities, as in the labels); for the former reading write --subsets {grid.subsets_text(old)}")
     return subsets
+
+
+def _check_fusions_apply(subsets_text: str, subsets: list[tuple[str, ...]], fusions: list[str]) -> None:
+    """--fusions with only single-modality subsets would silently run no fusion at all: refuse it."""
+    if all(len(s) == 1 for s in subsets):
+        raise InputError(f"--fusions {','.join(fusions)}: no subset of --subsets {subsets_text!r} has two "
+                         f"modalities, so no fusion would run; {grid.SUBSETS_RULE}")
 
 
 def _fusions(text: str) -> list[str]:
@@ -271,11 +318,11 @@ def _resolve_device(device: str, gpus_per_run: float) -> str:
     return resolve_device(device)
 
 
-def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, dataset, features, info, data,
-                   cache_dir, unknown_news, view):
+def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout, dataset, features, info,
+                   data, cache_dir, unknown_news, view):
     if kind == "ray":
         return grid.RayExecutor(dataset, features, address=ray_address, cpus_per_run=cpus_per_run,
-                                gpus_per_run=gpus_per_run, features_info=info)
+                                gpus_per_run=gpus_per_run, features_info=info, timeout=ray_timeout)
     if workers > 1:
         import os
 

@@ -86,8 +86,9 @@ def register(app: typer.Typer) -> None:
         data: Optional[Path] = DataOpt,
         cache_dir: Optional[Path] = CacheOpt,
         unknown_news: str = UnknownNewsOpt,
-        modalities: str = typer.Option("id,llm,gnn", "--modalities", "-m", help="Comma-separated subset of "
-                                       "id,llm,gnn,rand (rand: the placebo, seeded random vectors per news)."),
+        modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m",
+                                       help="One subset of id, llm, gnn, rand joined by '+' as the labels write it "
+                                       "(e.g. id+llm; rand: the placebo, seeded random vectors per news)."),
         fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
                                     f"One of {', '.join(FUSIONS)} (ignored for one modality)."),
         seed: int = run_option("seed", 0),
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
 
         Every run `ablate` makes can be made again with one `train` command: the record stores it (its `command`).
 
-        Example: newsbench train --modalities id,llm,gnn --fusion attention --seed 0 --epochs 3
+        Example: newsbench train --modalities id+llm+gnn --fusion attention --seed 0 --epochs 3
         """
         mods = parse_modalities(modalities)
         if amp and not device.startswith("cuda") and device != "auto":

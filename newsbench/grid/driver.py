@@ -14,6 +14,13 @@ from newsbench.grid.claims import Claims, clean_run_leftovers, lock_path, read_l
 
 POLL_SECONDS = 1.0
 TRACE_ENV = "NEWSBENCH_TRACE"     # when set, ablate prints `newsbench-trace: <event>` lines on stderr (for tests)
+# Test-only: `<event prefix>:<file>`. After tracing an event that starts with the prefix, wait until <file> exists
+# (the test creates it once it has signalled us) or PAUSE_LIMIT seconds pass. A test that kills or interrupts ablate
+# at an event then always lands there, however fast the grid or slow the machine: without it a tiny grid can end
+# before the signal arrives.
+PAUSE_ENV = "NEWSBENCH_TEST_PAUSE"
+PAUSE_LIMIT = 120.0
+PAUSE_POLL = 0.02
 
 
 def trace(event: str) -> None:
@@ -22,6 +29,21 @@ def trace(event: str) -> None:
         # Straight to fd 2: rich's live display redirects sys.stderr and prints it at its next refresh, which under
         # load can come after the event (a test would then signal a process that has already moved on).
         os.write(2, f"newsbench-trace: {event}\n".encode())
+        _test_pause(event)
+
+
+def _test_pause(event: str) -> None:
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    prefix, _, release = spec.partition(":")
+    if not release or not event.startswith(prefix):
+        return
+    # A polling sleep, not a blocking wait: a signal's handler runs within PAUSE_POLL, and the KeyboardInterrupt
+    # it raises (Ctrl-C, or SIGTERM routed through it) leaves from here like from any other point of the run.
+    deadline = time.monotonic() + PAUSE_LIMIT
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(PAUSE_POLL)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import inspect
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -172,6 +173,114 @@ def _import_ray():
     return ray
 
 
+# How long connecting to a cluster may take (--ray-timeout). ray.init on an address where no Ray answers retries for
+# minutes without a word, so the address is probed first and ray.init itself is bounded by this.
+RAY_TIMEOUT = 30.0
+LOCAL_START_TIMEOUT = 120.0
+# While waiting for runs: how often the cluster's head (GCS) is probed, and for how long it may not answer before
+# the cluster counts as lost. Short of Ray's own 60 s, after which Ray ends the driver process with no record of why.
+RAY_POLL = 1.0
+RAY_LOST_AFTER = 10.0
+
+
+class ClusterLost(RuntimeError):
+    """The Ray cluster went away during the grid. Records that finished are written; the CLI exits 1 with the
+    resume hint."""
+
+
+def ray_endpoint(address: str | None) -> tuple[str, int] | None:
+    """(host, port) of 'host:port' or 'ray://host:port'; None for a local Ray, 'auto' or 'local' (Ray finds it)."""
+    if not address or address in ("auto", "local"):
+        return None
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"--ray-address {address}: expected host:port, ray://host:port or auto")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def probe(endpoint: tuple[str, int], timeout: float) -> str | None:
+    """None when something accepts TCP connections at `endpoint` within `timeout`; else why not, in words."""
+    try:
+        socket.create_connection(endpoint, timeout=timeout).close()
+        return None
+    except ConnectionRefusedError:
+        return "nothing listens there (connection refused)"
+    except socket.timeout:
+        return f"no answer within {timeout:g} s"
+    except OSError as err:
+        return err.strerror or str(err)
+
+
+def _init_within(ray, address: str | None, timeout: float) -> None:
+    """ray.init, given `timeout` seconds (in a daemon thread: a hung init cannot be cancelled, only left behind)."""
+    outcome: dict[str, BaseException | None] = {}
+
+    def init():
+        try:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+            outcome["error"] = None
+        except BaseException as err:          # handed to the caller's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=init, name="ray-init", daemon=True)
+    thread.start()
+    # Starting a local Ray (no address) spawns its processes here, slow on a loaded machine: not a connection.
+    thread.join(timeout if address else max(timeout, LOCAL_START_TIMEOUT))
+    where = f"--ray-address {address}" if address else "--executor ray"
+    if "error" not in outcome:
+        waited = timeout if address else max(timeout, LOCAL_START_TIMEOUT)
+        raise InputError(f"{where}: no Ray cluster answered within {waited:g} s (--ray-timeout)")
+    err = outcome["error"]
+    if isinstance(err, (ConnectionError, RuntimeError, ValueError)):
+        raise InputError(f"{where}: cannot connect to Ray: {' '.join(str(err).split())}")
+    if err is not None:
+        raise err
+
+
+def check_cluster_resources(ray, cpus_per_run: float, gpus_per_run: float, address: str | None = None) -> None:
+    """A run must fit on one node of the cluster, else Ray keeps it pending for ever: refuse such a grid now."""
+    nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]
+    if any(n.get("CPU", 0.0) >= cpus_per_run and n.get("GPU", 0.0) >= gpus_per_run for n in nodes):
+        return
+    biggest = max(nodes, key=lambda n: (n.get("GPU", 0.0), n.get("CPU", 0.0)), default={})
+    asked = f"--cpus-per-run {cpus_per_run:g}" + (f" --gpus-per-run {gpus_per_run:g}" if gpus_per_run else "")
+    raise InputError(f"{asked}: no node of the Ray cluster{' at ' + address if address else ''} has that much "
+                     f"({len(nodes)} node{'s' if len(nodes) != 1 else ''}; the largest has "
+                     f"{biggest.get('CPU', 0.0):g} CPU, {biggest.get('GPU', 0.0):g} GPU)")
+
+
+def connect_ray(address: str | None = None, timeout: float = RAY_TIMEOUT, cpus_per_run: float = 1.0,
+                gpus_per_run: float = 0.0):
+    """Join (or start) Ray within `timeout` seconds and check that one run fits on a node; InputError otherwise.
+    Returns the ray module."""
+    ray = _import_ray()
+    if not ray.is_initialized():
+        endpoint = ray_endpoint(address)
+        why = probe(endpoint, timeout) if endpoint else None
+        if why:
+            raise InputError(f"--ray-address {address}: cannot connect to Ray: {why}")
+        _init_within(ray, address, timeout)
+    check_cluster_resources(ray, cpus_per_run, gpus_per_run, address)
+    return ray
+
+
+def _gcs_endpoint(ray, address: str | None) -> tuple[str, int] | None:
+    """Where to ask whether the cluster still lives: its GCS (the head), or the client server for ray://."""
+    if address and address.startswith("ray://"):
+        return ray_endpoint(address)
+    try:
+        return ray_endpoint(ray.get_runtime_context().gcs_address)
+    except Exception:           # no GCS address known (an old Ray): the health check is off
+        return None
+
+
+# Ray errors that mean the cluster (a node, a worker process, the object owner) failed rather than the run itself.
+_SYSTEM_ERRORS = ("NodeDiedError", "WorkerCrashedError", "LocalRayletDiedError", "OwnerDiedError", "ObjectLostError",
+                  "ObjectFetchTimedOutError", "RaySystemError", "TaskUnschedulableError",
+                  "ObjectReconstructionFailedError")
+
+
 def _ray_task(dataset, cfg_dict: dict, features_info: dict, threads: int, run_fn, names: list[str], *arrays
               ) -> tuple[dict, dict]:
     # Feature arrays come as top-level arguments so Ray resolves their refs (zero-copy reads from the store).
@@ -184,17 +293,19 @@ def _ray_task(dataset, cfg_dict: dict, features_info: dict, threads: int, run_fn
 
 class RayExecutor:
     """One Ray task per run. Dataset and features travel through the object store (ray.put), results come back to
-    the driver, which writes the records: workers need no shared disk."""
+    the driver, which writes the records: workers need no shared disk.
+
+    Connecting is bounded (`timeout`), a grid whose runs fit on no node is refused before any is submitted, and a
+    cluster whose head stops answering for `lost_after` seconds while runs are in flight raises ClusterLost."""
 
     def __init__(self, dataset, features: dict, address: str | None = None, cpus_per_run: float = 1.0,
                  gpus_per_run: float = 0.0, run_fn=None, max_in_flight: int | None = None,
-                 features_info: dict | None = None):
-        ray = self.ray = _import_ray()
-        if not ray.is_initialized():
-            try:
-                ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                raise InputError(f"--ray-address {address}: cannot connect to Ray: {err}") from None
+                 features_info: dict | None = None, timeout: float = RAY_TIMEOUT, poll: float = RAY_POLL,
+                 lost_after: float = RAY_LOST_AFTER):
+        ray = self.ray = connect_ray(address, timeout, cpus_per_run, gpus_per_run)
+        self.address, self.poll, self.lost_after = address, poll, lost_after
+        self.gcs = _gcs_endpoint(ray, address)
+        self.lost: str | None = None
         self.dataset_ref = ray.put(dataset)
         self.feature_refs = {k: ray.put(v) for k, v in features.items()}
         self.task = ray.remote(_ray_task).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
@@ -220,14 +331,51 @@ class RayExecutor:
 
     def wait(self):
         order = list(self.refs)
-        ready, _ = self.ray.wait(order, num_returns=1)
+        silent_since = None
+        while True:
+            ready, _ = self.ray.wait(order, num_returns=1, timeout=self.poll)
+            if ready:
+                break
+            silent_since = self._check_alive(silent_since)
         ref = ready[0]
         cfg = self.refs.pop(ref)
-        record, arrays = self.ray.get(ref)
+        record, arrays = self._fetch(ref, cfg)
         return cfg, record, arrays
 
+    def _fetch(self, ref, cfg: RunConfig):
+        """ray.get of a finished run, in bounded steps: a result held on a node that just died could block it."""
+        silent_since = None
+        while True:
+            try:
+                return self.ray.get(ref, timeout=max(self.poll, 5.0))
+            except Exception as err:
+                name = type(err).__name__
+                if name in _SYSTEM_ERRORS:
+                    self._lose(f"{name} while running {cfg.label} seed {cfg.seed}")
+                if name != "GetTimeoutError":
+                    raise
+            silent_since = self._check_alive(silent_since)
+
+    def _check_alive(self, silent_since: float | None) -> float | None:
+        """Probe the head; returns since when it has not answered (None: it answers). ClusterLost after lost_after."""
+        if self.gcs is None:
+            return None
+        why = probe(self.gcs, min(2.0, self.lost_after))
+        if why is None:
+            return None
+        now = time.monotonic()
+        silent_since = now if silent_since is None else silent_since
+        if now - silent_since >= self.lost_after:
+            self._lose(f"its head has not answered for {now - silent_since:.0f} s: {why}")
+        return silent_since
+
+    def _lose(self, why: str):
+        self.lost = why
+        raise ClusterLost(f"lost the Ray cluster{' at ' + self.address if self.address else ''} ({why})")
+
     def close(self, cancel: bool = False) -> None:
-        if cancel:
+        # After a loss every Ray call may block until Ray gives up (a minute): cancel nothing, just forget.
+        if cancel and not self.lost:
             for ref in self.refs:
                 with contextlib.suppress(Exception):
                     self.ray.cancel(ref, force=True)
