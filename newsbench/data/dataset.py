@@ -63,3 +63,13 @@ class Dataset:
             seen[self.train.hist] = True
             seen[self.train.cand] = True
         return seen
+
+
+def csr_positions(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Flat positions of the values of `rows` in a CSR structure, in row order."""
+    lengths = ptr[rows + 1] - ptr[rows]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(ptr[rows] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    return starts + np.arange(total, dtype=np.int64)

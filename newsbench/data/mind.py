@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from newsbench.data.arrays import sha256_file
-from newsbench.data.dataset import Behaviors, Dataset, News
+from newsbench.data.dataset import Behaviors, Dataset, News, csr_positions
 from newsbench.errors import InputError, warn  # noqa: F401  (mind.warn is used by load.py)
 
 # Bump when the parsed arrays change meaning: it is part of every fingerprint, so old caches and records don't match.
@@ -369,7 +369,7 @@ def merge_news(tables: list[NewsTable]) -> News:
         lengths = np.diff(t.entity_ptr)[m]
         rows = np.flatnonzero(m)
         # Gather the kept rows' entity codes without a Python loop over rows.
-        local = t.entity_idx[_csr_gather(t.entity_ptr, rows)]
+        local = t.entity_idx[csr_positions(t.entity_ptr, rows)]
         # Only the kept rows' entities enter the vocabulary, in their first-seen order: a dropped duplicate row
         # must neither add entities (orphan graph nodes, NaN vector rows) nor reorder the codes.
         local_to_global = np.full(len(t.entities), -1, dtype=np.int32)
@@ -390,16 +390,6 @@ def merge_news(tables: list[NewsTable]) -> News:
         entity_idx=np.concatenate(idxs).astype(np.int32) if idxs else np.zeros(0, np.int32),
         entities=list(entities),
     )
-
-
-def _csr_gather(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Flat positions of the values of `rows` in a CSR structure, in row order."""
-    lengths = ptr[rows + 1] - ptr[rows]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.repeat(ptr[rows] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-    return starts + np.arange(total, dtype=np.int64)
 
 
 # ------------------------------------------------------------------------------------------------------- behaviors
@@ -605,7 +595,7 @@ def map_behaviors(t: BehaviorsTable, news_ids: pa.Array, users: pa.Array, unknow
 
 def _select_rows(b: Behaviors, rows: np.ndarray) -> Behaviors:
     def sub(ptr, values):
-        sel = _csr_gather(ptr, rows)
+        sel = csr_positions(ptr, rows)
         new_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(ptr[rows + 1] - ptr[rows], out=new_ptr[1:])
         return new_ptr, values[sel], sel

@@ -527,11 +527,13 @@ def diagnostics(matrix: np.ndarray, dataset, community: np.ndarray | None | str 
     on MIND-small."""
     if isinstance(community, str):
         community = planted_community(dataset)
+    from newsbench.baselines import unit_rows
+
     m = np.asarray(matrix, dtype=np.float32)
     n = len(m)
     seen = dataset.seen_in_train()
     norm = np.linalg.norm(m, axis=1)
-    unit = np.divide(m, norm[:, None], out=np.zeros_like(m), where=norm[:, None] > 0)
+    unit = unit_rows(m)
     out: dict = {"n_cold": int((~seen).sum()), "n_warm": int(seen.sum()), "k": NEIGHBOURS}
     if seen.any() and (~seen).any() and norm[seen].mean() > 0:
         out["cold_warm_norm_ratio"] = float(norm[~seen].mean() / norm[seen].mean())

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from newsbench.data.dataset import csr_positions
 from newsbench.errors import InputError
 
 INDUCTIVE_VERSION = 1     # cache key: bump when the arithmetic of training changes
@@ -62,21 +63,12 @@ def entity_bags(news) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     np.cumsum(sizes, out=ptr[1:])
     out_rows = np.full(ptr[-1], n_ent, np.int64)           # empty news keep the 'no entity' row
     out_w = np.ones(ptr[-1], np.float64)
-    dest = np.repeat(ptr[:-1][~empty], counts[~empty]) + _ranks(counts[~empty])
+    dest = csr_positions(ptr, np.flatnonzero(~empty))
     out_rows[dest] = rows
     out_w[dest] = idf
     sums = np.add.reduceat(out_w, ptr[:-1]) if n else np.zeros(0)
     out_w /= np.repeat(sums, sizes)
     return ptr, out_rows, out_w.astype(np.float32), n_ent + 1
-
-
-def _ranks(counts: np.ndarray) -> np.ndarray:
-    """0..c-1 for each count c, concatenated."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.arange(total, dtype=np.int64) - starts
 
 
 def initial_table(entity_vectors: np.ndarray | None, n_rows: int, dim: int, seed: int,
@@ -107,7 +99,7 @@ def initial_table(entity_vectors: np.ndarray | None, n_rows: int, dim: int, seed
 def _gather_bags(ptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, news: np.ndarray):
     """The bags of `news` only, as embedding_bag inputs (rows, offsets, weights)."""
     sizes = ptr[news + 1] - ptr[news]
-    pos = np.repeat(ptr[news], sizes) + _ranks(sizes)
+    pos = csr_positions(ptr, news)
     offsets = np.zeros(len(news), np.int64)
     np.cumsum(sizes[:-1], out=offsets[1:])
     return rows[pos], offsets, weights[pos]
