@@ -28,9 +28,6 @@ from pathlib import Path
 from newsbench.data import arrays
 from newsbench.paths import cache_dir as resolve_cache_dir
 
-# role -> what it is; the roles are the keys of a record's "inputs" and of the run id's
-ROLES = {"text vectors": "file: vector file", "text ids": "ids of an .npy vector file", "text model": "st: model folder"}
-
 _MEMO: dict[tuple[str, int, int], str] = {}     # (absolute path, size, mtime_ns) -> sha256, this process
 
 

@@ -7,10 +7,11 @@ Encoders (the `--text-encoder` spec):
 - `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
 
 Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (MiniLM: a hash of its weight
-files; `file:` and `st:`: the digests of the files they read, newsbench.inputs, not their paths), the text fields, a content hash of the texts, the stored dtype and, for model
-encoders, the version of their batching (ST_BATCHING_VERSION). The device that computed a matrix is recorded in its
-meta but is not part of the key: CPU and CUDA text encodings differ only by float rounding, and sharing them lets
-`embed text --device cuda` serve later CPU runs.
+files; `file:` and `st:`: the digests of the files they read, newsbench.inputs, not their paths), the text fields,
+a content hash of the texts, the stored dtype and, for model encoders, the version of their batching
+(ST_BATCHING_VERSION). The device that computed a matrix is recorded in its meta but is not part of the key: CPU
+and CUDA text encodings differ only by float rounding, and sharing them lets `embed text --device cuda` serve later
+CPU runs.
 """
 
 from __future__ import annotations
