@@ -143,17 +143,17 @@ def content_identity(identity: dict, inputs: dict[str, dict]) -> dict:
 
 
 # -------------------------------------------------------------------------------------- reruns over changed bytes
-def changes(old: dict[str, dict], new: dict[str, dict]) -> list[str]:
-    """'emb.npy (sha256 1234abcd.. -> 5678ef01..)' for each input whose bytes differ between two descriptions."""
+def changes(old: dict[str, dict], new: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """(file name, old sha256, new sha256) of each input whose bytes differ between two descriptions."""
     out = []
     for role, now in new.items():
         was = old.get(role)
         if was and was.get("sha256") != now["sha256"]:
-            out.append(f"{Path(now['path']).name} (sha256 {was['sha256'][:8]}.. -> {now['sha256'][:8]}..)")
+            out.append((Path(now["path"]).name, str(was.get("sha256")), now["sha256"]))
     return out
 
 
-def stale_records(results, configs, fingerprint: str, inputs_of) -> list[tuple[object, str, list[str]]]:
+def stale_records(results, configs, fingerprint: str, inputs_of) -> list[tuple[object, str, list]]:
     """[(config, recorded run id, changes)] for each config that has a record in `results` of the same options,
     seed and dataset whose inputs had other bytes: the rerun is a new run, and the user should hear why.
     `inputs_of(cfg)` gives a config's inputs now. Records that do not parse are left to the damage checks."""
@@ -176,19 +176,16 @@ def stale_records(results, configs, fingerprint: str, inputs_of) -> list[tuple[o
         recs = by_key.get(key(cfg.to_dict()))
         if not recs:
             continue
-        now = inputs_of(cfg)
-        for rec in recs:
-            diff = changes(rec["inputs"], now)
-            if diff:
-                out.append((cfg, rec["run_id"], diff))
-                break
+        latest = max(recs, key=lambda r: str(r.get("created", "")))      # what the user last ran
+        diff = changes(latest["inputs"], inputs_of(cfg))
+        if diff:
+            out.append((cfg, latest["run_id"], diff))
     return out
 
 
-def change_line(cfg, run_id: str, diff: list[str], then: str = "training a new run") -> str:
+def change_line(cfg, run_id: str, diff: list[tuple[str, str, str]], then: str = "training a new run") -> str:
     """`llm seed 0: emb.npy changed since the recorded run <id> (sha256 1234abcd.. -> 5678ef01..): training a new
     run`."""
-    names = " and ".join(d.split(" (")[0] for d in diff)
-    shas = "; ".join(d.split(" (", 1)[1].rstrip(")") for d in diff)
+    names = " and ".join(name for name, _, _ in diff)
+    shas = "; ".join(f"sha256 {a[:8]}.. -> {b[:8]}.." for _, a, b in diff)
     return f"{cfg.label} seed {cfg.seed}: {names} changed since the recorded run {run_id} ({shas}): {then}"
-

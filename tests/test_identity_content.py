@@ -143,7 +143,7 @@ def test_the_feature_cache_entry_and_text_baseline_follow_the_content(tiny_dir, 
     ds = load_dataset(tiny_dir, progress=False)
     a = write_vectors(tmp_path / "a", news_ids, seed=0)
     b = write_vectors(tmp_path / "b", news_ids, seed=0, name="other.npy")
-    keys, ids = {}, {}
+    keys, ids, labels = {}, {}, {}
     for name, path in (("a", a), ("b", b), ("a2", None)):
         if path is None:                              # `a` rewritten with other vectors
             path = write_vectors(tmp_path / "a", news_ids, seed=5)
@@ -153,7 +153,11 @@ def test_the_feature_cache_entry_and_text_baseline_follow_the_content(tiny_dir, 
         record, arrays_ = bl.compute_baselines(ds, feats, info, ["text"])[0]
         bl.save_baseline(tmp_path / "r", record, arrays_)
         ids[name] = record["baseline_id"]
+        labels[name] = record["label"]
     assert keys["a"] == keys["b"] != keys["a2"]
+    # the label names the file and the head of its digest, not its absolute path: two contents, two labels
+    assert labels["a"].startswith("text centroid (file:emb.npy ") and "/" not in labels["a"]
+    assert labels["a2"] != labels["a"] and labels["b"].startswith("text centroid (file:other.npy ")
     assert ids["a"] == ids["b"] != ids["a2"]
     # one baseline per content: two paths of one content wrote one record, the new content a second
     assert sorted(r["baseline_id"] for r in bl.load_baselines(tmp_path / "r")) == sorted({ids["a"], ids["a2"]})
