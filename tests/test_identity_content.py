@@ -242,10 +242,14 @@ def test_the_stored_command_finds_the_run_done_from_another_folder(train, tiny_d
 
 
 # ------------------------------------------------------------------------------------------------------ dry run
-@pytest.mark.parametrize("case", ["missing file", "missing ids", "news not covered"])
+@pytest.mark.parametrize("case", ["missing file", "unreadable file", "missing ids", "news not covered"])
 def test_dry_run_makes_the_real_runs_input_checks(cli, tiny_dir, news_ids, tmp_path, monkeypatch, case):
     monkeypatch.chdir(tmp_path)
-    if case == "missing ids":
+    if case == "unreadable file":
+        emb = write_vectors(tmp_path, news_ids, seed=0)
+        access = os.access        # as root chmod 000 still reads: refuse the permission check for this file only
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != emb and access(p, mode, **kw))
+    elif case == "missing ids":
         write_vectors(tmp_path, news_ids, seed=0).with_name("emb.npy.ids").unlink()
     elif case == "news not covered":
         write_vectors(tmp_path, news_ids, seed=0, rows=len(news_ids) - 7)
@@ -256,6 +260,7 @@ def test_dry_run_makes_the_real_runs_input_checks(cli, tiny_dir, news_ids, tmp_p
     real = cli(*args)
     assert dry.exit_code == 2 and real.exit_code == 2
     expected = {"missing file": f"newsbench: error: {tmp_path / 'nonexist.npy'}: vector file not found",
+                "unreadable file": f"newsbench: error: {tmp_path / 'emb.npy'}: unreadable file (permission denied)",
                 "missing ids": f"newsbench: error: {tmp_path / 'emb.npy'}: an .npy vector file needs its ids",
                 "news not covered": f"newsbench: error: {tmp_path / 'emb.npy'}: 7 of {len(news_ids)} news ids "
                                     f"have no vector"}[case]
