@@ -499,7 +499,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     if "weights_by_category" in arrays:
         weights_info = {"modalities": list(cfg.modalities), "categories": list(dataset.news.categories),
                         "mean": weights.mean(axis=0).tolist()}
-    inputs = run_inputs(cfg, features_info)
+    inputs = inputs_read(cfg, features_info)
     record = {
         "run_id": cfg.run_id(dataset.fingerprint, inputs),
         "schema": RECORD_SCHEMA,
@@ -540,7 +540,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     return record, arrays
 
 
-def run_inputs(cfg: RunConfig, features_info: dict | None) -> dict:
+def inputs_read(cfg: RunConfig, features_info: dict | None) -> dict:
     """What the run read beyond its dataset (newsbench.inputs): as described with its features when they came with
     a description (the driver's, so a Ray worker need not see the files), else read from disk here."""
     from newsbench import inputs

@@ -24,6 +24,7 @@ from newsbench.config import RunConfig
 from newsbench.data import arrays
 from newsbench.data.arrays import sha256_file
 from newsbench.data.load import load_dataset
+from newsbench.errors import InputError
 from newsbench.features import text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -292,3 +293,22 @@ def test_dry_run_lists_the_ids_the_real_run_records_and_the_change(cli, tiny_dir
     assert real2.exit_code == 0, real2.output
     assert sum("training a new run" in line for line in real2.output.splitlines()) == 4
     assert {r["run_id"] for r in store.load_records(tmp_path / "r")} == listed | listed2
+
+
+def test_a_worker_records_the_inputs_the_driver_described_without_reading_the_files(tiny_dir, news_ids, tmp_path):
+    """A Ray task on another node may not see the vector file: train_run takes its inputs from the features' info
+    (what the driver digested), and the record's id is the one the driver computed."""
+    from newsbench.train import train_run
+
+    ds = load_dataset(tiny_dir, progress=False)
+    emb = write_vectors(tmp_path / "driver", news_ids, seed=0)
+    here = RunConfig(modalities=("llm",), text_encoder=f"file:{emb}", epochs=1, batch_size=64, dim=16,
+                     user_hidden=16, history_len=10)
+    described = inputs.run_inputs(here)
+    driver_id = here.run_id(ds.fingerprint)
+    feats = {"llm": text.text_features(ds, here.text_encoder, cache_dir=tmp_path / "c", progress=False)}
+    emb.rename(tmp_path / "gone.npy")                 # the worker's view: no file at that path
+    record, _ = train_run(ds, feats, here, features_info={"llm": {"inputs": described}})
+    assert record["run_id"] == driver_id and record["inputs"] == described
+    with pytest.raises(InputError, match="vector file not found"):
+        here.run_id(ds.fingerprint)                   # without the description the id needs the bytes
