@@ -38,20 +38,20 @@ def file_digests(files: dict[str, Path], cache_dir=None) -> dict[str, str]:
     Raises InputError (missing, a folder, unreadable) as the dataset reader does."""
     out: dict[str, str] = {}
     todo: dict[str, Path] = {}
+    stamps: dict[str, tuple[str, int, int]] = {}
     for key, path in files.items():
         st = arrays.stat_file(Path(path))
-        stamp = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-        if stamp in _MEMO:
-            out[key] = _MEMO[stamp]
+        stamps[key] = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+        if stamps[key] in _MEMO:
+            out[key] = _MEMO[stamps[key]]
         else:
             todo[key] = Path(path)
     if todo:
         root = resolve_cache_dir(cache_dir)
         hashes, fresh = arrays.file_hashes(todo, root)
         arrays.remember_hashes(root, fresh)
-        for key, path in todo.items():
-            st = path.stat()
-            _MEMO[(str(path.resolve()), st.st_size, st.st_mtime_ns)] = out[key] = hashes[key]
+        for key in todo:
+            _MEMO[stamps[key]] = out[key] = hashes[key]
     return out
 
 
