@@ -243,7 +243,8 @@ def test_the_stored_command_finds_the_run_done_from_another_folder(train, tiny_d
 
 
 # ------------------------------------------------------------------------------------------------------ dry run
-@pytest.mark.parametrize("case", ["missing file", "unreadable file", "missing ids", "news not covered"])
+@pytest.mark.parametrize("case", ["missing file", "unreadable file", "missing ids", "news not covered",
+                                  "missing model folder"])
 def test_dry_run_makes_the_real_runs_input_checks(cli, tiny_dir, news_ids, tmp_path, monkeypatch, case):
     monkeypatch.chdir(tmp_path)
     if case == "unreadable file":
@@ -254,7 +255,7 @@ def test_dry_run_makes_the_real_runs_input_checks(cli, tiny_dir, news_ids, tmp_p
         write_vectors(tmp_path, news_ids, seed=0).with_name("emb.npy.ids").unlink()
     elif case == "news not covered":
         write_vectors(tmp_path, news_ids, seed=0, rows=len(news_ids) - 7)
-    spec = "file:nonexist.npy" if case == "missing file" else "file:emb.npy"
+    spec = {"missing file": "file:nonexist.npy", "missing model folder": "st:./no-model"}.get(case, "file:emb.npy")
     args = ["ablate", "-d", tiny_dir, "-e", spec, "--subsets", "id,id+llm", "--seeds", "0", *FAST,
             "-r", tmp_path / "r", "--no-report"]
     dry = cli(*args, "--dry-run")
@@ -264,7 +265,9 @@ def test_dry_run_makes_the_real_runs_input_checks(cli, tiny_dir, news_ids, tmp_p
                 "unreadable file": f"newsbench: error: {tmp_path / 'emb.npy'}: unreadable file (permission denied)",
                 "missing ids": f"newsbench: error: {tmp_path / 'emb.npy'}: an .npy vector file needs its ids",
                 "news not covered": f"newsbench: error: {tmp_path / 'emb.npy'}: 7 of {len(news_ids)} news ids "
-                                    f"have no vector"}[case]
+                                    f"have no vector",
+                "missing model folder": f"newsbench: error: --text-encoder st:{tmp_path / 'no-model'}: no such "
+                                        f"model folder"}[case]
     assert len(dry.output.strip().splitlines()) == 1 and dry.output.startswith(expected), dry.output
     assert real.output.strip().splitlines()[-1] == dry.output.strip()
     assert not RUN_ID.search(dry.output) and not (tmp_path / "r" / "runs").exists()
