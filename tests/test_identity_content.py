@@ -315,3 +315,21 @@ def test_a_worker_records_the_inputs_the_driver_described_without_reading_the_fi
     assert record["run_id"] == driver_id and record["inputs"] == described
     with pytest.raises(InputError, match="vector file not found"):
         here.run_id(ds.fingerprint)                   # without the description the id needs the bytes
+
+
+def test_the_entity_vectors_are_the_datasets_own_and_in_its_fingerprint(tiny_dir, tmp_path):
+    """The inductive graph's entity rows start from the data's entity_embedding.vec: a dataset file, so an edit of
+    it changes the fingerprint and with it every run id; nothing else to digest."""
+    import shutil
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_dir, copy)
+    vec = copy / "train" / "entity_embedding.vec"
+    first, *rest = vec.read_text().splitlines(keepends=True)
+    ident, *values = first.rstrip("\n").split("\t")
+    vec.write_text("\t".join([ident, str(float(values[0]) + 1.0), *values[1:]]) + "\n" + "".join(rest))
+    before, after = (load_dataset(d, progress=False) for d in (tiny_dir, copy))
+    assert before.fingerprint != after.fingerprint
+    assert not np.array_equal(before.entity_vectors, after.entity_vectors)
+    cfg = RunConfig(modalities=("id", "gnn"), fusion="concat")
+    assert inputs.run_inputs(cfg) == {} and cfg.run_id(before.fingerprint) != cfg.run_id(after.fingerprint)
