@@ -176,9 +176,19 @@ def baseline_features(dataset: Dataset, cfg, names, cache_dir=None, progress: bo
 
 def _label(name: str, info: dict | None) -> str:
     if name == "text" and info:
-        extra = info.get("encoder", "?") + ("" if info.get("fields", "title") == "title" else f", {info['fields']}")
+        extra = _encoder_name(info) + ("" if info.get("fields", "title") == "title" else f", {info['fields']}")
         return f"{LABELS[name]} ({extra})"
     return LABELS[name]
+
+
+def _encoder_name(info: dict) -> str:
+    """The encoder as a label shows it: a `file:`/`st:` input by its name and the head of its digest (its identity,
+    newsbench.inputs), so two contents of one file are two labels and a long absolute path does not fill the row."""
+    encoder = str(info.get("encoder", "?"))
+    kind, _, arg = encoder.partition(":")
+    if info.get("inputs") and kind in ("file", "st"):
+        return f"{kind}:{Path(arg).name or arg} {str(info.get('weights_sha256') or '')[:8]}".strip()
+    return encoder
 
 
 def baseline_id(name: str, fingerprint: str, params: dict, feature_key: str | None) -> str:

@@ -3,7 +3,8 @@
 A run is a pure function of (dataset, features, RunConfig) on CPU. The run id hashes the dataset fingerprint and the
 config fields that can change the result (`newsbench.options.identity_fields`: options of a modality the run does not
 use are left out, and spellings are canonical), so a results folder can tell at a glance what is already done, and
-two spellings of one run are one run.
+two spellings of one run are one run. What a run reads beyond the dataset (a `file:` vector file, an `st:` model
+folder) enters by the digest of its bytes, not its path (`newsbench.inputs`).
 """
 
 from __future__ import annotations
@@ -145,15 +146,22 @@ class RunConfig:
     @property
     def group_key(self) -> str:
         """Identity of the config without its seed: runs that differ only by seed form one group."""
-        d = self.identity()
+        return self.group_id()
+
+    def group_id(self, inputs: dict | None = None) -> str:
+        """`group_key` with the run's inputs given (newsbench.inputs.run_inputs) rather than read from disk."""
+        d = self.identity(inputs)
         d.pop("seed")
         return _digest(d)
 
-    def identity(self) -> dict:
-        """The fields that can change this run's result (see newsbench.options.identity_fields)."""
+    def identity(self, inputs: dict | None = None) -> dict:
+        """The fields that can change this run's result (see newsbench.options.identity_fields), with what it reads
+        beyond the dataset named by content: a `file:` or `st:` encoder's path gives way to the sha256 of the bytes
+        it reads (newsbench.inputs.content_identity). `inputs` None: described from disk now (digests memoised)."""
+        from newsbench.inputs import content_identity, run_inputs
         from newsbench.options import identity_fields
 
-        return identity_fields(self.to_dict())
+        return content_identity(identity_fields(self.to_dict()), run_inputs(self) if inputs is None else inputs)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -167,8 +175,10 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
-    def run_id(self, dataset_fingerprint: str) -> str:
-        return _digest({"schema": RECORD_SCHEMA, "config": self.identity(), "dataset": dataset_fingerprint,
+    def run_id(self, dataset_fingerprint: str, inputs: dict | None = None) -> str:
+        """The run's id: a hash of the dataset fingerprint, `identity(inputs)` and the code versions. Train, ablate,
+        its dry run, every executor and the Python API all come here, so one run has one id."""
+        return _digest({"schema": RECORD_SCHEMA, "config": self.identity(inputs), "dataset": dataset_fingerprint,
                         "code": code_versions(self.modalities)})
 
 

@@ -11,6 +11,7 @@ run record stores.
 from __future__ import annotations
 
 import math
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,9 @@ SEED_KINDS = ("minilm", "hash", "st", "file")
 
 
 def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
-    """One spelling per encoder: kinds lower case, `hash:384` -> `hash`; NAME and PATH kept as written.
+    """One spelling per encoder: kinds lower case, `hash:384` -> `hash`, a `file:` PATH absolute, an `st:` argument
+    absolute when it is a path (a folder here, or written as one: /, ./, ../, ~), a Hugging Face NAME as written.
+    Absolute, so a record's config and reproduce command name the file whatever folder they are run from.
 
     Raises InputError with the accepted forms for anything else (an empty spec, `hash:0`, `st:` without a name).
     """
@@ -172,9 +175,12 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
             raise InputError(f"{flag} {spec!r}: hash:DIM needs an integer DIM in 1..65,536")
         return "hash" if int(arg) == DEFAULT_HASH_DIM else f"hash:{int(arg)}"
     if kind in ("st", "file") and sep:
-        if not arg.strip():
+        arg = arg.strip()
+        if not arg:
             raise InputError(f"{flag} {spec!r}: {kind}: needs a {'model name or folder' if kind == 'st' else 'path'}")
-        return f"{kind}:{arg.strip()}"
+        if kind == "file" or arg.startswith(("/", "./", "../", "~")) or Path(arg).is_dir():
+            arg = os.path.abspath(os.path.expanduser(arg))
+        return f"{kind}:{arg}"
     raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH or "
                      f"file:PATH")
 
@@ -223,14 +229,15 @@ def identity_fields(config: dict) -> dict:
 
 def train_command(config: dict, data_path: str | None = None) -> str:
     """The `newsbench train` command that makes this run again: the options its identity holds, non-default ones
-    only. `data_path` None means the embedded demo dataset."""
+    only. `data_path` None means the embedded demo dataset. Paths are absolute (the data folder here, `file:` and
+    `st:` paths by RunConfig's canonical spelling), so the command works from any folder."""
     from newsbench.config import RunConfig
 
     default = RunConfig().to_dict()
     ident = identity_fields(config)
     parts = ["newsbench", "train"]
     if data_path:
-        parts += ["-d", data_path]
+        parts += ["-d", os.path.abspath(data_path)]
     parts += ["--modalities", "+".join(config["modalities"])]     # the label's spelling, as --modalities takes it
     if len(config["modalities"]) > 1:
         parts += ["--fusion", config["fusion"]]

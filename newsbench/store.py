@@ -4,7 +4,9 @@ Layout: `<results>/runs/<run_id>.npz` (per-impression arrays) then `<results>/ru
 else). The JSON is written last, so its presence means the run is complete; a run killed before that leaves at most
 an orphan `.npz` or a `.tmp-*` file, both ignored and overwritten by the rerun.
 
-Record JSON keys (schema 1): run_id, schema, config (RunConfig.to_dict()), label, group, dataset {name, fingerprint,
+Record JSON keys (schema 1): run_id, schema, config (RunConfig.to_dict()), label, group, inputs {role: {path, size,
+sha256}} (what the run read beyond its dataset, newsbench.inputs; {} for most runs, absent in older records), dataset
+{name, fingerprint,
 n_train_impressions, n_dev_impressions, n_news}, metrics {auc, mrr, ndcg@5, ndcg@10} (means over dev impressions),
 metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, warm: {auc, n}}, params {...},
 flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_second, eval_seconds, peak_rss_mb,

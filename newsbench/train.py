@@ -499,12 +499,14 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     if "weights_by_category" in arrays:
         weights_info = {"modalities": list(cfg.modalities), "categories": list(dataset.news.categories),
                         "mean": weights.mean(axis=0).tolist()}
+    inputs = inputs_read(cfg, features_info)
     record = {
-        "run_id": cfg.run_id(dataset.fingerprint),
+        "run_id": cfg.run_id(dataset.fingerprint, inputs),
         "schema": RECORD_SCHEMA,
         "config": cfg.to_dict(),
         "label": cfg.label,
-        "group": cfg.group_key,
+        "group": cfg.group_id(inputs),
+        "inputs": inputs,
         "dataset": {
             "name": dataset.name, "fingerprint": dataset.fingerprint,
             "n_train_impressions": len(dataset.train), "n_dev_impressions": len(dataset.dev),
@@ -536,6 +538,17 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return record, arrays
+
+
+def inputs_read(cfg: RunConfig, features_info: dict | None) -> dict:
+    """What the run read beyond its dataset (newsbench.inputs): as described with its features when they came with
+    a description (the driver's, so a Ray worker need not see the files), else read from disk here."""
+    from newsbench import inputs
+
+    llm = (features_info or {}).get("llm") or {}
+    if "llm" in cfg.modalities and "inputs" in llm:
+        return llm["inputs"]
+    return inputs.run_inputs(cfg)
 
 
 def reproduce_command(cfg: RunConfig, dataset: Dataset) -> str:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from newsbench.data.arrays import sha256_file
 from newsbench.errors import InputError
+from newsbench.inputs import combined_digest, folder_digest
 from newsbench.features import cache, text
 from newsbench.features.text import (encode_texts, hash_encode, parse_encoder, text_features,
                                      text_features_with_meta, texts_for)
@@ -169,8 +171,10 @@ def test_file_formats_align_by_id(ds, tmp_path, fmt):
     m, meta = text_features_with_meta(ds, f"file:{path}", cache_dir=tmp_path / "c", progress=False)
     assert m.shape == (len(ds.news), 6) and meta["fields"] is None
     assert np.array_equal(m, _expected(ds, by_id))
-    # the file's bytes are part of the key: rewriting it is a miss
-    assert meta["weights_sha256"] == text.file_hash(path, *([sidecar] if fmt.startswith("npy") else []))
+    # the file's bytes are part of the key (newsbench.inputs): rewriting it is a miss
+    read = {"text vectors": path, **({"text ids": sidecar} if fmt.startswith("npy") else {})}
+    assert {role: d["sha256"] for role, d in meta["inputs"].items()} == {r: sha256_file(p) for r, p in read.items()}
+    assert meta["weights_sha256"] == combined_digest(meta["inputs"])
 
 
 def test_file_errors(ds, tmp_path):
@@ -245,8 +249,8 @@ def test_minilm_encodes_titles(tmp_path):
     assert _cos(m[0], m[1]) > max(_cos(m[0], m[2]), _cos(m[0], m[3])) + 0.2
     ident = text.encoder_identity("minilm")
     assert "all-MiniLM-L6-v2" in ident["identity"] and len(ident["weights_sha256"]) == 64
-    # the same folder named as st:PATH hashes to the same weights (without loading the model again)
-    assert text.encoder_identity(f"st:{text.minilm_path()}")["weights_sha256"] == ident["weights_sha256"]
+    # the same folder named as st:PATH is named by its files' bytes (without loading the model)
+    assert text.encoder_identity(f"st:{text.minilm_path()}")["weights_sha256"] == folder_digest(text.minilm_path())[0]
 
 
 # ------------------------------------------------------------------------------------------- model-encoder batching

@@ -119,7 +119,7 @@ def test_record_has_every_key_and_round_trips_through_the_store(toy, tmp_path):
     ds, feats = toy
     cfg = RunConfig(fusion="gate", **FAST)
     rec = run_and_save(ds, feats, cfg, tmp_path, features_info={"llm": {"encoder": "toy"}})
-    assert set(rec) == {"run_id", "schema", "config", "label", "group", "dataset", "metrics", "metrics_by",
+    assert set(rec) == {"run_id", "schema", "config", "label", "group", "inputs", "dataset", "metrics", "metrics_by",
                         "params", "flops_per_news", "timings", "train_loss", "features", "weights", "attribution",
                         "environment", "command", "created"}
     assert rec["run_id"] == cfg.run_id(ds.fingerprint) and rec["group"] == cfg.group_key

@@ -166,7 +166,9 @@ def ablate(
         with clock("data"):
             dataset = load_data(data, cache_dir, unknown_news)
         require_splits(dataset, data)       # before the dry run's "pending", and before any feature work
+        _check_inputs(dataset, configs, cache_dir, dry_run)
         _warn_damaged(configs, results, dataset.fingerprint)
+        _say_changed(console, configs, results, dataset.fingerprint, cache_dir, dry_run)
         if dry_run:
             _print_plan(out, configs, dataset, results)
             return
@@ -297,6 +299,34 @@ def _fusions(text: str) -> list[str]:
     if len(fusions) < len(text.split(",")):
         warn(f"--fusions {text!r}: repeated fusions are run once; kept {','.join(fusions)}")
     return fusions
+
+
+def _check_inputs(dataset, configs, cache_dir, dry_run: bool) -> None:
+    """What the grid reads beyond the dataset (newsbench.inputs), checked and digested once, before any run id is
+    made: a missing vector file, ids file or model folder is the real run's one-line error, dry run or not. The dry
+    run also makes the checks the features would (a vector file that parses and covers every news), since it
+    computes none."""
+    from newsbench.inputs import run_inputs
+
+    fcfg = grid.feature_config(configs)
+    if fcfg is None or "llm" not in fcfg.modalities:
+        return
+    run_inputs(fcfg, cache_dir)          # memoised: every run id below reuses these digests
+    if dry_run:
+        from newsbench.features.text import check_text_inputs
+
+        check_text_inputs(dataset, fcfg.text_encoder, fcfg.text_fields, cache_dir)
+
+
+def _say_changed(console: Console, configs, results: Path, fingerprint: str, cache_dir, dry_run: bool) -> None:
+    """One line per pending run whose options and seed were recorded over inputs with other bytes (an edited
+    vector file): that record is not reused, and the user hears why."""
+    from newsbench.inputs import change_line, run_inputs, stale_records
+
+    pending = [c for c in configs if run_inputs(c, cache_dir) and not store.is_done(results, c.run_id(fingerprint))]
+    then = "a new run (pending)" if dry_run else "training a new run"
+    for cfg, old_id, diff in stale_records(results, pending, fingerprint, lambda c: run_inputs(c, cache_dir)):
+        console.print(change_line(cfg, old_id, diff, then), markup=False, highlight=False, soft_wrap=True)
 
 
 def _warn_damaged(configs, results: Path, fingerprint: str) -> None:

@@ -147,6 +147,7 @@ def register(app: typer.Typer) -> None:
         )
 
         from newsbench import store
+        from newsbench.inputs import change_line, run_inputs, stale_records
         from newsbench.train import resolve_device, run_and_save
 
         console = Console()
@@ -156,8 +157,12 @@ def register(app: typer.Typer) -> None:
         cfg = dataclasses.replace(cfg, device=dev)
         dataset = load_data(data, cache_dir, unknown_news)
         require_splits(dataset, data)
-        run_id = cfg.run_id(dataset.fingerprint)
+        inputs = run_inputs(cfg, cache_dir=cache_dir)
+        run_id = cfg.run_id(dataset.fingerprint, inputs)
         state = store.record_state(results, run_id)
+        if state != "done" and inputs:         # a rerun over changed bytes: say so, as the new run starts
+            for _, old_id, diff in stale_records(results, [cfg], dataset.fingerprint, lambda _: inputs):
+                console.print(change_line(cfg, old_id, diff), markup=False, highlight=False, soft_wrap=True)
         if state == "done" and not force:
             console.print(f"{cfg.label} seed {seed}: already done ({store.record_paths(results, run_id)[0]}); "
                           "--force to run it again.")

