@@ -81,12 +81,16 @@ def _mark(how: str) -> str:
     return "marked *" if how == "stars" else "in bold"
 
 
-def brief_table(t: Table, metric: str, alpha: float, metrics: tuple[str, ...] | None, how: str) -> Brief | None:
+def brief_table(t: Table, metric: str, alpha: float, metrics: tuple[str, ...] | None, how: str,
+                width: int = 80) -> Brief | None:
     """The terminal view of `t`; None for a table with no brief view (printed whole). `metric`: the report's
-    metric (its tests); `metrics`: extra metric columns asked for with --metrics; `how`: "bold" or "stars"."""
+    metric (its tests); `metrics`: the metric columns asked for with --metrics; `how`: "bold" or "stars";
+    `width`: the console's (the breakdown numbers its configurations when their names do not fit)."""
     cols = [m for m in (metrics or (metric,))]
+    if t.key == "breakdown":
+        return _breakdown(t, width, how)
     maker = {"fusion": _fusion, "ablation": _ablation, "placebo": _placebo, "weights": _weights,
-             "attribution": _attribution, "breakdown": _breakdown, "runs": _runs}.get(t.key)
+             "attribution": _attribution, "runs": _runs}.get(t.key)
     return maker(t, metric, alpha, cols, how) if maker else None
 
 
@@ -208,9 +212,12 @@ def _attribution(t: Table, metric, alpha, cols, how) -> Brief:
     return Brief(header, [], notes, keys=1, blocks=_blocks(t, cells))
 
 
-def _breakdown(t: Table, metric, alpha, cols, how) -> Brief:
+def _breakdown(t: Table, width: int, how: str) -> Brief:
     labels = t.header[2:]
-    header = ["Subset", "n", *labels]
+    subset = max([6] + [len(str(r["subset"])) for r in t.records])
+    named = subset + 2 + 5 + sum(2 + max(6, len(lab)) for lab in labels) <= width
+    # Too many configurations to name in the header: number them, and name them in a note.
+    header = ["Subset", "n", *(labels if named else [f"#{i}" for i in range(1, len(labels) + 1)])]
     rows = []
     for r in t.records:
         means = [_num(r.get(f"{lab}_mean")) for lab in labels]
@@ -219,6 +226,8 @@ def _breakdown(t: Table, metric, alpha, cols, how) -> Brief:
         rows.append([Cell(r["subset"]), Cell(f"{n:,.0f}" if math.isfinite(n) else "")]
                     + [Cell(_short(v, 4), bold=v == best) for v in means])
     notes = [f"Mean AUC over seeds (± std in the files), best per row {_mark(how)}; descriptive."]
+    if not named:
+        notes.append(", ".join(f"#{i}: {lab}" for i, lab in enumerate(labels, 1)) + ".")
     return Brief(header, rows, notes, keys=2)
 
 

@@ -172,7 +172,7 @@ def to_rich(report: Report, console: Console, metrics: tuple[str, ...] | None = 
     console.print(Text(brief_protocol(info)))
     cut = []
     for t in report.tables:
-        b = brief_table(t, metric, alpha, metrics, "stars" if stars else "bold")
+        b = brief_table(t, metric, alpha, metrics, "stars" if stars else "bold", console.width)
         console.print()
         if b is None:
             header, rows, notes, keys, blocks = t.header, t.rows, t.notes, KEY_COLUMNS.get(t.key, 1), []
