@@ -232,12 +232,11 @@ class _Builder:
     def ablation_base(self) -> tuple[Group, str]:
         """The row every Δ and p of the ablation table is against, and how the notes name it: --reference (a
         printed label, or a plain one that names a single row), by default `id` alone, else the first row."""
-        if self.reference in (None, "id"):
+        if self.reference is None:
             base = next((g for g in self.groups if g.modalities == ("id",)), None)
             if base is not None:
                 return base, "`id` alone"
-            if self.reference is None:
-                return self.groups[0], f"{self.groups[0].label} (no `id`-only runs)"
+            return self.groups[0], f"{self.groups[0].label} (no `id`-only runs)"
         hits = ([g for g in self.groups if g.label == self.reference]
                 or [g for g in self.groups if g.records[0]["label"] == self.reference])
         present = ", ".join(g.label for g in self.groups)
@@ -247,7 +246,7 @@ class _Builder:
         if len(hits) > 1:
             raise InputError(f"--reference {self.reference}: names {len(hits)} configurations; choose one of "
                              f"{', '.join(g.label for g in hits)}")
-        return hits[0], f"`{hits[0].label}`"
+        return hits[0], "`id` alone" if hits[0].label == "id" else f"`{hits[0].label}`"
 
     def ablation_table(self) -> Table:
         base, base_note = self.ablation_base()
@@ -258,16 +257,19 @@ class _Builder:
         header = (["Configuration"] + [stats.METRIC_LABELS[x] for x in self.metrics]
                   + [f"Δ{ml} vs base (%)", f"95% CI Δ{ml} (impr.)", "p impr. (Holm)", "p seed (Holm)",
                      f"Verdict (±{self.margin:g})", "Seeds"])
-        means = {x: [np.nanmean(g.values(("metrics", x))) for g in self.groups] for x in self.metrics}
-        base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in self.metrics}
+        # the tested metric's relative change is a column whether or not its means are (--metrics)
+        shown = list(dict.fromkeys([*self.metrics, m]))
+        means = {x: [np.nanmean(g.values(("metrics", x))) for g in self.groups] for x in shown}
+        base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in shown}
         rows, recs = [], []
         for gi, g in enumerate(self.groups):
             row = [Cell(g.label, mark=CONTROL if _is_control(g) else "")]
             rec = {"configuration": g.label, "seeds": len(g.seeds), "baseline": g is base, "control": _is_control(g)}
-            for x in self.metrics:
+            for x in shown:
                 vals = g.values(("metrics", x))
                 finite = [v for v in means[x] if np.isfinite(v)]
-                row.append(Cell(_pm(vals), bold=bool(finite and means[x][gi] == max(finite))))
+                if x in self.metrics:
+                    row.append(Cell(_pm(vals), bold=bool(finite and means[x][gi] == max(finite))))
                 mu, sd = _mean_std(vals)
                 rel = (mu - base_means[x]) / base_means[x] * 100 if base_means[x] else math.nan
                 rec.update({f"{x}_mean": mu, f"{x}_std": sd, f"{x}_rel_change_pct": rel})
