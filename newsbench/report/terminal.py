@@ -1,9 +1,11 @@
-"""The report in a terminal: rich tables that fit its width, notes, and bars of the modality weights.
+"""The report in a terminal: each table's brief view (newsbench.report.brief), its short notes, and, when asked,
+bars of the modality weights.
 
-A table wider than the terminal (`COLUMNS`; rich assumes 80 columns when the output is piped) is never folded: a
-folded cell splits `0.6743 ± 0.0077` over lines and headers mid-word. Instead the table is cut into parts of whole
-columns, each part repeating the key columns (the configuration), so every number is shown, intact, in a part
-that fits; the report then says that --markdown, --csv --table NAME or --out DIR give each table in one piece.
+A table is never folded mid-number. When its labels do not fit beside its values, each row's label goes on a line
+of its own above its values (stacked); only a table whose values alone are wider than the terminal (`COLUMNS`;
+rich assumes 80 columns when the output is piped) is cut into parts of whole columns, each part repeating the key
+columns. Bold marks the best values where the console renders it; elsewhere (a pipe, a file, NO_COLOR) a `*`
+follows them and the notes say so. --markdown, --csv --table NAME and --out DIR give every column and note.
 """
 
 from __future__ import annotations
@@ -181,6 +183,9 @@ def to_rich(report: Report, console: Console, metrics: tuple[str, ...] | None = 
         justify = ["left" if j < keys else "right" for j in range(len(header))]
         if header[:2] == ["Subset", "n"]:
             justify[1] = "right"       # the breakdown's second key column is a count
+        for j in range(keys, len(header)):
+            if any(r[j].sup or r[j].mark for r in rows):
+                justify[j] = "left"    # letters after a number: its digits stay aligned on the left
         blocks = [(name, _marked([_cells(r, stars) for r in block])) for name, block in blocks]
         if print_fitted(console, t.heading, header, _marked([_cells(r, stars) for r in rows]), justify, keys,
                         blocks):
