@@ -32,6 +32,8 @@ EXAMPLES = """Examples:
   newsbench report -r results --table runs --csv > runs.csv
 
   newsbench report -r results -d data/MINDsmall --out results/report
+
+  newsbench report --results results --plots --out results/report
 """
 
 
