@@ -4,8 +4,8 @@ Tables (each states its test, level, alpha, n at each level and correction in it
 1. fusion: one row per fusion method of the modality set with the most fusion variants (the seed's table 4.4);
    metrics as mean +- std over seeds, best in bold, superscript letters for the methods each row beats significantly
    at impression level after Holm over all pairs of that column, a dagger where the seed-level test disagrees.
-2. ablation: every configuration vs `id` alone (the seed's table 6.2): metrics, relative change in %, the bootstrap
-   CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
+2. ablation: every configuration vs `id` alone, or the --reference row (the seed's table 6.2): metrics, relative
+   change in %, the bootstrap CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
    data-derived baselines recorded in RESULTS/baselines/ (impression-level test against the same base, Holm within
    the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
    configuration, with the same two-level tests (a family of its own).
@@ -17,6 +17,7 @@ Tables (each states its test, level, alpha, n at each level and correction in it
    multi-modality run whatever its fusion, beside the planted weights and the card's learnable-ceiling attribution,
    with Spearman's rho across categories per modality.
 4. breakdown: AUC per news category and on cold / warm candidates per configuration.
+Beside them, `runs_table`: one row per run (--table runs, runs.csv), not part of report.md.
 """
 
 from __future__ import annotations

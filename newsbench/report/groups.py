@@ -1,6 +1,7 @@
 """Loading a results folder into groups: runs that differ only by seed form one `Group` (the record's `group` key).
 
-Runs from datasets with different fingerprints are never paired: `load_groups` refuses, or `dataset=` picks one.
+Runs from datasets with different fingerprints are never paired: `load_groups` refuses, or a `Selection` picks one
+(and, if asked, some configurations and seeds). Groups that share a label are labelled by the options that differ.
 """
 
 from __future__ import annotations

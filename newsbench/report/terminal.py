@@ -27,31 +27,35 @@ KEY_COLUMNS = {"weights": 2, "attribution": 2, "breakdown": 2}
 
 
 def _rich_table(title: str | None, header: list[str], rows: list[list[Text]], cols: list[int], justify: list[str],
-                keys: int, widths: list[int] | None = None) -> RichTable:
-    # collapse_padding: two spaces between columns, not three (the separator and one side's padding).
+                keys: int, widths: list[int] | None = None, compact: bool = False) -> RichTable:
+    # compact (the report's brief view): two spaces between columns, not three (collapsed padding), and a label too
+    # long for its column folds rather than ending in an ellipsis.
     rt = RichTable(title=title, title_justify="left", show_lines=False, box=box.SIMPLE_HEAD, show_edge=False,
-                   pad_edge=False, collapse_padding=True)
+                   pad_edge=False, collapse_padding=compact)
     for j in cols:
-        # Key columns (labels) may wrap between words and fold a long word; value columns never wrap.
+        # Key columns (labels) may wrap between words; value columns never wrap.
         key = j < keys
-        rt.add_column(header[j], justify=justify[j], no_wrap=not key, overflow="fold" if key else "ellipsis",
-                      min_width=widths[j] if widths else None)
+        rt.add_column(header[j], justify=justify[j], no_wrap=not key,
+                      overflow="fold" if key and compact else "ellipsis", min_width=widths[j] if widths else None)
     for row in rows:
         rt.add_row(*[row[j] for j in cols])
     return rt
 
 
 def column_parts(console: Console, header: list[str], rows: list[list[Text]], justify: list[str],
-                 keys: int) -> list[list[int]]:
+                 keys: int, compact: bool = False) -> list[list[int]]:
     """Column indices of each part: all columns when the table fits the console, else greedy parts of whole
     columns, each starting with the first `keys` columns, each as wide as its widest cell."""
     # Measured against an unbounded width: against the console's own, rich caps the answer at that width.
     unbounded = console.options.update_width(1_000_000)
 
     def needed(cols: list[int]) -> int:
+        m = Measurement.get(console, unbounded, _rich_table(None, header, rows, cols, justify, keys, None, compact))
+        if not compact:
+            return m.maximum
         # The label columns may wrap: count them at their narrowest (their longest word), values at their widest.
-        m = Measurement.get(console, unbounded, _rich_table(None, header, rows, cols, justify, keys))
-        label = Measurement.get(console, unbounded, _rich_table(None, header, rows, cols[:keys], justify, keys))
+        label = Measurement.get(console, unbounded,
+                                _rich_table(None, header, rows, cols[:keys], justify, keys, None, compact))
         return m.maximum - label.maximum + label.minimum
 
     parts: list[list[int]] = []
@@ -67,37 +71,43 @@ def column_parts(console: Console, header: list[str], rows: list[list[Text]], ju
 
 def print_fitted(console: Console, title: str, header: list[str], rows: list[list[Text | str]],
                  justify: list[str] | None = None, keys: int = 1,
-                 blocks: list[tuple[str, list[list[Text]]]] | None = None) -> bool:
+                 blocks: list[tuple[str, list[list[Text]]]] | None = None, compact: bool = False) -> bool:
     """Print `header` x `rows` as one rich table, or, when it would be wider than the console, as parts of whole
-    columns under one title (see `column_parts`). `blocks`: titled groups of rows instead of `rows`, printed as one
-    table each, with the same column widths. True when the table had to be cut into parts."""
+    columns under one title (see `column_parts`). True when the table had to be cut into parts.
+
+    `compact` (the report's brief view): narrower gaps, the title on a line of its own, and a table too wide only
+    for its labels printed stacked (`print_stacked`) rather than in parts. `blocks`: titled groups of rows instead
+    of `rows`, printed as one table each with the same column widths (compact only)."""
     rows = [[c if isinstance(c, Text) else Text(str(c)) for c in row] for row in rows]
     keys = max(1, min(keys, len(header)))
     justify = justify or ["left" if j < keys else "right" for j in range(len(header))]
     if blocks:
         every = [r for _, block in blocks for r in block]
         widths = [max([cell_len(header[j])] + [cell_len(r[j].plain) for r in every]) for j in range(len(header))]
-        parts = column_parts(console, header, every, justify, keys)
+        parts = column_parts(console, header, every, justify, keys, compact)
         if len(parts) == 1:
             console.print(Text(title, style="italic"))
             for name, block in blocks:
                 console.print(Text(name, style="bold"))
-                console.print(_rich_table(None, header, block, parts[0], justify, keys, widths))
+                console.print(_rich_table(None, header, block, parts[0], justify, keys, widths, compact))
             return False
         rows = every
-    parts = column_parts(console, header, rows, justify, keys)
-    # The title on its own line: as a table title it would wrap to the width of the table.
+    parts = column_parts(console, header, rows, justify, keys, compact)
+    if len(parts) == 1 and not compact:
+        console.print(_rich_table(title, header, rows, parts[0], justify, keys))
+        return False
+    # The title on its own line: as a table title it would wrap to the width of the (narrower) table.
     console.print(Text(title, style="italic"))
     if len(parts) == 1:
-        console.print(_rich_table(None, header, rows, parts[0], justify, keys))
+        console.print(_rich_table(None, header, rows, parts[0], justify, keys, None, compact))
         return False
-    if _stacked_width(header, rows, keys) <= console.width:
+    if compact and _stacked_width(header, rows, keys) <= console.width:
         print_stacked(console, header, rows, justify, keys)
         return False
     for i, cols in enumerate(parts, 1):
         if i > 1:
             console.print()
-        console.print(_rich_table(f"part {i} of {len(parts)}", header, rows, cols, justify, keys))
+        console.print(_rich_table(f"part {i} of {len(parts)}", header, rows, cols, justify, keys, None, compact))
     return True
 
 
@@ -188,7 +198,7 @@ def to_rich(report: Report, console: Console, metrics: tuple[str, ...] | None = 
                 justify[j] = "left"    # letters after a number: its digits stay aligned on the left
         blocks = [(name, _marked([_cells(r, stars) for r in block])) for name, block in blocks]
         if print_fitted(console, t.heading, header, _marked([_cells(r, stars) for r in rows]), justify, keys,
-                        blocks):
+                        blocks, compact=True):
             cut.append(t.key)
         for n in notes:
             console.print(Text(n, style="dim"))
