@@ -5,9 +5,9 @@ Tables (each states its test, level, alpha, n at each level and correction in it
    metrics as mean +- std over seeds, best in bold, superscript letters for the methods each row beats significantly
    at impression level after Holm over all pairs of that column, a dagger where the seed-level test disagrees.
 2. ablation: every configuration vs `id` alone, or the --reference row (the seed's table 6.2): metrics, relative
-   change in %, the bootstrap CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
-   data-derived baselines recorded in RESULTS/baselines/ (impression-level test against the same base, Holm within
-   the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
+   change in %, the bootstrap CI of the difference, Holm-adjusted p at both levels; then reference rows: the
+   card's oracle (no test) and the data-derived baselines recorded in RESULTS/baselines/ (impression-level test
+   against the same base, Holm within the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
    configuration, with the same two-level tests (a family of its own).
 2b. placebo: each modality's gain over its placebo: every configuration with llm or gnn against the same
    configuration with that modality replaced by `rand`, when the results hold it (Holm over those pairs).
