@@ -7,8 +7,8 @@ Tables (each states its test, level, alpha, n at each level and correction in it
 2. ablation: every configuration vs `id` alone, or the --reference row (the seed's table 6.2): metrics, relative
    change in %, the bootstrap CI of the difference, Holm-adjusted p at both levels; then reference rows: the
    card's oracle (no test) and the data-derived baselines recorded in RESULTS/baselines/ (impression-level test
-   against the same base, Holm within the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
-   configuration, with the same two-level tests (a family of its own).
+   against the same base, Holm within the baselines); and the thesis' comparison: the best three-modality fusion
+   against the best two-modality configuration, with the same two-level tests (a family of its own).
 2b. placebo: each modality's gain over its placebo: every configuration with llm or gnn against the same
    configuration with that modality replaced by `rand`, when the results hold it (Holm over those pairs).
 3. weights: mean modality weight per news category (and cold / warm news) for gate / attention runs, over seeds,
