@@ -208,7 +208,7 @@ def test_table_runs_in_every_format(ablated, tmp_path):
     assert md.count("| id+llm/gate ") == 2 and "### Runs" in md
     assert "\\begin{tabular}" in _report("-r", res, "--table", "runs", "--latex").stdout
     term = _report("-r", res, "--table", "runs").stdout
-    assert all(r["run_id"][:10] in term for r in records)
+    assert all(r["run_id"] in term for r in records)
     assert _report("-r", res, "--out", tmp_path / "o", "--resamples", RESAMPLES).exit_code == 0
     assert pd.read_csv(tmp_path / "o" / "runs.csv").equals(runs)
 

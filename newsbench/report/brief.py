@@ -236,10 +236,10 @@ def _runs(t: Table, metric, alpha, cols, how) -> Brief:
              "peak_rss_mb", "params_total"} | set(stats.METRIC_LABELS)
     varying = [h for h in t.records[0] if h not in fixed] if t.records else []
     header = ["Run id", "Configuration", *varying, "Seed"] + [stats.METRIC_LABELS[m] for m in cols] + ["s/epoch"]
-    rows = [[Cell(str(r["run_id"])[:10]), Cell(r["configuration"]), *[Cell(str(r.get(v))) for v in varying],
+    rows = [[Cell(str(r["run_id"])), Cell(r["configuration"]), *[Cell(str(r.get(v))) for v in varying],
              Cell(str(r["seed"]))] + [Cell(_short(_num(r.get(m)), 4)) for m in cols]
             + [Cell(_short(_num(r.get("seconds_per_epoch")), 2))] for r in t.records]
-    notes = ["One row per run record; the full run ids, every metric and timing: --csv --table runs."]
+    notes = ["One row per run record; every metric and timing: --csv --table runs."]
     return Brief(header, rows, notes, keys=2)
 
 
