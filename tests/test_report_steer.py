@@ -74,6 +74,9 @@ def test_reference_is_the_row_every_delta_is_against(results, capsys):
     # id is planted 0.02 below id+llm/concat: its Δ against the new reference is negative and significant
     assert recs["id"]["ci_high"] < 0 and recs["id"]["p_impression_holm"] < 0.05
     assert all(e["b"] == "id+llm/concat" for e in rep.data["comparisons"] if e["table"] == "ablation")
+    # naming the default changes nothing
+    assert (report.render_text(results, "markdown", n_resamples=RESAMPLES, reference="id")
+            == report.render_text(results, "markdown", n_resamples=RESAMPLES))
     code, err = _main(["report", "-r", results, "--reference", "id+gnn"], capsys)
     assert code == 2 and "--reference id+gnn" in err and "present: id, id+llm/concat" in err
 
