@@ -109,12 +109,26 @@ def load_arrays(results: str | os.PathLike, run_id: str) -> dict[str, np.ndarray
 
 
 def load_records(results: str | os.PathLike) -> list[dict]:
-    """Every complete record in the folder, sorted by (label, seed) for stable output."""
+    """Every complete record in the results folder `results` (the one holding runs/), sorted by (label, seed).
+
+    [] when there is no runs/ folder yet; InputError when `results` is a runs/ folder itself (its records would
+    otherwise be silently missed)."""
     d = runs_dir(results)
     if not d.is_dir():
+        if _holds_records(Path(results)):
+            raise InputError(f"{results}: holds run records itself, as a runs/ folder does; give the results folder "
+                             f"that holds runs/ ({Path(results).parent})")
         return []
     recs = [_read_json(p) for p in sorted(d.glob("*.json")) if not p.name.startswith(atomic.TMP_PREFIX)]
     return sorted(recs, key=lambda r: (r["label"], r["config"]["seed"], r["run_id"]))
+
+
+def _holds_records(folder: Path) -> bool:
+    """A folder with run records directly in it (a runs/ folder given in place of its results folder)."""
+    if not folder.is_dir():
+        return False
+    return any(p.with_suffix(".npz").is_file() for p in folder.glob("*.json")
+               if not p.name.startswith(atomic.TMP_PREFIX))
 
 
 def _read_json(path: Path) -> dict:
@@ -125,10 +139,30 @@ def _read_json(path: Path) -> dict:
         raise InputError(f"corrupt run record ({err}); delete it and rerun to redo that run", file=path) from None
 
 
+def varying_fields(records: list[dict]) -> list[str]:
+    """The configuration fields whose values differ between `records` (seed, modalities and fusion aside: the
+    label and the seed column show them), in the order of RunConfig's fields."""
+    from newsbench.options import identity_fields
+
+    # A field a run ignores (the text encoder of an id-only run) is not in its identity and does not count.
+    idents = [identity_fields(r["config"]) for r in records]
+    names = list(dict.fromkeys(f for d in idents for f in d))
+    return [f for f in names if f not in ("seed", "modalities", "fusion")
+            and len({json.dumps(d[f], sort_keys=True) for d in idents if f in d}) > 1]
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per run: run_id, label, group, seed, dataset fingerprint, the four metrics, params, s/epoch."""
+    """One row per run: run_id, label, group, seed, modalities, fusion, dataset fingerprint, the configuration
+    fields that vary between the records, the four metrics, params, FLOPs and timings.
+
+    `records_frame(load_records("results"))` is the per-run table of `newsbench report --table runs` as a pandas
+    DataFrame (the report's `runs.csv` holds the same numbers)."""
+    from newsbench.options import identity_fields
+
+    varying = varying_fields(records)
     rows = []
     for r in records:
+        timings = r.get("timings") or {}
         rows.append({
             "run_id": r["run_id"],
             "label": r["label"],
@@ -137,10 +171,14 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "modalities": "+".join(r["config"]["modalities"]),
             "fusion": r["config"]["fusion"],
             "fingerprint": r["dataset"]["fingerprint"],
+            **{f: identity_fields(r["config"]).get(f) for f in varying},     # None: a field this run ignores
             **{k: v for k, v in r["metrics"].items()},
             "params_total": r["params"].get("total"),
             "params_fusion": r["params"].get("fusion"),
             "flops_per_news": r.get("flops_per_news"),
-            "seconds_per_epoch": r["timings"].get("seconds_per_epoch"),
+            "seconds_per_epoch": timings.get("seconds_per_epoch"),
+            "eval_seconds": timings.get("eval_seconds"),
+            "samples_per_second": timings.get("samples_per_second"),
+            "peak_rss_mb": timings.get("peak_rss_mb"),
         })
     return pd.DataFrame(rows)

@@ -257,12 +257,17 @@ def test_out_dir_writes_every_format(results, tmp_path):
     assert saved["card"]["oracle"]["auc"] == pytest.approx(0.93)
 
 
-def test_rich_output_has_bars(results):
+def test_rich_output_has_bars_when_asked(results):
     buf = io.StringIO()
     report.print_and_write(results, console=Console(file=buf, width=200), card=CARD, n_resamples=RESAMPLES)
     text = buf.getvalue()
-    assert "Table 1. Fusion methods compared" in text
-    assert "█" in text and "planted" in text
+    assert "Table 1. Fusion methods compared" in text and "planted" in text
+    assert "█" not in text                                 # bars only when asked: --table weights or --plots
+    for kw in ({"bars": True}, {"table": "weights"}):
+        buf = io.StringIO()
+        report.print_and_write(results, console=Console(file=buf, width=200), card=CARD, n_resamples=RESAMPLES,
+                               **kw)
+        assert "█" in buf.getvalue()
 
 
 @pytest.mark.parametrize("test", ["ttest", "wilcoxon", "permutation"])
@@ -395,7 +400,6 @@ Dataset synth-0123 (fingerprint 0123456789abcdef): 240 dev impressions, 1,000 tr
 - n = 7 dev impressions from 5 users (impression level), n = 2 seeds (seed level).
 - Verdict (impression level, margin ±0.005 AUC): different = the test above is significant; equivalent = TOST (two one-sided t-tests on user sums, Holm) puts the difference within the margin; undecided = neither (not significant is not equal).
 - Seed-level power (paired t-test, 2 seeds, alpha 0.05 unadjusted, 80% power): smallest detectable AUC difference 0.0245; the observed difference would need 2 seeds.
-
 '''
 
 
@@ -522,14 +526,17 @@ def test_csv_table_choice_and_errors(results, tmp_path):
 
 
 def _cells_intact(text: str, rep) -> None:
-    """Every cell of every table appears whole on one line of the terminal output."""
+    """Every cell of the terminal view of every table appears whole on one line of the terminal output."""
+    from newsbench.report.brief import brief_table
+
     lines = text.splitlines()
     for t in rep.tables:
-        for row in t.rows:
+        b = brief_table(t, "auc", 0.05, None, "stars")
+        for row in b.rows + [r for _, block in b.blocks for r in block]:
             for c in row:
                 if c.text:
                     assert any(c.text in line for line in lines), (t.key, c.text)
-        for h in t.header:
+        for h in b.header:
             assert any(h in line for line in lines), (t.key, h)
 
 
@@ -542,7 +549,10 @@ def test_terminal_tables_fit_columns(results, built, columns):
     width = max(len(line) for line in res.stdout.splitlines())
     assert width <= int(columns)
     _cells_intact(res.stdout, report.build_report(results, n_resamples=RESAMPLES))
-    assert "--markdown, --csv --table NAME or --out DIR give each table in one piece" in " ".join(res.stdout.split())
+    assert "every column and the full notes: --markdown, --csv --table NAME or --out DIR" in " ".join(
+        res.stdout.split())
+    if columns == "80":
+        assert "part 1 of" not in res.stdout
 
 
 def test_wide_terminal_keeps_tables_whole(results):

@@ -4,11 +4,11 @@ Tables (each states its test, level, alpha, n at each level and correction in it
 1. fusion: one row per fusion method of the modality set with the most fusion variants (the seed's table 4.4);
    metrics as mean +- std over seeds, best in bold, superscript letters for the methods each row beats significantly
    at impression level after Holm over all pairs of that column, a dagger where the seed-level test disagrees.
-2. ablation: every configuration vs `id` alone (the seed's table 6.2): metrics, relative change in %, the bootstrap
-   CI of the difference, Holm-adjusted p at both levels; then reference rows: the card's oracle (no test) and the
-   data-derived baselines recorded in RESULTS/baselines/ (impression-level test against the same base, Holm within
-   the baselines); and the thesis' comparison: the best three-modality fusion against the best two-modality
-   configuration, with the same two-level tests (a family of its own).
+2. ablation: every configuration vs `id` alone, or the --reference row (the seed's table 6.2): metrics, relative
+   change in %, the bootstrap CI of the difference, Holm-adjusted p at both levels; then reference rows: the
+   card's oracle (no test) and the data-derived baselines recorded in RESULTS/baselines/ (impression-level test
+   against the same base, Holm within the baselines); and the thesis' comparison: the best three-modality fusion
+   against the best two-modality configuration, with the same two-level tests (a family of its own).
 2b. placebo: each modality's gain over its placebo: every configuration with llm or gnn against the same
    configuration with that modality replaced by `rand`, when the results hold it (Holm over those pairs).
 3. weights: mean modality weight per news category (and cold / warm news) for gate / attention runs, over seeds,
@@ -17,6 +17,7 @@ Tables (each states its test, level, alpha, n at each level and correction in it
    multi-modality run whatever its fusion, beside the planted weights and the card's learnable-ceiling attribution,
    with Spearman's rho across categories per modality.
 4. breakdown: AUC per news category and on cold / warm candidates per configuration.
+Beside them, `runs_table`: one row per run (--table runs, runs.csv), not part of report.md.
 """
 
 from __future__ import annotations
@@ -32,15 +33,16 @@ from newsbench.config import MODALITIES, NO_FUSION, PLACEBO, REAL_MODALITIES
 from newsbench.errors import InputError, warn
 from newsbench.options import ONLY_WITH, identity_fields
 from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
-from newsbench.report.groups import Group, load_groups, load_references
+from newsbench.report.groups import Group, Selection, load_groups, load_references
 from newsbench.report.tables import (CLUSTERS, CONTROL, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST,
-                                     TEST_NAMES, Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm)
+                                     TEST_NAMES, Cell, Report, Table, _fmt, _fmt_int, _fmt_p, _mean_std, _pm,
+                                     metric_names, plural)
 from newsbench.report.users import impression_users
 
 
 class _Builder:
     def __init__(self, groups, alpha, test, metric, card, n_resamples, seed, cluster="user", margin=MARGIN,
-                 users=None, users_note="", references=()):
+                 users=None, users_note="", references=(), metrics=METRICS, reference=None):
         if test not in stats.TESTS:
             raise InputError(f"unknown test {test!r}; choose from {', '.join(stats.TESTS)}")
         if cluster not in CLUSTERS:
@@ -53,6 +55,9 @@ class _Builder:
             raise InputError(str(err)) from None
         if not 0 < alpha < 1:
             raise InputError(f"alpha must be between 0 and 1: {alpha}")
+        # The metric columns of the fusion and ablation tables (--metrics); the tests are on `metric` whatever they are.
+        self.metrics = metric_names(metrics, "--metrics")
+        self.reference = reference
         self.groups, self.alpha, self.test = groups, alpha, test
         self.card, self.n_resamples, self.seed = card, n_resamples, seed
         self.references = list(references)
@@ -162,16 +167,16 @@ class _Builder:
         letters = [chr(ord("a") + i) for i in range(len(rows_g))]
         pairs = [(rows_g[i], rows_g[j]) for i in range(len(rows_g)) for j in range(i + 1, len(rows_g))]
         sig: dict[str, list[dict]] = {m: self.family(pairs, m, "fusion", ci=self.fusion_ci) if pairs else []
-                                      for m in METRICS}
-        header = ["Method"] + [stats.METRIC_LABELS[m] for m in METRICS] + [
+                                      for m in dict.fromkeys([*self.metrics, self.metric])}
+        header = ["Method"] + [stats.METRIC_LABELS[m] for m in self.metrics] + [
             "Fusion params", "Total params", "FLOPs/news", "s/epoch", "Seeds"]
         means = {m: [np.nanmean(g.values(("metrics", m))) if len(g.records) else math.nan for g in rows_g]
-                 for m in METRICS}
+                 for m in self.metrics}
         rows, recs = [], []
         for i, g in enumerate(rows_g):
             row = [Cell(f"({letters[i]}) {g.fusion}")]
             rec = {"method": g.fusion, "letter": letters[i], "label": g.label, "seeds": len(g.seeds)}
-            for m in METRICS:
+            for m in self.metrics:
                 vals = g.values(("metrics", m))
                 wins, disagree = [], False
                 for (ga, gb), e in zip(pairs, sig[m]):
@@ -207,7 +212,7 @@ class _Builder:
             recs.append(rec)
         notes = [f"Fusion of {'+'.join(mods)}; mean ± sample std over seeds; best mean in bold."]
         if pairs:
-            all_entries = [e for m in METRICS for e in sig[m]]
+            all_entries = [e for m in self.metrics for e in sig[m]]
             notes += [
                 f"Superscript letters: the row is significantly better than the lettered methods at impression "
                 f"level (Holm-adjusted p < {self.alpha}). {DAGGER}: for at least one pair with this row ahead, the "
@@ -225,29 +230,47 @@ class _Builder:
 
     # ---- table 2 ----
 
+    def ablation_base(self) -> tuple[Group, str]:
+        """The row every Δ and p of the ablation table is against, and how the notes name it: --reference (a
+        printed label, or a plain one that names a single row), by default `id` alone, else the first row."""
+        if self.reference is None:
+            base = next((g for g in self.groups if g.modalities == ("id",)), None)
+            if base is not None:
+                return base, "`id` alone"
+            return self.groups[0], f"{self.groups[0].label} (no `id`-only runs)"
+        hits = ([g for g in self.groups if g.label == self.reference]
+                or [g for g in self.groups if g.records[0]["label"] == self.reference])
+        present = ", ".join(g.label for g in self.groups)
+        if not hits:
+            raise InputError(f"--reference {self.reference}: no such configuration in the results; present: "
+                             f"{present}")
+        if len(hits) > 1:
+            raise InputError(f"--reference {self.reference}: names {len(hits)} configurations; choose one of "
+                             f"{', '.join(g.label for g in hits)}")
+        return hits[0], "`id` alone" if hits[0].label == "id" else f"`{hits[0].label}`"
+
     def ablation_table(self) -> Table:
-        base = next((g for g in self.groups if g.modalities == ("id",)), None)
-        base_note = "`id` alone"
-        if base is None:
-            base = self.groups[0]
-            base_note = f"{base.label} (no `id`-only runs)"
+        base, base_note = self.ablation_base()
         others = [g for g in self.groups if g is not base]
         m = self.metric
         entries = self.family([(g, base) for g in others], m, "ablation") if others else []
         ml = stats.METRIC_LABELS[m]
-        header = (["Configuration"] + [stats.METRIC_LABELS[x] for x in METRICS]
+        header = (["Configuration"] + [stats.METRIC_LABELS[x] for x in self.metrics]
                   + [f"Δ{ml} vs base (%)", f"95% CI Δ{ml} (impr.)", "p impr. (Holm)", "p seed (Holm)",
                      f"Verdict (±{self.margin:g})", "Seeds"])
-        means = {x: [np.nanmean(g.values(("metrics", x))) for g in self.groups] for x in METRICS}
-        base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in METRICS}
+        # the tested metric's relative change is a column whether or not its means are (--metrics)
+        shown = list(dict.fromkeys([*self.metrics, m]))
+        means = {x: [np.nanmean(g.values(("metrics", x))) for g in self.groups] for x in shown}
+        base_means = {x: float(np.nanmean(base.values(("metrics", x)))) for x in shown}
         rows, recs = [], []
         for gi, g in enumerate(self.groups):
             row = [Cell(g.label, mark=CONTROL if _is_control(g) else "")]
             rec = {"configuration": g.label, "seeds": len(g.seeds), "baseline": g is base, "control": _is_control(g)}
-            for x in METRICS:
+            for x in shown:
                 vals = g.values(("metrics", x))
                 finite = [v for v in means[x] if np.isfinite(v)]
-                row.append(Cell(_pm(vals), bold=bool(finite and means[x][gi] == max(finite))))
+                if x in self.metrics:
+                    row.append(Cell(_pm(vals), bold=bool(finite and means[x][gi] == max(finite))))
                 mu, sd = _mean_std(vals)
                 rel = (mu - base_means[x]) / base_means[x] * 100 if base_means[x] else math.nan
                 rec.update({f"{x}_mean": mu, f"{x}_std": sd, f"{x}_rel_change_pct": rel})
@@ -279,10 +302,10 @@ class _Builder:
         thesis = self.thesis_row(rows, recs)
         oracle = oracle_rows(self.card)
         for name, om in oracle:
-            rows.append([Cell(name)] + [Cell(_fmt(om.get(x))) for x in METRICS]
+            rows.append([Cell(name)] + [Cell(_fmt(om.get(x))) for x in self.metrics]
                         + [Cell("reference")] + [Cell("—")] * 4 + [Cell("—")])
             recs.append({"configuration": name, "seeds": None, "baseline": False,
-                         **{f"{x}_mean": om.get(x) for x in METRICS}})
+                         **{f"{x}_mean": om.get(x) for x in self.metrics}})
         ref_entries = self.reference_rows(base, rows, recs)
         resampled = "users" if self.clustered else "impressions"
         notes = [f"Baseline: {base_note}. Δ: relative change of the mean {ml} over seeds; CI: bootstrap 95% "
@@ -332,7 +355,7 @@ class _Builder:
             mu = met.get(m)
             rel = (mu - base_mean) / base_mean * 100 if mu is not None and base_mean else math.nan
             rows.append([Cell(ref.label)] + [Cell(_fmt(met.get(x) if met.get(x) is not None else math.nan))
-                                             for x in METRICS]
+                                             for x in self.metrics]
                         + [Cell(f"{rel:+.2f}" if np.isfinite(rel) else "n/a"),
                            Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
                                 else "n/a"),
@@ -340,7 +363,7 @@ class _Builder:
                            Cell("—"), Cell(e["verdict"]), Cell("—")])
             recs.append({"configuration": ref.label, "seeds": None, "baseline": False, "reference": "data baseline",
                          "baseline_id": ref.record["baseline_id"],
-                         **{f"{x}_mean": met.get(x) for x in METRICS}, f"{m}_rel_change_pct": rel,
+                         **{f"{x}_mean": met.get(x) for x in self.metrics}, f"{m}_rel_change_pct": rel,
                          "diff_impression": imp["diff"], "ci_low": imp["ci_low"], "ci_high": imp["ci_high"],
                          "dz_impression": imp["dz"], "n_impressions": imp["n"], "n_users": imp["clusters"],
                          "p_impression": e["impression_p"], "p_impression_holm": e["impression_p_holm"],
@@ -375,7 +398,7 @@ class _Builder:
         mu3, mu2 = (float(np.nanmean(g.values(("metrics", m)))) for g in pair)
         rel = (mu3 - mu2) / mu2 * 100 if mu2 else math.nan
         label = f"thesis: {three.label} vs {two.label}"
-        rows.append([Cell(label)] + [Cell("—") for _ in METRICS]
+        rows.append([Cell(label)] + [Cell("—") for _ in self.metrics]
                     + [Cell(f"{rel:+.2f}" if np.isfinite(rel) else "n/a"),
                        Cell(f"[{imp['ci_low']:+.4f}, {imp['ci_high']:+.4f}]" if np.isfinite(imp["ci_low"])
                             else "n/a"),
@@ -692,7 +715,7 @@ class _Builder:
             f"{_fmt_int(n_dev) if n_dev is not None else 'n/a'} dev impressions, "
             f"{_fmt_int(info['n_train_impressions']) if info['n_train_impressions'] is not None else 'n/a'} train "
             f"impressions, {_fmt_int(info['n_news']) if info['n_news'] is not None else 'n/a'} news. "
-            f"{len(self.groups)} configurations, {len(records)} runs, seeds {', '.join(map(str, seeds))} "
+            f"{plural(len(self.groups), 'configuration')}, {plural(len(records), 'run')}, seeds {', '.join(map(str, seeds))} "
             f"({'/'.join(map(str, per_group))} per configuration); epochs {info['epochs']}; device {info['device']}; "
             f"newsbench {info['newsbench']}, torch {info['torch']}, numpy {info['numpy']}. "
             f"Metrics follow MIND's official per-impression definitions, averaged over dev impressions. "
@@ -782,24 +805,28 @@ def _spearman(x, y) -> float:
 
 def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", metric: str = "auc",
                  card: dict | None = None, dataset: str | None = None, n_resamples: int = 10_000,
-                 seed: int = 0, cluster: str = "user", margin: float = MARGIN, cache_dir=None) -> Report:
+                 seed: int = 0, cluster: str = "user", margin: float = MARGIN, cache_dir=None,
+                 selection: Selection | None = None, metrics=METRICS, reference: str | None = None) -> Report:
     """Every table and every number of the report of one results folder (no printing, no writing).
 
     `cluster`: "user" clusters the impression-level tests by user (the user of each dev impression comes from the
     run records or the dataset, see `newsbench.report.users`; when it cannot be found a warning says so and the
     report states that its impression level is not clustered); "none" treats impressions as independent.
     `margin`: the equivalence margin of the TOST verdicts, in metric units.
+    `selection`: which records (dataset fingerprint, configurations, seeds; `dataset` is its fingerprint);
+    `metrics`: the metric columns of the fusion and ablation tables; `reference`: the ablation table's base row
+    (a configuration label; default `id` alone).
     """
     if cluster not in CLUSTERS:
         raise InputError(f"unknown --cluster {cluster!r}; choose from {', '.join(CLUSTERS)}")
-    groups, records = load_groups(results_dir, dataset)
+    groups, records = load_groups(results_dir, dataset, selection)
     users, users_note = (impression_users(groups, records, cache_dir) if cluster == "user"
                          else (None, "--cluster none"))
     if cluster == "user" and users is None:
         warn(f"impression-level tests are not clustered by user: {users_note}")
     references = load_references(results_dir, records[0]["dataset"]["fingerprint"])
     b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note,
-                 references)
+                 references, metrics, reference)
     protocol, info = b.protocol(records)
     tables = [t for t in (b.fusion_table(), b.ablation_table(), b.placebo_table()) if t is not None]
     weights, bars = b.weights_table()
@@ -829,7 +856,40 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
         "attribution": attribution_summary or None,
         "baselines": [r.record for r in references] or None,
     }
-    return Report(protocol, tables, _clean(data), bars)
+    return Report(protocol, tables, _clean(data), bars, runs_table(groups))
+
+
+def runs_table(groups: list[Group]) -> Table:
+    """One row per run record (`--table runs`, runs.csv): run id, configuration as the report labels it, the
+    configuration fields that vary between the runs (by their option names), seed, the four metrics and the
+    timings. Its records are `newsbench.store.records_frame`'s rows, limited to these runs."""
+    from newsbench import store
+    from newsbench.report.groups import option_name
+
+    records = [r for g in groups for r in g.records]
+    label = {r["run_id"]: g.label for g in groups for r in g.records}
+    frame = store.records_frame(records)
+    varying = store.varying_fields(records)
+    recs = []
+    for r in frame.to_dict("records"):
+        rec = {"run_id": r["run_id"], "configuration": label[r["run_id"]]}
+        rec.update({option_name(f): r[f] for f in varying})
+        rec.update({"seed": r["seed"], **{m: r.get(m) for m in METRICS},
+                    **{k: r.get(k) for k in ("seconds_per_epoch", "eval_seconds", "samples_per_second",
+                                             "peak_rss_mb", "params_total")}})
+        recs.append(rec)
+    header = list(recs[0]) if recs else ["run_id"]
+    rows = [[Cell(_runs_cell(v)) for v in rec.values()] for rec in recs]
+    header = [stats.METRIC_LABELS.get(h, h) for h in header]
+    notes = ["One row per run record; the configuration fields that differ between these runs by their option "
+             "names; metrics on the dev impressions; seconds per training epoch, evaluation seconds."]
+    return Table("runs", "Runs", header, rows, notes, recs)
+
+
+def _runs_cell(v) -> str:
+    if isinstance(v, float):
+        return _fmt(v) if abs(v) < 10 or not math.isfinite(v) else f"{v:,.1f}"
+    return "" if v is None else str(v)
 
 
 def _group_summary(g: Group) -> dict:

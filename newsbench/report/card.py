@@ -149,9 +149,50 @@ def oracle_metrics(card: dict | None) -> dict[str, float]:
 
 def read_card(path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"--card {path}: is a folder; give its dataset_card.json (or -d {path} for a data "
+                         f"folder)")
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError("dataset card not found", file=path) from None
+    except OSError as err:
+        raise InputError(f"unreadable dataset card: {err.strerror or err}", file=path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a JSON dataset card: {err}", file=path) from None
+
+
+def folder_fingerprint(folder) -> str | None:
+    """The dataset fingerprint of a MIND folder, as `load_dataset` computes it (file hashes reused from the cache's
+    memo); None when `folder` is not a data folder."""
+    from newsbench import paths
+    from newsbench.data import arrays, mind
+
+    try:
+        files = mind.input_files(Path(folder))
+        hashes, fresh = arrays.file_hashes(files, paths.cache_dir())
+    except (InputError, OSError):
+        return None
+    arrays.remember_hashes(paths.cache_dir(), fresh)
+    return mind.dataset_fingerprint(hashes)
+
+
+def find_card(fingerprint: str, cache_dir=None) -> dict | None:
+    """The dataset card of the data with this fingerprint, found where `ablate` gets it (`Dataset.card`): the
+    dataset cache's entry for the fingerprint (written when the data was first read, by any command), else a
+    generated dataset in the cache's synth/ folder (the demo data). None when neither holds it: a dataset without
+    a card (MIND), or a cache that never saw the data (then -d DATA or --card PATH gives it)."""
+    from newsbench import paths
+
+    root = paths.cache_dir(cache_dir)
+    for meta in sorted((root / "datasets" / fingerprint).glob("*.json")):
+        try:
+            entry = json.loads(meta.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint and "card" in entry:
+            return entry["card"] if isinstance(entry["card"], dict) else None
+    for card in sorted((root / "synth").glob("*/dataset_card.json")):
+        if folder_fingerprint(card.parent) == fingerprint:
+            return read_card(card)
+    return None

@@ -1,10 +1,12 @@
 """Loading a results folder into groups: runs that differ only by seed form one `Group` (the record's `group` key).
 
-Runs from datasets with different fingerprints are never paired: `load_groups` refuses, or `dataset=` picks one.
+Runs from datasets with different fingerprints are never paired: `load_groups` refuses, or a `Selection` picks one
+(and, if asked, some configurations and seeds). Groups that share a label are labelled by the options that differ.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import numpy as np
 from newsbench import stats, store
 from newsbench.config import FUSIONS, MODALITIES, NO_FUSION
 from newsbench.errors import InputError
+from newsbench.options import RUN_OPTIONS, SPECS, identity_fields
 
 
 @dataclass
@@ -54,37 +57,63 @@ class Group:
         return (len(mods), mods, fus, self.label)
 
 
-def load_groups(results_dir, dataset: str | None = None) -> tuple[list[Group], list[dict]]:
-    """Complete records of one dataset grouped by configuration; refuses to mix dataset fingerprints."""
+@dataclass(frozen=True)
+class Selection:
+    """Which records of a results folder a report covers (all by default).
+
+    fingerprint: a dataset fingerprint or its prefix, or a dataset name; configs: configuration labels as the
+    report prints them (`id+llm/gate`, or `id [epochs=2]` for one of several `id` rows); seeds: seeds to keep.
+    """
+
+    fingerprint: str | None = None
+    configs: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    flag: str = ""                     # how messages name the option that set `fingerprint`
+
+
+def load_groups(results_dir, dataset: str | None = None,
+                selection: Selection | None = None) -> tuple[list[Group], list[dict]]:
+    """Complete records of one dataset grouped by configuration; refuses to mix dataset fingerprints.
+
+    `dataset` (kept for callers of the former signature) is `selection.fingerprint`."""
     results_dir = Path(results_dir)
+    sel = selection or Selection()
+    if dataset and not sel.fingerprint:
+        sel = Selection(dataset, sel.configs, sel.seeds, sel.flag)
     records = store.load_records(results_dir)
     if not records:
         raise InputError(f"no run records in {results_dir}")
-    if dataset:
-        chosen = [r for r in records if r["dataset"]["fingerprint"].startswith(dataset)
-                  or r["dataset"].get("name") == dataset]
+    if sel.fingerprint:
+        chosen = [r for r in records if r["dataset"]["fingerprint"].startswith(sel.fingerprint)
+                  or r["dataset"].get("name") == sel.fingerprint]
         if not chosen:
-            raise InputError(f"no run records of dataset {dataset!r}; present: {_datasets_summary(records)}",
-                             file=results_dir)
+            raise InputError(f"{sel.flag or '--fingerprint ' + sel.fingerprint}: no run records of this dataset in "
+                             f"{results_dir}; present: {_datasets_summary(records)}")
         records = chosen
     fingerprints = {r["dataset"]["fingerprint"] for r in records}
     if len(fingerprints) > 1:
         raise InputError(
             f"refusing to pair runs on different datasets (fingerprints differ): {_datasets_summary(records)}; "
-            f"choose one with --dataset FINGERPRINT or NAME", file=results_dir)
+            f"choose one with -d DATA or --fingerprint FINGERPRINT", file=results_dir)
+    if sel.seeds:
+        present = sorted({r["config"]["seed"] for r in records})
+        missing = [s for s in sel.seeds if s not in present]
+        if missing:
+            raise InputError(f"--seeds: no run of seed {', '.join(map(str, missing))} in {results_dir}; seeds "
+                             f"present: {', '.join(map(str, present))}")
+        records = [r for r in records if r["config"]["seed"] in sel.seeds]
     by_key: dict[str, list[dict]] = {}
     for r in records:
         by_key.setdefault(r["group"], []).append(r)
-    label_count: dict[str, int] = {}
-    for recs in by_key.values():
-        label_count[recs[0]["label"]] = label_count.get(recs[0]["label"], 0) + 1
+    labels = group_labels({key: recs[0] for key, recs in by_key.items()})
+    if sel.configs:
+        keep = select_configs(sel.configs, labels, {key: recs[0]["label"] for key, recs in by_key.items()})
+        by_key = {key: recs for key, recs in by_key.items() if key in keep}
+        records = [r for recs in by_key.values() for r in recs]
     groups = []
     for key, recs in by_key.items():
         recs = sorted(recs, key=lambda r: r["config"]["seed"])
-        label = recs[0]["label"]
-        if label_count[label] > 1:
-            # Two configurations with the same modalities and fusion but other hyper-parameters: keep them apart.
-            label = f"{label} [{key[:6]}]"
+        label = labels[key]
         runs = {}
         for r in recs:
             npz = store.record_paths(results_dir, r["run_id"])[1]
@@ -93,7 +122,60 @@ def load_groups(results_dir, dataset: str | None = None) -> tuple[list[Group], l
             runs[r["config"]["seed"]] = _checked_arrays(
                 lambda: store.load_arrays(results_dir, r["run_id"]), npz, "per-impression array file", "array file")
         groups.append(Group(key, label, recs, stats.RunGroup(label, runs)))
+    records = sorted(records, key=lambda r: (r["label"], r["config"]["seed"], r["run_id"]))
     return sorted(groups, key=Group.sort_key), records
+
+
+def group_labels(first: dict[str, dict]) -> dict[str, str]:
+    """Group key -> the label the report prints. Configurations that share a label (same modalities and fusion,
+    other settings) are told apart by the options that differ, as the command line spells them:
+    `id [epochs=1]`, `id [epochs=2]`; by the group key's first digits only when no recorded option differs."""
+    by_label: dict[str, list[str]] = {}
+    for key, rec in first.items():
+        by_label.setdefault(rec["label"], []).append(key)
+    out = {}
+    for label, keys in by_label.items():
+        if len(keys) == 1:
+            out[keys[0]] = label
+            continue
+        fields = {k: identity_fields(first[k]["config"]) for k in keys}
+        names = sorted({f for d in fields.values() for f in d} - {"seed"}, key=_option_order)
+        differ = [f for f in names if len({json.dumps(d.get(f), sort_keys=True) for d in fields.values()}) > 1]
+        for k in keys:
+            parts = [f"{option_name(f)}={_option_value(fields[k].get(f))}" for f in differ]
+            out[k] = f"{label} [{', '.join(parts)}]" if parts else f"{label} [{k[:6]}]"
+        if len(set(out[k] for k in keys)) < len(keys):      # two settings that print alike: keep them apart
+            for k in keys:
+                out[k] = f"{out[k][:-1]}, {k[:6]}]"
+    return out
+
+
+def option_name(field: str) -> str:
+    """The option's flag without dashes (`graph_mode` for the field `graph`), or the field's name."""
+    spec = SPECS.get(field)
+    return spec.flag.lstrip("-") if spec else field
+
+
+def _option_order(field: str) -> tuple[int, str]:
+    order = [s.field for s in RUN_OPTIONS]
+    return (order.index(field) if field in order else len(order), field)
+
+
+def _option_value(v) -> str:
+    return "default" if v is None else str(v)
+
+
+def select_configs(wanted: tuple[str, ...], labels: dict[str, str], base: dict[str, str]) -> set[str]:
+    """Group keys named by `wanted`: a printed label (`id [epochs=2]`) picks one group, a plain label (`id`) every
+    group of that label. InputError naming what the folder holds otherwise."""
+    keep = set()
+    for name in wanted:
+        hit = {k for k, lab in labels.items() if lab == name} or {k for k, lab in base.items() if lab == name}
+        if not hit:
+            present = sorted(set(labels.values()), key=lambda s: (s.count("+"), s))
+            raise InputError(f"--configs: no configuration {name!r} in the results; present: {', '.join(present)}")
+        keep |= hit
+    return keep
 
 
 def _datasets_summary(records: list[dict]) -> str:

@@ -79,9 +79,34 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
 
 
+def plural(n: int, word: str) -> str:
+    """'1 run', '2 runs' (the report's own: it imports nothing from the command line)."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def metric_names(names, flag: str = "--metrics") -> tuple[str, ...]:
+    """Canonical metric names (`ndcg10` -> `ndcg@10`) in the order given, each once; InputError naming `flag`."""
+    from newsbench import stats
+    from newsbench.errors import InputError
+
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    out = []
+    for n in names:
+        try:
+            out.append(stats.metric_name(n))
+        except ValueError:
+            raise InputError(f"{flag} {n!r}: unknown metric; choose from {', '.join(METRICS)} (aliases ndcg5, "
+                             f"ndcg10)") from None
+    if not out:
+        raise InputError(f"{flag}: name at least one metric: {', '.join(METRICS)}")
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass
 class Report:
     protocol: str
     tables: list[Table]
     data: dict
     bars: list[dict] = field(default_factory=list)     # for the terminal bars of modality weights
+    runs: Table | None = None                          # one row per run (--table runs, runs.csv); not in report.md
