@@ -1,3 +1,3 @@
-from newsbench.cli import main
+from newsbench.cli import run
 
-main()
+run()

@@ -40,6 +40,8 @@ for argv in json.loads(sys.stdin.read()):
             se.write(traceback.format_exc())
     out.append({"rc": rc, "stdout": so.getvalue(), "stderr": se.getvalue()})
 print(json.dumps(out))
+from newsbench.cli import end_process
+end_process(0)          # as the newsbench script ends: no native destructor can abort this process's exit
 """
 
 

@@ -138,6 +138,8 @@ res = grid.run_grid(configs, ds, results, executor=ex)
 print(json.dumps({"alive_nodes": len([n for n in ray.nodes() if n["Alive"]]), "worker_sees_results": seen,
                   "task_on_head": node == head_node, "ran": len(res.ran)}))
 ray.shutdown()
+from newsbench.cli import end_process
+end_process(0)          # as the newsbench script ends: no native destructor can abort this process's exit
 """
 
 

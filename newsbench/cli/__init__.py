@@ -6,7 +6,10 @@ Errors a user can cause reach `main` as InputError and end as one line on stderr
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import threading
 
 import typer
 
@@ -91,6 +94,43 @@ def main() -> None:
                    f"--batch-size, --negatives, --history-len or the widths (--dim, --id-dim, --graph-dim)")
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def run() -> None:
+    """The process entry point (the `newsbench` script and `python -m newsbench`): `main`, then a hard exit.
+
+    Why: pyarrow (26) keeps its thread pools alive to the end, and about one process exit in a hundred then aborts in
+    its C++ static destructors ("terminate called without an active exception", status 134) after the command has
+    done all its work: a finished command reported as a crash, and a CI that flakes. `end_process` does Python's own
+    exit work and skips those destructors. `main` itself still raises SystemExit, for in-process callers and tests.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    end_process(code)
+
+
+def end_process(code) -> None:
+    """Exit with `code` as `sys.exit` would (None is 0; a message is printed and is 1), after the work of a normal
+    exit: other non-daemon threads joined, atexit handlers run (Ray, multiprocessing, temporary folders), output
+    flushed; then os._exit, so no native library's static destructor runs."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass              # the reader left (`| head`) or the stream is closed: nothing more to show anyone
+    os._exit(code)
 
 
 # Options of one command typed into another: name the right one instead of Click's nearest spelling.
