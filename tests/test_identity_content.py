@@ -78,7 +78,8 @@ def train(cli):
 
 
 # ------------------------------------------------------------------------------------------------ the issue's case
-def test_editing_a_vector_file_is_a_new_run_and_the_rerun_says_why(train, tiny_dir, news_ids, tmp_path, monkeypatch):
+def test_editing_a_vector_file_is_a_new_run_and_the_rerun_says_why(train, cli, tiny_dir, news_ids, tmp_path,
+                                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)                       # `-e file:emb.npy` relative, as the issue typed it
     emb = write_vectors(tmp_path, news_ids, seed=0)
     first = train(tiny_dir, tmp_path / "r")
@@ -102,6 +103,11 @@ def test_editing_a_vector_file_is_a_new_run_and_the_rerun_says_why(train, tiny_d
     # the new bytes are now recorded: a third run is done, and says nothing about a change
     third = train(tiny_dir, tmp_path / "r")
     assert third.exit_code == 0 and "already done" in third.output and "changed since" not in third.output
+    # the report tells the two contents apart by the file that differs and its digest, not by group hashes
+    report = cli("report", "-r", tmp_path / "r", "-d", tiny_dir, "--markdown")
+    assert report.exit_code == 0, report.output
+    assert f"llm [emb.npy {old_sha[:8]}]" in report.stdout and f"llm [emb.npy {new_sha[:8]}]" in report.stdout
+    assert "emb.npy.ids" not in report.stdout          # the ids file did not change, so it names no row
 
 
 def test_a_record_stores_each_input_with_its_absolute_path_size_and_digest(train, tiny_dir, news_ids, tmp_path,

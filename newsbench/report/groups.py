@@ -17,6 +17,7 @@ import numpy as np
 from newsbench import stats, store
 from newsbench.config import FUSIONS, MODALITIES, NO_FUSION
 from newsbench.errors import InputError
+from newsbench.inputs import content_identity
 from newsbench.options import RUN_OPTIONS, SPECS, identity_fields
 
 
@@ -129,7 +130,8 @@ def load_groups(results_dir, dataset: str | None = None,
 def group_labels(first: dict[str, dict]) -> dict[str, str]:
     """Group key -> the label the report prints. Configurations that share a label (same modalities and fusion,
     other settings) are told apart by the options that differ, as the command line spells them:
-    `id [epochs=1]`, `id [epochs=2]`; by the group key's first digits only when no recorded option differs."""
+    `id [epochs=1]`, `id [epochs=2]`, or by the input whose bytes differ (`llm [emb.npy 1738f7cd]`); by the group
+    key's first digits only when nothing recorded differs."""
     by_label: dict[str, list[str]] = {}
     for key, rec in first.items():
         by_label.setdefault(rec["label"], []).append(key)
@@ -138,16 +140,28 @@ def group_labels(first: dict[str, dict]) -> dict[str, str]:
         if len(keys) == 1:
             out[keys[0]] = label
             continue
-        fields = {k: identity_fields(first[k]["config"]) for k in keys}
+        # By content: two runs of one `file:` path that read other bytes differ by their inputs (newsbench.inputs)
+        fields = {k: content_identity(identity_fields(first[k]["config"]), first[k].get("inputs") or {})
+                  for k in keys}
         names = sorted({f for d in fields.values() for f in d} - {"seed"}, key=_option_order)
         differ = [f for f in names if len({json.dumps(d.get(f), sort_keys=True) for d in fields.values()}) > 1]
+        ins = {k: first[k].get("inputs") or {} for k in keys}
+        roles = sorted(r for r in {r for d in ins.values() for r in d}
+                       if len({(d.get(r) or {}).get("sha256") for d in ins.values()}) > 1)
         for k in keys:
-            parts = [f"{option_name(f)}={_option_value(fields[k].get(f))}" for f in differ]
+            parts = [_inputs_text({r: ins[k][r] for r in roles if r in ins[k]}) if f == "inputs"
+                     else f"{option_name(f)}={_option_value(fields[k].get(f))}" for f in differ]
             out[k] = f"{label} [{', '.join(parts)}]" if parts else f"{label} [{k[:6]}]"
         if len(set(out[k] for k in keys)) < len(keys):      # two settings that print alike: keep them apart
             for k in keys:
                 out[k] = f"{out[k][:-1]}, {k[:6]}]"
     return out
+
+
+def _inputs_text(inputs: dict[str, dict]) -> str:
+    """`emb.npy 1738f7cd`: each input (of those that differ) by its file name and the head of its sha256, as the
+    baselines' labels name it."""
+    return ", ".join(f"{Path(d['path']).name} {d['sha256'][:8]}" for _, d in sorted(inputs.items())) or "no inputs"
 
 
 def option_name(field: str) -> str:
