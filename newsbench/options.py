@@ -11,6 +11,7 @@ run record stores.
 from __future__ import annotations
 
 import math
+import numbers
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,11 @@ class Spec:
                 raise InputError(f"{flag} {value!r}: choose one of {', '.join(self.choices)}")
             return v
         if self.kind in (int, float):
-            ok = isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value))
+            # a bool is no number here, and an integer option takes no fraction (RunConfig(epochs=2.5) from Python;
+            # the command line converts before this check)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            if self.kind is int and ok and value != int(value):
+                ok = False
             if not ok or not (self.lo <= value <= self.hi):
                 raise InputError(f"{flag} {value}: must be {'an integer' if self.kind is int else 'a number'} "
                                  f"in {self.range_text()}")
