@@ -11,7 +11,7 @@ import sys
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, baselines, data, embed, report, train
+from newsbench.cli import ablate, baselines, data, embed, params, report, train
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.add_typer(embed.app, name="embed")
 train.register(app)
 ablate.register(app)
 baselines.register(app)
+params.register(app)
 report.register(app)
 
 
@@ -106,6 +107,12 @@ _OTHER_COMMAND_NAMES = {
     ("train", "--seeds"): "train makes one run: --seed (e.g. --seed 0)",
     ("train", "--n-seeds"): "train makes one run: --seed (e.g. --seed 0)",
     ("train", "--dry-run"): "`newsbench ablate --subsets ... --seeds ... --dry-run` shows whether a run is done",
+    # Former spellings, refused rather than kept as second names (one vocabulary, issue 28): each names train's.
+    ("params", "--gnn-dim"): "the gnn width is --graph-dim, as in train (e.g. --graph-dim 128)",
+    ("graph", "--dim"): "embed graph takes --graph-dim (--dim is train's projection width)",
+    ("graph", "--layers"): "embed graph takes --graph-layers, as train does",
+    ("graph", "--epochs"): "embed graph takes --graph-epochs (--epochs is train's)",
+    ("graph", "--seed"): "embed graph takes --graph-seed (--seed is a run's seed in train)",
 }
 
 
