@@ -181,20 +181,24 @@ def ablate(
         else:
             console.print(f"ablate: {'the' if len(configs) == 1 else 'all'} {plural(len(configs), 'run')} already "
                           f"recorded in {store.runs_dir(results)}")
+        # Baselines and report are inside the Ctrl-C path too: a stop there says so like a stop in training.
+        grid.trace("baselines-start")
+        _baselines(results, dataset, base, configs, cache_dir, console)
+        if report:
+            grid.trace("report-start")
+            with clock("report"):
+                _report(results, dataset, out, console, alpha, test)
     except KeyboardInterrupt as stop:
         done = _tidy_after_stop(configs, results, dataset, done)
-        console.print(f"interrupted: {done} of {len(configs)} runs done; rerun the same command to resume")
+        console.print(f"interrupted: {done} of {plural(len(configs), 'run')} done; rerun the same command to resume")
         raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
     except grid.ClusterLost as lost:
         done = _tidy_after_stop(configs, results, dataset, done)
-        _exit_after_lost_cluster(f"{lost}; {done} of {len(configs)} runs done; rerun the same command to resume")
+        _exit_after_lost_cluster(f"{lost}; {done} of {plural(len(configs), 'run')} done; rerun the same command to "
+                                 f"resume")
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
-    _baselines(results, dataset, base, configs, cache_dir, console)
-    if report:
-        with clock("report"):
-            _report(results, dataset, out, console, alpha, test)
     console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
 
 
@@ -229,7 +233,8 @@ def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, cons
     features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
     for record, arrays in bl.compute_baselines(dataset, features, info, names):
         bl.save_baseline(results, record, arrays)
-    console.print(f"ablate: {len(names)} data-derived baselines recorded in {Path(results) / bl.BASELINES_DIR}")
+    console.print(f"ablate: {plural(len(names), 'data-derived baseline')} recorded in "
+                  f"{Path(results) / bl.BASELINES_DIR}")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -333,8 +338,8 @@ def _print_plan(out: Console, configs, dataset, results: Path) -> None:
         counts[status] += 1
         table.add_row(str(i), cfg.label, str(cfg.seed), rid, f"[{style[status]}]{status}[/]")
     out.print(table)
-    out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, {counts['locked']} locked "
-              f"(being trained by another process)")
+    out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, "
+              f"{counts['locked']} locked (being trained by another process)")
 
 
 def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str) -> None:

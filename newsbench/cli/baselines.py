@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt, plural
 from newsbench.cli.options import check_writable_dir, device_option, make_config, run_option
 
 HELP = """Score the dev split with the data-derived baselines, no training: popularity, recent popularity, and \
@@ -78,7 +78,8 @@ def baselines(
     out.print(baselines_table(records, title=f"baselines on {dataset.name} ({dataset.fingerprint[:12]}), "
                                              f"dev split"))
     if results is not None:
-        Console(stderr=True).print(f"baselines: {len(records)} recorded in {Path(results) / bl.BASELINES_DIR}")
+        Console(stderr=True).print(f"baselines: {plural(len(records), 'baseline')} recorded in "
+                                   f"{Path(results) / bl.BASELINES_DIR}")
 
 
 def _fmt(x) -> str:

@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt, plural
 from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
 
@@ -301,11 +301,11 @@ def validate(
         warn(f"{folder}: ignored (not a split name); splits are train/ and dev/ (or MINDsmall_train/, "
              f"MINDsmall_dev/): rename it to use it")
     users = _distinct_users(ds)
-    parts = [f"{len(ds.news):,} news", f"{users:,} users"]
+    parts = [f"{len(ds.news):,} news", plural(users, "user")]
     for split in ("train", "dev"):
         b = getattr(ds, split)
         if b is not None:
-            parts.append(f"{split} {len(b):,} impressions / {len(b.cand):,} candidates")
+            parts.append(f"{split} {plural(len(b), 'impression')} / {plural(len(b.cand), 'candidate')}")
     print(f"ok: {path}: " + ", ".join(parts))
 
 
