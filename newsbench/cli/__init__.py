@@ -24,7 +24,7 @@ app = typer.Typer(
         "grid with 3 seeds, and prints the report.\n\n"
         "Examples:\n\n"
         "  newsbench ablate --dry-run\n\n"
-        "  newsbench data info ../MIND\n\n"
+        "  newsbench data info -d ../MIND\n\n"
         "  newsbench train --modalities id+llm --fusion gate --text-encoder hash --epochs 1\n\n"
         "  newsbench params --markdown\n\n"
         "  newsbench report --results results --latex"
