@@ -3,6 +3,9 @@
 `newsbench train`, `ablate`, `embed` and `params` build their Typer options from `RUN_OPTIONS` (see
 `newsbench.cli.options`), so one option has one spelling, one range and one help text everywhere, and every value
 is checked (range, NaN, choice) while the command line is parsed: before any data, feature or training work.
+`RunConfig` checks its fields with the same rows (`Spec.check`), so Python refuses what the command line refuses,
+with the same message. The choices of a few fields are `newsbench.config`'s constants; config imports this module
+only inside functions, so the import below makes no cycle.
 
 The same table writes the one `newsbench train ...` command that reproduces a run (`train_command`), which every
 run record stores.
@@ -16,13 +19,14 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsbench.config import FROZEN_INITS, FUSION_INITS, GRAPH_EPOCHS, LR_DECAYS
 from newsbench.errors import InputError
 
 SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
 DEFAULT_HASH_DIM = 384        # `hash` is `hash:384` (newsbench.features.text.DEFAULT_HASH_DIM; a test keeps them equal)
 TEXT_FIELDS = ("title", "title+abstract")
 GRAPH_MODES = ("clicks", "entities", "both")
-GRAPH_MODELS = ("inductive", "lightgcn")
+GRAPH_MODELS = tuple(GRAPH_EPOCHS)
 ENTITY_VECTORS = ("data", "random")
 
 
@@ -94,7 +98,7 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("id_dropout", ("--id-dropout",), float, "Share of train slots given the 'unknown' ID row.", 0.0, 0.95,
          panel=TRAINING),
     Spec("frozen_init", ("--frozen-init",), str, "Init of the llm, gnn and rand projections.",
-         choices=("default", "zero"), panel=MODEL),
+         choices=FROZEN_INITS, panel=MODEL),
     Spec("frozen_lr", ("--frozen-lr",), float, "LR multiplier of the llm, gnn and rand projections.", 1e-4, 100.0,
          panel=TRAINING),
     Spec("dense_lr", ("--dense-lr",), float, "LR multiplier of all but the ID table.", 1e-4, 100.0,
@@ -102,10 +106,9 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("news_dropout", ("--news-dropout",), float, "Dropout on the news vectors in training.", 0.0, 0.95,
          panel=TRAINING),
     Spec("warmup", ("--warmup",), float, "Share of the steps of linear LR warm-up.", 0.0, 0.95, panel=TRAINING),
-    Spec("lr_decay", ("--lr-decay",), str, "LR decay after the warm-up, to ~0.", choices=("none", "linear", "cosine"),
-         panel=TRAINING),
+    Spec("lr_decay", ("--lr-decay",), str, "LR decay after the warm-up, to ~0.", choices=LR_DECAYS, panel=TRAINING),
     Spec("fusion_init", ("--fusion-init",), str, "Fusion init (mean: the projections' mean).",
-         choices=("default", "mean"), panel=MODEL),
+         choices=FUSION_INITS, panel=MODEL),
     Spec("text_encoder", ("--text-encoder", "-e"), str,
          "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH.", panel=FEATURES),
     Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS,
