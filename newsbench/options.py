@@ -144,7 +144,7 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 1, 1_000_000),
     Spec("llm_dim", ("--llm-dim",), int, "llm features' width (default: --text-encoder's).", 1, 16384,
          panel=FEATURES),
-    Spec("n_news", ("--n-news",), int, "News seen in train (ID rows: this + 1).", 1, 1_000_000, panel="Data"),
+    Spec("n_news", ("--n-news",), int, "News seen in train (ID rows: this + 1).", 1, 1_000_000),
     Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (256 CPU, 1024 CUDA).", 1, 65536,
          panel=EXECUTION),
     Spec("graph_batch_size", ("--batch-size",), int, "Edges per BPR step (a third of them).", 1024, 1 << 24,

@@ -308,3 +308,12 @@ def test_a_stop_in_the_report_phase_says_interrupted(tiny_dir, trained, sig, cod
     assert status == code, err[-3000:]
     assert "interrupted: 2 of 2 runs done; rerun the same command to resume" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.minilm
+def test_minilm_width_is_the_models_own():
+    # params counts `minilm` at MINILM_DIM without loading the model; st:FOLDER loads it and asks: the same width
+    from newsbench.features.text import minilm_path
+    from newsbench.params import MINILM_DIM, text_width
+
+    assert text_width(f"st:{minilm_path()}") == MINILM_DIM == text_width("minilm")
