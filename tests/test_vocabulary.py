@@ -99,9 +99,13 @@ def test_params_reads_the_width_of_a_vector_file(tmp_path):
     assert markdown_rows(res.stdout)["llm"][1] == lin(7, D)
 
 
-def test_params_refuses_data_and_n_news_together(tiny_dir, monkeypatch, capsys):
+def test_params_refuses_data_and_n_news_together_or_data_without_train(tiny_dir, monkeypatch, capsys):
     code, _, err = run_main(["params", "-d", str(tiny_dir), "--n-news", "5"], monkeypatch, capsys)
     assert code == 2 and err == "newsbench: error: -d and --n-news both set the ID rows; give one\n"
+    dev_only = tiny_dir / "dev"
+    code, _, err = run_main(["params", "-d", str(dev_only)], monkeypatch, capsys)
+    assert code == 2 and err == (f"newsbench: error: -d {dev_only}: no train split with impressions, so no news "
+                                 f"seen in train to count\n")
 
 
 @pytest.mark.parametrize("args, right", [

@@ -88,11 +88,12 @@ def _id_rows(data: Optional[Path], cache_dir, unknown_news: str, n_news: Optiona
         return n_news + 1, f"--n-news {n_news:,}"
     if data is None:
         return default_rows, MIND_SMALL
-    from newsbench.cli.common import load_data, require_splits
+    from newsbench.cli.common import load_data
     from newsbench.train import id_rows
 
     dataset = load_data(data, cache_dir, unknown_news)
-    require_splits(dataset, data)            # no train split, no ID rows to count
+    if dataset.train is None or len(dataset.train) == 0:      # only train matters: its news get the ID rows
+        raise InputError(f"-d {data}: no train split with impressions, so no news seen in train to count")
     n_rows = id_rows(dataset)[1]
     return n_rows, f"{dataset.name}'s {n_rows - 1:,} news seen in train"
 
