@@ -21,13 +21,15 @@ app = typer.Typer(
         "adaptive-attention fusion) with seeded runs, measured parameter counts and timings, and paired "
         "significance tests.\n\n"
         "Start with `newsbench ablate`: it generates the embedded demo dataset, runs the seed paper's ablation "
-        "grid with 3 seeds, and prints the report.\n\n"
-        "Examples:\n\n"
-        "  newsbench ablate --dry-run\n\n"
-        "  newsbench data info -d ../MIND\n\n"
-        "  newsbench train --modalities id+llm --fusion gate --text-encoder hash --epochs 1\n\n"
-        "  newsbench params --markdown\n\n"
-        "  newsbench report --results results --latex"
+        "grid with 3 seeds, and prints the report."
+    ),
+    epilog=(
+        "Examples:\n"
+        "newsbench ablate --dry-run\n"
+        "newsbench data info -d ../MIND\n"
+        "newsbench train -m id+llm -f gate -e hash --epochs 1\n"
+        "newsbench params --markdown\n"
+        "newsbench report --results results --latex"
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -23,7 +23,7 @@ from newsbench.cli.options import (check_writable_dir, choice_option, device_opt
                                    run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
-from newsbench.options import SEED_MAX
+from newsbench.options import EXECUTION, SEED_MAX
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
 
@@ -41,7 +41,7 @@ EPILOG = """Examples:
   newsbench ablate -e hash --epochs 1 --seeds 0 --results /tmp/quick
   newsbench ablate --workers 2
   newsbench ablate --executor ray --ray-address auto --gpus-per-run 1"""
-GRID, EXECUTION, REPORT = "Grid", "Execution", "Report"      # --help panels of ablate's own options
+GRID, REPORT = "Grid", "Report"      # --help panels of ablate's own options (the others: newsbench.options)
 
 
 def register(app: typer.Typer) -> None:

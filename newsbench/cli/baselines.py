@@ -17,10 +17,10 @@ from rich.table import Table
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt, plural
 from newsbench.cli.options import check_writable_dir, device_option, make_config, run_option
 
-HELP = """Score the dev split with the data-derived baselines, no training: popularity, recent popularity, and \
-the history-centroid text and graph scores (features from the cache, as a run with the same options reads them).
+HELP = """Score the dev split with the data-derived baselines, no training.
 
-Prints AUC, MRR, nDCG@5 and nDCG@10 over all, cold and warm candidates. With --results they are also recorded in \
+Popularity, recent popularity, and the history-centroid text and graph scores (features from the cache, as a run \
+with the same options reads them). Prints AUC, MRR, nDCG@5 and nDCG@10 over all, cold and warm candidates. With --results they are also recorded in \
 RESULTS/baselines/, where `newsbench report` shows them as reference rows. More in docs/baselines.md.
 """
 EPILOG = """Examples:

@@ -13,7 +13,7 @@ import typer
 
 from newsbench.config import RunConfig
 from newsbench.errors import InputError
-from newsbench.options import OTHER, SPECS, Spec, canonical_text_encoder
+from newsbench.options import EXECUTION, OTHER, SPECS, Spec, canonical_text_encoder
 
 _CFG_DEFAULT = RunConfig()
 
@@ -115,7 +115,7 @@ def _check_device(value: str | None):
 
 def device_option(default: str = "auto") -> Any:
     return typer.Option(default, "--device", help=DEVICE_HELP, callback=checked(_check_device),
-                        rich_help_panel="Execution", show_default=False)
+                        rich_help_panel=EXECUTION, show_default=False)
 
 
 # ------------------------------------------------------------------------------------------------ paths

@@ -15,6 +15,7 @@ from newsbench.cli.options import check_writable_dir, choice_option, device_opti
 from newsbench.config import FUSIONS
 from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
+from newsbench.options import EXECUTION, MODEL
 
 def _fmt(x, digits: int = 4) -> str:
     if x is None:
@@ -66,11 +67,11 @@ def register(app: typer.Typer) -> None:
         data: Optional[Path] = DataOpt,
         cache_dir: Optional[Path] = CacheOpt,
         unknown_news: str = UnknownNewsOpt,
-        modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m", rich_help_panel="Model",
+        modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m", rich_help_panel=MODEL,
                                        show_default=False, help="Modalities joined by '+' (id, llm, gnn, rand: the "
                                        "placebo); default id+llm+gnn."),
         fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
-                                    f"{' | '.join(FUSIONS)} (one modality: none).", rich_help_panel="Model"),
+                                    f"{' | '.join(FUSIONS)} (one modality: none).", rich_help_panel=MODEL),
         seed: int = run_option("seed", 0),
         epochs: int = run_option("epochs"),
         batch_size: int = run_option("batch_size"),
@@ -100,7 +101,7 @@ def register(app: typer.Typer) -> None:
         rand_dim: int = run_option("rand_dim"),
         device: str = device_option(),
         amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16).",
-                                 rich_help_panel="Execution", show_default=False),
+                                 rich_help_panel=EXECUTION, show_default=False),
         cpu_threads: int = run_option("cpu_threads"),
         results: Path = ResultsOpt,
         force: bool = typer.Option(False, "--force", help="Run again even if its record exists.",
