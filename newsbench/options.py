@@ -145,7 +145,7 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("llm_dim", ("--llm-dim",), int, "llm features' width (default: --text-encoder's).", 1, 16384,
          panel=FEATURES),
     Spec("n_news", ("--n-news",), int, "News seen in train (ID rows: this + 1).", 1, 1_000_000),
-    Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (256 CPU, 1024 CUDA).", 1, 65536,
+    Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (256 on CPU, 1024 on CUDA).", 1, 65536,
          panel=EXECUTION),
     Spec("graph_batch_size", ("--batch-size",), int, "Edges per BPR step (a third of them).", 1024, 1 << 24,
          panel=EXECUTION),

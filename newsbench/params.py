@@ -111,4 +111,6 @@ def text_width(encoder: str) -> int:
     if kind == "file":
         return int(text.read_vectors(arg)[1].shape[1])
     model = text.load_st_model(text.st_model_path(arg))
-    return int(model.get_sentence_embedding_dimension())
+    # sentence-transformers 5 renamed the method (the old name warns); older versions have only the old one
+    width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(width())
