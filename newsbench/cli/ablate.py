@@ -89,7 +89,7 @@ def ablate(
     device: str = device_option(),
     amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA.", rich_help_panel=EXECUTION,
                              show_default=False),
-    cpu_threads: int = run_option("cpu_threads", help="torch CPU threads per run (part of its identity)."),
+    cpu_threads: int = run_option("cpu_threads"),
     results: Path = ResultsOpt,
     executor: str = choice_option("local", ("--executor",), ("local", "ray"), "local | ray (a Ray cluster).",
                                   rich_help_panel=EXECUTION),
