@@ -311,7 +311,20 @@ def test_a_stop_in_the_report_phase_says_interrupted(tiny_dir, trained, sig, cod
     assert seen, err[-3000:]
     assert status == code, err[-3000:]
     assert "interrupted: 2 of 2 runs done; rerun the same command to resume" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "newsbench: interrupted" not in err        # ablate's line, once
+
+
+def test_ctrl_c_in_train_says_interrupted(tiny_dir, tmp_path, monkeypatch, capsys):
+    # typer >= 0.20 turns Ctrl-C into a silent exit 130; main says it. In-process: the interrupt lands in training.
+    import newsbench.train
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(newsbench.train, "run_and_save", ctrl_c)
+    code, _, err = run_main(["train", "-d", str(tiny_dir), "-m", "id", "--results", str(tmp_path), "--no-progress"],
+                            monkeypatch, capsys)
+    assert code == 130 and err.splitlines()[-1] == "newsbench: interrupted", err
 
 
 @pytest.mark.minilm

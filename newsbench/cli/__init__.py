@@ -83,7 +83,7 @@ def main() -> None:
         _error(_usage_message(err))
     except typer.Abort:
         print("newsbench: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except MemoryError:
         _error("out of memory; lower --batch-size, --negatives, --history-len or the widths (--dim, --id-dim, "
                "--graph-dim)")
@@ -93,7 +93,14 @@ def main() -> None:
             _error(f"{'CUDA' if type(err).__name__ == 'OutOfMemoryError' else 'CPU'} out of memory; lower "
                    f"--batch-size, --negatives, --history-len or the widths (--dim, --id-dim, --graph-dim)")
         raise
+    if rv == INTERRUPTED:
+        # Ctrl-C: newer typer ends the command with Exit(130) and returns it here without a word (older typer raised
+        # Abort, above). A command that explains its own stop (ablate) exits by itself and never gets here.
+        print("newsbench: interrupted", file=sys.stderr)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+INTERRUPTED = 130            # the shell's status for SIGINT
 
 
 # Options of one command typed into another: name the right one instead of Click's nearest spelling.

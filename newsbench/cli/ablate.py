@@ -191,7 +191,8 @@ def ablate(
     except KeyboardInterrupt as stop:
         done = _tidy_after_stop(configs, results, dataset, done)
         console.print(f"interrupted: {done} of {plural(len(configs), 'run')} done; rerun the same command to resume")
-        raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
+        # SystemExit, not typer.Exit: the line above says it all, so newsbench.cli.main adds no "interrupted" line
+        raise SystemExit(143 if isinstance(stop, _Terminated) else 130)
     except grid.ClusterLost as lost:
         done = _tidy_after_stop(configs, results, dataset, done)
         _exit_after_lost_cluster(f"{lost}; {done} of {plural(len(configs), 'run')} done; rerun the same command to "
