@@ -123,9 +123,9 @@ def ablate(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
         dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
-        text_encoder=text_encoder, text_fields=text_fields,
-        graph=graph,
-        graph_model=graph_model, entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+        text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
+        entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
+        graph_seed=graph_seed,
         rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)
     dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
     if amp and not dev.startswith("cuda"):

@@ -20,8 +20,9 @@ from newsbench.cli.options import check_writable_dir, device_option, make_config
 HELP = """Score the dev split with the data-derived baselines, no training.
 
 Popularity, recent popularity, and the history-centroid text and graph scores (features from the cache, as a run \
-with the same options reads them). Prints AUC, MRR, nDCG@5 and nDCG@10 over all, cold and warm candidates. With --results they are also recorded in \
-RESULTS/baselines/, where `newsbench report` shows them as reference rows. More in docs/baselines.md.
+with the same options reads them). Prints AUC, MRR, nDCG@5 and nDCG@10 over all, cold and warm candidates. With \
+--results they are also recorded in RESULTS/baselines/, where `newsbench report` shows them as reference rows. More \
+in docs/baselines.md.
 """
 EPILOG = """Examples:
 newsbench baselines

@@ -165,7 +165,8 @@ def diagnostic_rows(d: dict) -> list[tuple[str, str]]:
         rows.append(("cold near warm", f"{d['cold_neighbours_warm']:.1%} of cold news have a warm news among "
                                        f"their {d['k']} nearest"))
     if "nn_community_all" in d:
-        rows.append(("community share", f"{d['nn_community_all']:.3f} all, {d.get('nn_community_cold', float('nan')):.3f}"
+        cold = d.get("nn_community_cold", float("nan"))
+        rows.append(("community share", f"{d['nn_community_all']:.3f} all, {cold:.3f}"
                                         f" cold, of {d['k']} nearest in the planted community (chance "
                                         f"{d['nn_community_chance']:.3f})"))
     return rows

@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt
 from newsbench.cli.options import make_config, other_option, run_option
 from newsbench.errors import InputError
 
