@@ -60,8 +60,13 @@ def run_until(data, results, cache, event: str, sig=signal.SIGKILL) -> tuple[int
     `sig` there, then release it; return (status, stderr)."""
     release = results.parent / f"release-{results.name}-{event.replace(' ', '_')}"
     release.unlink(missing_ok=True)
-    proc = subprocess.Popen(ablate_cmd(data, results), env=env_for(cache, pause=f"{event}:{release}"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return signal_at(ablate_cmd(data, results), env_for(cache, pause=f"{event}:{release}"), event, sig, release)
+
+
+def signal_at(cmd: list[str], env: dict, event: str, sig, release: Path) -> tuple[int, str]:
+    """Start `cmd`, whose env pauses it at the first trace `event` until `release` exists (grid.PAUSE_ENV); send
+    `sig` there, then release it; return (status, stderr). Race-free: the signal lands at that point, every time."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     marker, seen, lines = f"newsbench-trace: {event}", False, []
     try:
         for line in proc.stderr:

@@ -285,30 +285,14 @@ def trained(tiny_dir, tmp_path_factory):
 @pytest.mark.parametrize("event", ["baselines-start", "report-start"])
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_a_stop_in_the_report_phase_says_interrupted(tiny_dir, trained, sig, code, event):
+    from test_interrupt import signal_at
+
     from newsbench import grid
 
     release = trained / f"release-{event}-{code}"
     env = {**os.environ, "NEWSBENCH_CACHE": str(trained / "cache"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
            grid.TRACE_ENV: "1", grid.PAUSE_ENV: f"{event}:{release}"}
-    proc = subprocess.Popen(ablate(tiny_dir, trained / "results"), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    lines, seen = [], False
-    try:
-        for line in proc.stderr:             # the child waits at the event until the release file exists
-            lines.append(line)
-            if line.startswith(f"newsbench-trace: {event}"):
-                seen = True
-                proc.send_signal(sig)
-                break
-        release.touch()
-        lines.extend(proc.stderr.read().splitlines(keepends=True))
-        status = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    err = "".join(lines)
-    assert seen, err[-3000:]
+    status, err = signal_at(ablate(tiny_dir, trained / "results"), env, event, sig, release)
     assert status == code, err[-3000:]
     assert "interrupted: 2 of 2 runs done; rerun the same command to resume" in err
     assert "Traceback" not in err and "newsbench: interrupted" not in err        # ablate's line, once
