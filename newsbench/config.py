@@ -112,9 +112,10 @@ class RunConfig:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)
         # One spelling per value, so the run id does not depend on how the user typed it (HASH, hash:384 -> hash).
-        for name in ("fusion", "text_fields", "graph", "graph_model", "entity_vectors", "frozen_init", "lr_decay",
+        for name in ("text_fields", "graph", "graph_model", "entity_vectors", "frozen_init", "lr_decay",
                      "fusion_init"):
             object.__setattr__(self, name, str(getattr(self, name)).strip().lower())
+        object.__setattr__(self, "fusion", canonical_fusion(self.fusion))
         from newsbench.errors import InputError
         from newsbench.options import canonical_text_encoder
 
@@ -135,7 +136,11 @@ class RunConfig:
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}: {self.fusion!r}")
+            # a plug-in (newsbench.model.registry): its name is checked here, its import and shapes by the commands
+            from newsbench.model.registry import choices_text, known_name
+
+            if not known_name(self.fusion):
+                raise ValueError(f"fusion must be one of {choices_text()}: {self.fusion!r}")
 
     @property
     def label(self) -> str:
@@ -180,6 +185,12 @@ class RunConfig:
         its dry run, every executor and the Python API all come here, so one run has one id."""
         return _digest({"schema": RECORD_SCHEMA, "config": self.identity(inputs), "dataset": dataset_fingerprint,
                         "code": code_versions(self.modalities)})
+
+
+def canonical_fusion(name: str) -> str:
+    """Fusion names lower case; a plug-in's import path (`package.module:ClassName`) as written."""
+    text = str(name).strip()
+    return text if ":" in text else text.lower()
 
 
 def _digest(obj) -> str:

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from newsbench import grid, store
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
-from newsbench.cli.options import (check_writable_dir, choice_option, device_option, make_config, other_option,
-                                   run_option)
+from newsbench.cli.options import (check_fusions, check_writable_dir, choice_option, device_option, make_config,
+                                   other_option, run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
 from newsbench.options import SEED_MAX
@@ -72,8 +72,8 @@ def ablate(
         "is two single-modality subsets (a warning says so); add the placebo by name ('id,id+rand'); --fusions with no subset of two or more "
         "modalities is an error."),
     fusions: Optional[str] = typer.Option(
-        None, "--fusions", help="Comma-separated fusions among concat, gate, attention, attention-unscaled, "
-        "mean (e.g. gate,attention)."),
+        None, "--fusions", help="Comma-separated fusions: concat, gate, attention, attention-unscaled, mean, an "
+        "installed plug-in's name or package.module:ClassName (e.g. gate,attention)."),
     epochs: int = run_option("epochs"),
     batch_size: int = run_option("batch_size"),
     lr: float = run_option("lr"),
@@ -149,6 +149,7 @@ def ablate(
     else:
         configs = grid.expand_grid(sub or list(grid.DEFAULT_SUBSETS), fus or list(grid.DEFAULT_FUSIONS), seed_list,
                                    base)
+    check_fusions(configs, "--fusions")
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
         if not dry_run:

@@ -76,6 +76,40 @@ def choice_option(default: str | None, flags: tuple[str, ...], choices: tuple[st
     return typer.Option(default, *flags, help=help, callback=_checker(spec, flags[0]), **kw)
 
 
+FUSION_HELP = ("A built-in (concat, gate, attention, attention-unscaled, mean), an installed plug-in's name, or "
+               "package.module:ClassName (docs/plugins.md). Ignored for one modality.")
+
+
+def _check_fusion(value: str | None):
+    """A fusion name: built-ins as they are, a plug-in imported and checked to be a Module class (its shapes are
+    checked once the run's modalities and width are known: newsbench.model.registry.check_configs)."""
+    from newsbench.config import FUSIONS, canonical_fusion
+
+    if value is None:
+        return None
+    name = canonical_fusion(value)
+    if name in FUSIONS:
+        return name
+    from newsbench.model import registry
+
+    if not registry.known_name(name):
+        raise InputError(f"--fusion {value!r}: unknown fusion; choose {registry.choices_text()}")
+    registry.resolve(name, "--fusion")
+    return name
+
+
+def check_fusions(configs, flag: str) -> None:
+    """Every fusion of some RunConfigs built and run once on two rows (plug-ins), before any work: one line naming
+    `flag` otherwise (newsbench.model.registry.check_configs)."""
+    from newsbench.model import registry
+
+    registry.check_configs(configs, flag)
+
+
+def fusion_option(default: str = "attention") -> Any:
+    return typer.Option(default, "--fusion", "-f", help=FUSION_HELP, callback=checked(_check_fusion))
+
+
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (auto: cuda when torch sees a GPU)."
 
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
-from newsbench.cli.options import (check_writable_dir, choice_option, device_option, make_config, other_option,
-                                   run_option)
+from newsbench.cli.options import (check_fusions, check_writable_dir, device_option, fusion_option, make_config,
+                                   other_option, run_option)
 from newsbench.config import FUSIONS
 from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
@@ -89,8 +89,7 @@ def register(app: typer.Typer) -> None:
         modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m",
                                        help="One subset of id, llm, gnn, rand joined by '+' as the labels write it "
                                        "(e.g. id+llm; rand: the placebo, seeded random vectors per news)."),
-        fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
-                                    f"One of {', '.join(FUSIONS)} (ignored for one modality)."),
+        fusion: str = fusion_option(),
         seed: int = run_option("seed", 0),
         epochs: int = run_option("epochs"),
         batch_size: int = run_option("batch_size"),
@@ -145,6 +144,7 @@ def register(app: typer.Typer) -> None:
             entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
             graph_seed=graph_seed, rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads,
         )
+        check_fusions([cfg], "--fusion")
 
         from newsbench import store
         from newsbench.inputs import change_line, run_inputs, stale_records
@@ -191,15 +191,22 @@ def register(app: typer.Typer) -> None:
         n_news: int = other_option("n_news", 51_282),
         rand_dim: Optional[int] = run_option("rand_dim", None, help="Also count the placebo configurations (each "
                                              "subset + rand), rand at this width (128: the graph's)."),
+        fusions: Optional[str] = typer.Option(None, "--fusions", help="Comma-separated fusions to count (default: "
+                                              "the built-ins): names or package.module:ClassName."),
         markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table instead."),
     ):
         """Exact trainable parameters per component and FLOPs per news, for every modality subset and fusion.
 
         Example: newsbench params --llm-dim 1536 --markdown
         """
-        from newsbench.params import params_table
+        from newsbench.grid import parse_fusions
+        from newsbench.params import params_table, subsets
 
-        rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1, rand_dim=rand_dim)
+        names = tuple(parse_fusions(fusions)) if fusions is not None else FUSIONS
+        multi = [m for m in subsets(placebo=rand_dim is not None) if len(m) > 1]
+        check_fusions([make_config(modalities=m, fusion=f) for m in multi for f in names], "--fusions")
+        rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1, rand_dim=rand_dim,
+                            fusions=names)
         if markdown:
             print(params_markdown(rows))
             print()

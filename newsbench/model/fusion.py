@@ -1,6 +1,7 @@
 """Fusion of the k projected modality vectors of each news item into one d-dim vector.
 
-Every fusion takes the stacked projections H of shape (B, k, d) and returns (fused (B, d), weights). `weights` is the
+Every fusion takes the stacked projections H of shape (B, k, d) and returns (fused (B, d), weights) (the contract:
+newsbench.model.registry.Fusion; the registry names these and plug-ins alike). `weights` is the
 (B, k) per-news modality weighting the module computed (gate and attention), else None. The formulas and parameter
 counts are DESIGN.md's; the comments give the k=3, d=256 counts the tests check.
 """
@@ -141,27 +142,7 @@ def init_as_mean(fusion: nn.Module | None) -> None:
         fusion.gate.bias.zero_()
     elif isinstance(fusion, AttentionFusion):
         fusion.query.zero_()
+    elif callable(getattr(fusion, "init_as_mean", None)):
+        fusion.init_as_mean()             # a plug-in's own (newsbench.model.registry.Fusion)
     else:
         raise ValueError(f"no mean init for {type(fusion).__name__}")
-
-
-def make_fusion(name: str, k: int, dim: int = 256) -> nn.Module | None:
-    """The fusion module for `name` over k modalities; None when k == 1 (no fusion, no parameters)."""
-    if k == 1 or name == "none":
-        return None
-    if name == "concat":
-        return ConcatFusion(k, dim)
-    if name == "gate":
-        return GateFusion(k, dim)
-    if name == "attention":
-        return AttentionFusion(dim, scaled=True)
-    if name == "attention-unscaled":
-        return AttentionFusion(dim, scaled=False)
-    if name == "mean":
-        return MeanFusion()
-    raise ValueError(f"unknown fusion {name!r}")
-
-
-def has_weights(name: str, k: int) -> bool:
-    """Whether the fusion computes per-news modality weights worth recording."""
-    return k > 1 and name in ("gate", "attention", "attention-unscaled")
