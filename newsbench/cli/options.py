@@ -93,7 +93,7 @@ def _check_fusion(value: str | None):
     from newsbench.model import registry
 
     if not registry.known_name(name):
-        raise InputError(f"--fusion {value!r}: unknown fusion; choose {registry.choices_text()}")
+        raise InputError(f"--fusion {name}: unknown fusion; choose {registry.choices_text()}")
     registry.resolve(name, "--fusion")
     return name
 
