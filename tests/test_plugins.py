@@ -11,6 +11,7 @@ the test environment itself is not changed.
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -304,6 +305,11 @@ def test_train_records_a_plugin_reuses_it_and_retrains_after_an_edit(cli, site, 
     assert rec["inputs"]["fusion"]["import"] == "plugmod:Good"
     assert rec["weights"] is not None and len(rec["weights"]["mean"]) == 2     # its weights are recorded
     assert abs(sum(rec["weights"]["mean"]) - 1) < 1e-6
+    # the report's weights table (Table 3) shows the weights a plug-in returns, as it does gate's
+    report = cli("report", "-r", tmp_path / "r", "-d", tiny_dir, "--markdown")
+    assert report.exit_code == 0, report.output
+    weights = report.stdout[report.stdout.index("Modality weights by news category"):]
+    assert "id+llm/plugmod:Good" in weights.split("\n\n\n")[0]
     again = cli(*args)
     assert again.exit_code == 0 and "already done" in again.output
     src = folder / "plugmod.py"
@@ -335,10 +341,12 @@ def test_params_counts_a_plugin_from_its_module_and_its_flops_by_the_counter(sit
 # ----------------------------------------------------------------------------------------- the example package
 @pytest.fixture(scope="module")
 def film_site(tmp_path_factory) -> Path:
-    """examples/film_fusion installed with pip into a folder of its own (no network, no build isolation)."""
+    """examples/film_fusion installed with pip into a folder of its own (no network, no build isolation), built
+    from a copy so the build leaves nothing in the repository."""
     target = tmp_path_factory.mktemp("film-site")
+    source = shutil.copytree(REPO / "examples" / "film_fusion", tmp_path_factory.mktemp("film-src") / "film_fusion")
     res = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                          "--no-index", "--target", str(target), str(REPO / "examples" / "film_fusion")],
+                          "--no-index", "--target", str(target), str(source)],
                          capture_output=True, text=True, timeout=300)
     if res.returncode != 0:
         pytest.fail(f"pip could not install examples/film_fusion: {res.stderr[-2000:]}")
