@@ -80,6 +80,7 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _RESOLVED: dict[str, Entry] = {}                      # name -> Entry, this process
 _CHECKED: set[tuple[str, int, int]] = set()           # (name, k, dim) whose probe passed, this process
+_INSTALLED: dict | None = None                        # entry point name -> EntryPoint, read once
 
 
 def is_import_path(name: str) -> bool:
@@ -91,8 +92,12 @@ def is_plugin(name: str) -> bool:
 
 
 def installed() -> dict[str, importlib.metadata.EntryPoint]:
-    """The entry points of the group `newsbench.fusions`, by name (read at each call: installs are seen at once)."""
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    """The entry points of the group `newsbench.fusions`, by name. Read once per process (a scan of every installed
+    distribution, and RunConfig asks for each plug-in config it builds); `forget` reads them again."""
+    global _INSTALLED
+    if _INSTALLED is None:
+        _INSTALLED = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return _INSTALLED
 
 
 def known_name(name: str) -> bool:
@@ -108,8 +113,10 @@ def choices_text() -> str:
 
 def forget() -> None:
     """Drop what this process resolved and checked (tests that edit or install a plug-in)."""
+    global _INSTALLED
     _RESOLVED.clear()
     _CHECKED.clear()
+    _INSTALLED = None
 
 
 # -------------------------------------------------------------------------------------------------- resolving
