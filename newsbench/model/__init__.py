@@ -6,6 +6,6 @@ from newsbench.model.registry import Fusion, has_weights, make_fusion
 from newsbench.model.recommender import Recommender
 
 __all__ = [
-    "AttentionFusion", "ConcatFusion", "Fusion", "GateFusion", "MeanFusion", "NewsEncoder", "Recommender", "UserEncoder",
-    "has_weights", "make_fusion",
+    "AttentionFusion", "ConcatFusion", "Fusion", "GateFusion", "MeanFusion", "NewsEncoder", "Recommender",
+    "UserEncoder", "has_weights", "make_fusion",
 ]

@@ -9,24 +9,21 @@ A fusion is named on the command line (`--fusion`, `--fusions`, `params --fusion
 
 The contract is `Fusion`'s docstring. A plug-in is checked before any work (`check`): it imports, is an nn.Module
 class, builds from (k, dim), and one forward on two rows gives the contract's shapes; anything else is one
-InputError naming the option. A plug-in's identity (`plugin_identity`) is its import path, its distribution and
-version when installed, and its source file, whose bytes enter the run id (newsbench.inputs), so an edited plug-in
-is a new run and an unchanged one reuses its records.
+InputError naming the option. A plug-in's identity (`plugin_identity`, newsbench.plugins) is its import path, its
+distribution and version when installed, and its source file, whose bytes enter the run id (newsbench.inputs), so
+an edited plug-in is a new run and an unchanged one reuses its records.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import inspect
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
+from newsbench import plugins
 from newsbench.config import canonical_fusion as canonical
 from newsbench.errors import InputError
 from newsbench.model.fusion import AttentionFusion, ConcatFusion, GateFusion, MeanFusion
@@ -77,33 +74,19 @@ BUILTINS: dict[str, Entry] = {e.name: e for e in (
     Entry("mean", lambda k, dim: MeanFusion()),
 )}
 
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _RESOLVED: dict[str, Entry] = {}                      # name -> Entry, this process
 _CHECKED: set[tuple[str, int, int]] = set()           # (name, k, dim) whose probe passed, this process
-_INSTALLED: dict | None = None                        # entry point name -> EntryPoint, read once
 
 
-def is_import_path(name: str) -> bool:
-    return ":" in name
-
-
-def is_plugin(name: str) -> bool:
-    return name not in BUILTINS and name != "none"
-
-
-def installed() -> dict[str, importlib.metadata.EntryPoint]:
-    """The entry points of the group `newsbench.fusions`, by name. Read once per process (a scan of every installed
-    distribution, and RunConfig asks for each plug-in config it builds); `forget` reads them again."""
-    global _INSTALLED
-    if _INSTALLED is None:
-        _INSTALLED = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    return _INSTALLED
+def installed() -> dict:
+    """The entry points of the group `newsbench.fusions`, by name (newsbench.plugins.installed)."""
+    return plugins.installed(ENTRY_POINT_GROUP)
 
 
 def known_name(name: str) -> bool:
     """Whether `name` can name a fusion without importing anything: a built-in, an import path, an installed name.
     RunConfig's check; `resolve` and `check` make the real ones."""
-    return name in BUILTINS or bool(_IMPORT_PATH.match(name)) or name in installed()
+    return name in BUILTINS or plugins.is_import_path(name) or name in installed()
 
 
 def choices_text() -> str:
@@ -112,111 +95,33 @@ def choices_text() -> str:
 
 
 def forget() -> None:
-    """Drop what this process resolved and checked (tests that edit or install a plug-in)."""
-    global _INSTALLED
+    """Drop what this process resolved, checked and read of the entry points (tests that edit or install one)."""
     _RESOLVED.clear()
     _CHECKED.clear()
-    _INSTALLED = None
+    plugins.forget()
 
 
 # -------------------------------------------------------------------------------------------------- resolving
 def resolve(name: str, flag: str = "--fusion") -> Entry:
-    """The Entry of a fusion name; InputError (naming `flag`) when it cannot be imported, is no nn.Module class, or
-    an installed name clashes with a built-in."""
+    """The Entry of a fusion name; InputError (naming `flag`) when it is unknown, cannot be imported, is no
+    nn.Module class, or an installed name clashes with a built-in."""
     name = canonical(name)
-    clash = _clash(name)
-    if clash:
-        raise InputError(f"{flag} {name}: {clash}")
+    where = f"{flag} {name}"
     if name in BUILTINS:
+        clash = plugins.clash(ENTRY_POINT_GROUP, name, "fusion")
+        if clash:
+            raise InputError(f"{where}: {clash}")
         return BUILTINS[name]
     if name not in _RESOLVED:
-        _RESOLVED[name] = _resolve_plugin(name, flag)
+        if not known_name(name):
+            raise InputError(f"{where}: unknown fusion; choose {choices_text()}")
+        cls, target, dist = plugins.load(name, ENTRY_POINT_GROUP, where)
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
+            raise InputError(f"{where}: {target} is {plugins.what(cls)}, not a torch.nn.Module class "
+                             f"(see docs/plugins.md)")
+        _RESOLVED[name] = Entry(name, lambda k, dim: cls(k, dim), weights=True,
+                                plugin=plugins.identity(cls, target, dist, where))
     return _RESOLVED[name]
-
-
-def _clash(name: str) -> str | None:
-    """Why an installed entry point makes `name` ambiguous (it reuses a built-in's name), else None."""
-    if name not in BUILTINS:
-        return None
-    ep = installed().get(name)
-    if ep is None:
-        return None
-    return (f"the installed entry point {ep.name} = {ep.value}{_of(ep)} clashes with the built-in fusion {name}; "
-            f"rename the plug-in's entry point")
-
-
-def _of(ep) -> str:
-    dist = getattr(ep, "dist", None)
-    return f" (distribution {dist.name} {dist.version})" if dist is not None else ""
-
-
-def _resolve_plugin(name: str, flag: str) -> Entry:
-    if is_import_path(name):
-        if not _IMPORT_PATH.match(name):
-            raise InputError(f"{flag} {name}: not an import path; write package.module:ClassName")
-        cls = _import(name, flag)
-        target, dist = name, _distribution_of(name.partition(":")[0])
-    else:
-        ep = installed().get(name)
-        if ep is None:
-            raise InputError(f"{flag} {name}: unknown fusion; choose {choices_text()}")
-        try:
-            cls = ep.load()
-        except Exception as err:        # a plug-in's import may raise anything: one line, not its traceback
-            raise InputError(f"{flag} {name}: the entry point {ep.name} = {ep.value}{_of(ep)} cannot be loaded: "
-                             f"{_reason(err)}") from None
-        target = ep.value.replace(" ", "")
-        dist = f"{ep.dist.name} {ep.dist.version}" if getattr(ep, "dist", None) is not None else None
-    if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
-        raise InputError(f"{flag} {name}: {target} is {_what(cls)}, not a torch.nn.Module class "
-                         f"(see docs/plugins.md)")
-    return Entry(name, lambda k, dim: cls(k, dim), weights=True, plugin=_identity(cls, target, dist, flag, name))
-
-
-def _import(path: str, flag: str):
-    module_name, _, attr = path.partition(":")
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as err:
-        raise InputError(f"{flag} {path}: cannot import {module_name}: {_reason(err)}") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise InputError(f"{flag} {path}: module {module_name} has no {attr}")
-        obj = getattr(obj, part)
-    return obj
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def _what(obj) -> str:
-    if inspect.isclass(obj):
-        return f"the class {obj.__name__}"
-    return f"a {type(obj).__name__}"
-
-
-def _distribution_of(module_name: str) -> str | None:
-    """'name version' of the installed distribution that provides a module's top-level package, else None."""
-    top = module_name.split(".")[0]
-    for dist_name in importlib.metadata.packages_distributions().get(top, []):
-        try:
-            return f"{dist_name} {importlib.metadata.version(dist_name)}"
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def _identity(cls, target: str, dist: str | None, flag: str, name: str) -> dict:
-    try:
-        source = inspect.getsourcefile(cls)
-    except TypeError:
-        source = None
-    if not source or not Path(source).is_file():
-        raise InputError(f"{flag} {name}: {target} has no source file (defined interactively?), so its runs "
-                         f"cannot be named by their code; put it in a module")
-    return {"import": target, "distribution": dist, "source": str(Path(source).resolve())}
 
 
 def plugin_identity(name: str) -> dict | None:
@@ -259,9 +164,9 @@ def check(name: str, k: int, dim: int, flag: str = "--fusion", mean_init: bool =
         try:
             module = entry.build(k, dim)
         except Exception as err:
-            raise InputError(f"{where}: building it with (k={k}, dim={dim}) raised {_reason(err)}") from None
+            raise InputError(f"{where}: building it with (k={k}, dim={dim}) raised {plugins.reason(err)}") from None
         if not isinstance(module, nn.Module):
-            raise InputError(f"{where}: building it gave {_what(module)}, not a torch.nn.Module")
+            raise InputError(f"{where}: building it gave {plugins.what(module)}, not a torch.nn.Module")
         if mean_init and not callable(getattr(module, "init_as_mean", None)):
             raise InputError(f"{where}: --fusion-init mean needs the plug-in's init_as_mean() method, which it "
                              f"does not have")
@@ -270,7 +175,8 @@ def check(name: str, k: int, dim: int, flag: str = "--fusion", mean_init: bool =
             with torch.no_grad():
                 out = module(h)
         except Exception as err:
-            raise InputError(f"{where}: its forward on ({PROBE_ROWS}, {k}, {dim}) raised {_reason(err)}") from None
+            raise InputError(f"{where}: its forward on ({PROBE_ROWS}, {k}, {dim}) raised "
+                             f"{plugins.reason(err)}") from None
     _check_output(out, k, dim, where)
     _CHECKED.add((entry.name, k, dim))
 
