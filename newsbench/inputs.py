@@ -7,6 +7,8 @@ modality, what its text encoder names:
 - `file:PATH`: the vector file, and for an `.npy` its ids file (`PATH.ids` or `STEM.ids.txt`);
 - `st:NAME_OR_PATH`: the model folder (a local folder, or a name's snapshot in the Hugging Face cache).
 
+- a text encoder plug-in (newsbench.features.encoders): its source file (role `text encoder`).
+
 `minilm` (the packaged model, named by its package) and `hash` (code) read nothing beyond the dataset. A run of
 several modalities fused by a plug-in (newsbench.model.registry) reads its source file too: role `fusion`, whose
 description adds the plug-in's import path and its distribution and version when installed.
@@ -93,7 +95,15 @@ def reads(text_encoder: str) -> dict[str, Path]:
         return out
     if kind == "st":
         return {"text model": text.st_model_path(arg)}
+    if kind == "plugin":
+        return {"text encoder": Path(_plugin_of(text_encoder)["source"])}
     return {}
+
+
+def _plugin_of(text_encoder: str) -> dict:
+    from newsbench.features import encoders
+
+    return encoders.resolve(text_encoder)[1]
 
 
 def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
@@ -108,7 +118,15 @@ def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
         else:
             sha, size = digests[role], p.stat().st_size
         out[role] = {"path": str(p), "size": size, "sha256": sha}
+    if "text encoder" in out:                   # a plug-in: named by its code (newsbench.plugins.identity)
+        plugin = _plugin_of(text_encoder)
+        out["text encoder"].update(plugin_fields(plugin))
     return out
+
+
+def plugin_fields(plugin: dict) -> dict:
+    """What a plug-in input's description adds to path, size and sha256: its import path and distribution."""
+    return {"import": plugin["import"], "distribution": plugin["distribution"]}
 
 
 def plugin_inputs(cfg, cache_dir=None) -> dict[str, dict]:
@@ -121,8 +139,7 @@ def plugin_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     plugin = plugin_identity(cfg.fusion)
     path = Path(plugin["source"])
     sha = file_digests({"fusion": path}, cache_dir)["fusion"]
-    return {"fusion": {"path": str(path), "size": path.stat().st_size, "sha256": sha, "import": plugin["import"],
-                       "distribution": plugin["distribution"]}}
+    return {"fusion": {"path": str(path), "size": path.stat().st_size, "sha256": sha, **plugin_fields(plugin)}}
 
 
 def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:

@@ -23,6 +23,7 @@ import torch
 from newsbench import inputs, store
 from newsbench.cli import main
 from newsbench.config import RunConfig
+from newsbench.features import encoders
 from newsbench.model import registry
 from newsbench.options import train_command
 from newsbench.params import count_params, flops_per_news
@@ -131,9 +132,11 @@ def site(tmp_path, monkeypatch):
 
 
 def _purge() -> None:
-    for mod in [m for m in sys.modules if m in ("plugmod", "brokenmod", "film_fusion") or m.startswith("film_fusion.")]:
+    for mod in [m for m in sys.modules if m in ("plugmod", "brokenmod", "textmod", "film_fusion")
+                or m.startswith("film_fusion.")]:
         del sys.modules[mod]
     registry.forget()
+    encoders.forget()
     inputs._MEMO.clear()
 
 
@@ -379,3 +382,102 @@ def test_the_example_plugin_runs_end_to_end_and_its_command_reproduces(cli, site
     rerun = store.load_records(tmp_path / "again")[0]
     assert rerun["run_id"] == film["run_id"]
     assert rerun["metrics"] == film["metrics"]
+
+
+# --------------------------------------------------------------------------------------- text encoder plug-ins
+TEXTMOD = '''
+import numpy as np
+import torch
+
+
+class Letters:
+    """Counts of the letters a..h in each text: an 8-d encoder with no model."""
+    def encode(self, texts, device="cpu"):
+        return np.array([[t.lower().count(c) for c in "abcdefgh"] for t in texts], dtype=np.float32)
+
+
+class AsTensor(Letters):
+    def encode(self, texts, device="cpu"):
+        return torch.from_numpy(super().encode(texts, device))
+
+
+class OneRow:
+    def encode(self, texts, device="cpu"):
+        return np.zeros((1, 8))
+
+
+class Raises:
+    def encode(self, texts, device="cpu"):
+        raise ValueError("no model here")
+
+
+class NaNs:
+    def encode(self, texts, device="cpu"):
+        return np.full((len(texts), 4), np.nan)
+
+
+class NoEncode:
+    pass
+'''
+
+
+def _text_site(site) -> Path:
+    folder = site(entry_points={"letters": "textmod:Letters"})
+    (folder / "textmod.py").write_text(textwrap.dedent(TEXTMOD))
+    info = next(folder.glob("*.dist-info"))
+    (info / "entry_points.txt").write_text("[newsbench.text_encoders]\nletters = textmod:Letters\n"
+                                           "hash = textmod:Letters\n")
+    return folder
+
+
+TEXT_BAD = {
+    "missing module": ("nosuchtext_zz:Enc", "cannot import nosuchtext_zz"),
+    "missing class": ("textmod:Nope", "module textmod has no Nope"),
+    "no encode method": ("textmod:NoEncode", "textmod:NoEncode is the class NoEncode, not a class with an "
+                                            "encode(texts, device) method"),
+    "wrong shape": ("textmod:OneRow", "encode must return a finite float matrix (2, D); it returned shape (1, 8)"),
+    "raises": ("textmod:Raises", "encoding 2 texts raised ValueError: no model here"),
+    "non-finite": ("textmod:NaNs", "it has NaN or infinite values"),
+    "name clash": ("hash", "the installed entry point hash = textmod:Letters (distribution plug-dist 0.3) clashes "
+                           "with the built-in text encoder hash"),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXT_BAD))
+def test_a_bad_text_encoder_plugin_is_one_line_exit_2_and_nothing_written(cli, site, tiny_dir, tmp_path, case):
+    _text_site(site)
+    spec, reason = TEXT_BAD[case]
+    for args in (["train", "-m", "id+llm"], ["ablate", "--subsets", "id,id+llm", "--n-seeds", "1", "--dry-run"]):
+        res = cli(*args, "-d", tiny_dir, "-e", spec, *FAST, "-r", tmp_path / "r")
+        assert res.exit_code == 2, res.output
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"newsbench: error: --text-encoder {spec}"), res.stderr
+        assert reason in lines[0], lines[0]
+        assert not (tmp_path / "r").exists()
+
+
+def test_a_text_encoder_plugin_makes_features_named_by_its_code(cli, site, tiny_dir, tmp_path):
+    folder = _text_site(site)
+    args = ["train", "-d", tiny_dir, "-m", "llm", "-e", "letters", *FAST, "-r", tmp_path / "r", "--no-progress"]
+    first = cli(*args)
+    assert first.exit_code == 0, first.output
+    rec = store.load_records(tmp_path / "r")[0]
+    assert rec["config"]["text_encoder"] == "letters"
+    found = rec["inputs"]["text encoder"]
+    assert found["import"] == "textmod:Letters" and found["distribution"] == "plug-dist 0.3"
+    assert found["sha256"] == inputs.arrays.sha256_file(folder / "textmod.py")
+    assert rec["features"]["llm"]["dim"] == 8
+    assert rec["features"]["llm"]["identity"] == "text encoder plug-in textmod:Letters (plug-dist 0.3)"
+    # a tensor-returning spelling of the same function gives the same features, named by its own import path
+    cfg = RunConfig(modalities=("llm",), text_encoder="textmod:AsTensor")
+    assert cfg.identity()["text_encoder"] == "textmod:AsTensor"
+    assert cli(*args).exit_code == 0 and len(store.load_records(tmp_path / "r")) == 1   # unchanged: reused
+    src = folder / "textmod.py"
+    src.write_text(src.read_text().replace('"abcdefgh"', '"abcdefgz"'))
+    _purge()
+    edited = cli(*args)
+    assert edited.exit_code == 0, edited.output
+    assert "textmod.py changed since the recorded run" in edited.output
+    recs = store.load_records(tmp_path / "r")
+    assert len(recs) == 2
+    assert len({r["features"]["llm"]["weights_sha256"] for r in recs}) == 2     # new features, not the cached ones

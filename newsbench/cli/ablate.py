@@ -19,7 +19,7 @@ from rich.table import Table
 
 from newsbench import grid, store
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
-from newsbench.cli.options import (check_fusions, check_writable_dir, choice_option, device_option, make_config,
+from newsbench.cli.options import (check_plugins, check_writable_dir, choice_option, device_option, make_config,
                                    other_option, run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
@@ -149,7 +149,7 @@ def ablate(
     else:
         configs = grid.expand_grid(sub or list(grid.DEFAULT_SUBSETS), fus or list(grid.DEFAULT_FUSIONS), seed_list,
                                    base)
-    check_fusions(configs, "--fusions")
+    check_plugins(configs, "--fusions")
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
         if not dry_run:

@@ -96,12 +96,16 @@ def _check_fusion(value: str | None):
     return name
 
 
-def check_fusions(configs, flag: str) -> None:
-    """Every fusion of some RunConfigs built and run once on two rows (plug-ins), before any work: one line naming
-    `flag` otherwise (newsbench.model.registry.check_configs)."""
+def check_plugins(configs, fusion_flag: str) -> None:
+    """The plug-ins of some RunConfigs tried before any work: each fusion built and run once on two rows
+    (newsbench.model.registry.check_configs), each text encoder of an llm run built and run on two titles
+    (newsbench.features.encoders.check). One line naming the option otherwise."""
+    from newsbench.features import encoders
     from newsbench.model import registry
 
-    registry.check_configs(configs, flag)
+    registry.check_configs(configs, fusion_flag)
+    for spec in dict.fromkeys(c.text_encoder for c in configs if "llm" in c.modalities):
+        encoders.check(spec, "--text-encoder")
 
 
 def fusion_option(default: str = "attention") -> Any:

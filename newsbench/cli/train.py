@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
-from newsbench.cli.options import (check_fusions, check_writable_dir, device_option, fusion_option, make_config,
+from newsbench.cli.options import (check_plugins, check_writable_dir, device_option, fusion_option, make_config,
                                    other_option, run_option)
 from newsbench.config import FUSIONS
 from newsbench.errors import InputError, warn
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
             entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
             graph_seed=graph_seed, rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads,
         )
-        check_fusions([cfg], "--fusion")
+        check_plugins([cfg], "--fusion")
 
         from newsbench import store
         from newsbench.inputs import change_line, run_inputs, stale_records
@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
 
         names = tuple(parse_fusions(fusions)) if fusions is not None else FUSIONS
         multi = [m for m in subsets(placebo=rand_dim is not None) if len(m) > 1]
-        check_fusions([make_config(modalities=m, fusion=f) for m in multi for f in names], "--fusions")
+        check_plugins([make_config(modalities=m, fusion=f) for m in multi for f in names], "--fusions")
         rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1, rand_dim=rand_dim,
                             fusions=names)
         if markdown:
