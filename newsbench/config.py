@@ -96,43 +96,26 @@ class RunConfig:
     def __post_init__(self):
         mods = tuple(m for m in MODALITIES if m in set(self.modalities))
         unknown = set(self.modalities) - set(MODALITIES)
-        if not 0.0 <= self.id_dropout < 1.0:
-            raise ValueError(f"id_dropout must be in [0, 1): {self.id_dropout}")
-        if not 0.0 <= self.news_dropout < 1.0:
-            raise ValueError(f"news_dropout must be in [0, 1): {self.news_dropout}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise ValueError(f"warmup must be in [0, 1): {self.warmup}")
-        if not self.dense_lr > 0.0:
-            raise ValueError(f"dense_lr must be positive: {self.dense_lr}")
-        if not self.frozen_lr > 0.0:
-            raise ValueError(f"frozen_lr must be positive: {self.frozen_lr}")
-        if self.cpu_threads < 1:
-            raise ValueError(f"cpu_threads must be at least 1: {self.cpu_threads}")
         if unknown or not mods:
             raise ValueError(f"modalities must be a non-empty subset of {','.join(MODALITIES)}: {self.modalities}")
         object.__setattr__(self, "modalities", mods)
-        # One spelling per value, so the run id does not depend on how the user typed it (HASH, hash:384 -> hash).
-        for name in ("text_fields", "graph", "graph_model", "entity_vectors", "frozen_init", "lr_decay",
-                     "fusion_init"):
-            object.__setattr__(self, name, str(getattr(self, name)).strip().lower())
-        object.__setattr__(self, "fusion", canonical_fusion(self.fusion))
+        # Every field with a row in the option table is checked by that row, as the command line checks it: one
+        # range, one NaN rule, one set of choices and one message, whether the value came from a flag or from Python.
+        # Choices come back in one spelling, so the run id does not depend on how they were typed (HASH -> hash).
         from newsbench.errors import InputError
-        from newsbench.options import canonical_text_encoder
+        from newsbench.options import RUN_OPTIONS, canonical_text_encoder
 
         try:
-            object.__setattr__(self, "text_encoder", canonical_text_encoder(self.text_encoder))
+            for spec in RUN_OPTIONS:
+                value = getattr(self, spec.field)
+                if spec.field == "text_encoder":
+                    value = canonical_text_encoder(value)       # hash:384 -> hash
+                object.__setattr__(self, spec.field, spec.check(value))
         except InputError as err:
             raise ValueError(str(err)) from None
-        if self.graph_model not in GRAPH_EPOCHS:
-            raise ValueError(f"graph_model must be one of {', '.join(GRAPH_EPOCHS)}: {self.graph_model!r}")
+        object.__setattr__(self, "fusion", canonical_fusion(self.fusion))
         if self.graph_epochs is None:
             object.__setattr__(self, "graph_epochs", GRAPH_EPOCHS[self.graph_model])
-        if self.frozen_init not in FROZEN_INITS:
-            raise ValueError(f"frozen_init must be one of {', '.join(FROZEN_INITS)}: {self.frozen_init!r}")
-        if self.fusion_init not in FUSION_INITS:
-            raise ValueError(f"fusion_init must be one of {', '.join(FUSION_INITS)}: {self.fusion_init!r}")
-        if self.lr_decay not in LR_DECAYS:
-            raise ValueError(f"lr_decay must be one of {', '.join(LR_DECAYS)}: {self.lr_decay!r}")
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:

@@ -3,6 +3,9 @@
 `newsbench train`, `ablate`, `embed` and `params` build their Typer options from `RUN_OPTIONS` (see
 `newsbench.cli.options`), so one option has one spelling, one range and one help text everywhere, and every value
 is checked (range, NaN, choice) while the command line is parsed: before any data, feature or training work.
+`RunConfig` checks its fields with the same rows (`Spec.check`), so Python refuses what the command line refuses,
+with the same message. The choices of a few fields are `newsbench.config`'s constants; config imports this module
+only inside functions, so the import below makes no cycle.
 
 The same table writes the one `newsbench train ...` command that reproduces a run (`train_command`), which every
 run record stores.
@@ -11,18 +14,20 @@ run record stores.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsbench.config import FROZEN_INITS, FUSION_INITS, GRAPH_EPOCHS, LR_DECAYS
 from newsbench.errors import InputError
 
 SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
 DEFAULT_HASH_DIM = 384        # `hash` is `hash:384` (newsbench.features.text.DEFAULT_HASH_DIM; a test keeps them equal)
 TEXT_FIELDS = ("title", "title+abstract")
 GRAPH_MODES = ("clicks", "entities", "both")
-GRAPH_MODELS = ("inductive", "lightgcn")
+GRAPH_MODELS = tuple(GRAPH_EPOCHS)
 ENTITY_VECTORS = ("data", "random")
 
 
@@ -36,6 +41,7 @@ class Spec:
     lo: float | None = None          # inclusive bounds of a number
     hi: float | None = None
     choices: tuple[str, ...] = ()    # for str options: the accepted values (case-insensitive, stored lower case)
+    panel: str | None = None         # the --help group it is listed in (None: typer's "Options")
 
     @property
     def flag(self) -> str:
@@ -57,7 +63,11 @@ class Spec:
                 raise InputError(f"{flag} {value!r}: choose one of {', '.join(self.choices)}")
             return v
         if self.kind in (int, float):
-            ok = isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value))
+            # a bool is no number here, and an integer option takes no fraction (RunConfig(epochs=2.5) from Python;
+            # the command line converts before this check)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            if self.kind is int and ok and value != int(value):
+                ok = False
             if not ok or not (self.lo <= value <= self.hi):
                 raise InputError(f"{flag} {value}: must be {'an integer' if self.kind is int else 'a number'} "
                                  f"in {self.range_text()}")
@@ -73,84 +83,74 @@ def _num(x) -> str:
 # The options of one run (RunConfig fields). Ranges are generous for real use and stop absurd values (NaN, 0, a
 # negative seed, 10^20) before they reach torch: the product of the largest values still fits a GPU's memory for
 # MIND-small, and anything that does not ends as one "out of memory" line, not a traceback.
+# Help texts are one short line each (--help must read at 80 columns); docs/cli.md explains each option at length.
+MODEL, TRAINING, FEATURES, EXECUTION = "Model", "Training", "Features", "Execution"     # --help panels
 RUN_OPTIONS: tuple[Spec, ...] = (
-    Spec("seed", ("--seed", "-s"), int, "Seed of the model init and the negative sampling.", 0, SEED_MAX),
-    Spec("epochs", ("--epochs",), int, "Training epochs.", 1, 1000),
-    Spec("batch_size", ("--batch-size",), int, "Clicks per training step (each with its negatives).", 1, 65536),
-    Spec("lr", ("--lr",), float, "Adam learning rate.", 1e-7, 1.0),
-    Spec("negatives", ("--negatives",), int, "K non-clicked candidates per click.", 1, 100),
-    Spec("history_len", ("--history-len",), int, "Most recent clicks seen by the user encoder.", 1, 1000),
-    Spec("id_dim", ("--id-dim",), int, "ID embedding width.", 1, 4096),
-    Spec("dim", ("--dim",), int, "Width every modality is projected to.", 1, 4096),
-    Spec("user_hidden", ("--user-hidden",), int, "Hidden width of the user encoder's additive attention.", 1, 4096),
-    Spec("id_dropout", ("--id-dropout",), float, "Share of training slots given the 'unknown' ID row, so it learns "
-         "what news unseen in train are worth (0 disables it).", 0.0, 0.95),
-    Spec("frozen_init", ("--frozen-init",), str, "Init of the weights of the frozen modalities' (llm, gnn, rand) "
-         "projections: default (PyTorch's) or zero (bias kept: training starts from the learned inputs alone).",
-         choices=("default", "zero")),
-    Spec("frozen_lr", ("--frozen-lr",), float, "Learning-rate multiplier of the frozen modalities' projections.",
-         1e-4, 100.0),
-    Spec("dense_lr", ("--dense-lr",), float, "Learning-rate multiplier of every dense parameter (all but the ID "
-         "table).", 1e-4, 100.0),
-    Spec("news_dropout", ("--news-dropout",), float, "Dropout on every encoded news vector in training (0 disables "
-         "it).", 0.0, 0.95),
-    Spec("warmup", ("--warmup",), float, "Share of the training steps over which the learning rate warms up "
-         "linearly from ~0 (0: none).", 0.0, 0.95),
-    Spec("lr_decay", ("--lr-decay",), str, "Learning-rate decay after the warm-up, down to ~0 at the last step.",
-         choices=("none", "linear", "cosine")),
-    Spec("fusion_init", ("--fusion-init",), str, "Init of the fusion: default (PyTorch's) or mean (every fusion "
-         "starts as the mean of its projections: concat's MLP as relu(x) - relu(-x), gate and attention uniform).",
-         choices=("default", "mean")),
+    Spec("seed", ("--seed", "-s"), int, "Seed of the model init and the negative sampling.", 0, SEED_MAX,
+         panel=TRAINING),
+    Spec("epochs", ("--epochs",), int, "Training epochs.", 1, 1000, panel=TRAINING),
+    Spec("batch_size", ("--batch-size",), int, "Clicks per training step.", 1, 65536, panel=TRAINING),
+    Spec("lr", ("--lr",), float, "Adam learning rate.", 1e-7, 1.0, panel=TRAINING),
+    Spec("negatives", ("--negatives",), int, "Non-clicked candidates per click.", 1, 100, panel=TRAINING),
+    Spec("history_len", ("--history-len",), int, "Latest clicks the user encoder sees.", 1, 1000, panel=TRAINING),
+    Spec("id_dim", ("--id-dim",), int, "ID embedding width.", 1, 4096, panel=MODEL),
+    Spec("dim", ("--dim",), int, "Width every modality is projected to.", 1, 4096, panel=MODEL),
+    Spec("user_hidden", ("--user-hidden",), int, "User encoder's attention width.", 1, 4096, panel=MODEL),
+    Spec("id_dropout", ("--id-dropout",), float, "Share of train slots given the 'unknown' ID row.", 0.0, 0.95,
+         panel=TRAINING),
+    Spec("frozen_init", ("--frozen-init",), str, "Init of the llm, gnn and rand projections.",
+         choices=FROZEN_INITS, panel=MODEL),
+    Spec("frozen_lr", ("--frozen-lr",), float, "LR multiplier of the llm, gnn and rand projections.", 1e-4, 100.0,
+         panel=TRAINING),
+    Spec("dense_lr", ("--dense-lr",), float, "LR multiplier of all but the ID table.", 1e-4, 100.0,
+         panel=TRAINING),
+    Spec("news_dropout", ("--news-dropout",), float, "Dropout on the news vectors in training.", 0.0, 0.95,
+         panel=TRAINING),
+    Spec("warmup", ("--warmup",), float, "Share of the steps of linear LR warm-up.", 0.0, 0.95, panel=TRAINING),
+    Spec("lr_decay", ("--lr-decay",), str, "LR decay after the warm-up, to ~0.", choices=LR_DECAYS, panel=TRAINING),
+    Spec("fusion_init", ("--fusion-init",), str, "Fusion init (mean: the projections' mean).",
+         choices=FUSION_INITS, panel=MODEL),
     Spec("text_encoder", ("--text-encoder", "-e"), str,
-         "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH."),
-    Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS),
-    Spec("graph", ("--graph-mode", "--graph"), str,
-         "Edges of the gnn features: clicks (user-news), entities (news-entity) or both.", choices=GRAPH_MODES),
-    Spec("graph_model", ("--graph-model",), str,
-         "Graph network of the gnn features. inductive (default): a news vector is a function of its entities, "
-         "trained with users' train clicks, so news unseen in train get vectors in the same space; lightgcn: the "
-         "seed's transductive LightGCN (a free row per node; cold news reach it only through entity edges).",
-         choices=GRAPH_MODELS),
-    Spec("entity_vectors", ("--entity-vectors",), str,
-         "inductive graph: start the entity rows from the data's entity_embedding.vec (data, the default: MIND's "
-         "TransE vectors carry knowledge-graph neighbourhoods) or from random rows (random).",
-         choices=ENTITY_VECTORS),
-    Spec("graph_dim", ("--graph-dim",), int, "gnn embedding width.", 1, 4096),
-    Spec("graph_layers", ("--graph-layers",), int, "LightGCN propagation layers (lightgcn only).", 0, 16),
-    Spec("graph_epochs", ("--graph-epochs",), int, "Graph training passes: over the train clicks (inductive, "
-         "default 3) or the train edges (lightgcn, default 20).", 1, 10000),
-    Spec("graph_seed", ("--graph-seed",), int, "Graph model seed (features are shared by every run of a grid).",
-         0, SEED_MAX),
-    Spec("rand_dim", ("--rand-dim",), int, "Width of the rand placebo: seeded N(0,1) vectors per news, drawn from "
-         "the run's seed and the news id (default: the graph's width).", 1, 4096),
-    Spec("cpu_threads", ("--cpu-threads",), int,
-         "torch CPU threads of a run. Part of its identity: the thread count changes float summation order.",
-         1, 1024),
+         "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH | a plug-in.", panel=FEATURES),
+    Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS,
+         panel=FEATURES),
+    Spec("graph", ("--graph-mode", "--graph"), str, "Edges of the gnn features.", choices=GRAPH_MODES,
+         panel=FEATURES),
+    Spec("graph_model", ("--graph-model",), str, "Graph network of the gnn features.", choices=GRAPH_MODELS,
+         panel=FEATURES),
+    Spec("entity_vectors", ("--entity-vectors",), str, "inductive: first entity rows.", choices=ENTITY_VECTORS,
+         panel=FEATURES),
+    Spec("graph_dim", ("--graph-dim",), int, "gnn features' width.", 1, 4096, panel=FEATURES),
+    Spec("graph_layers", ("--graph-layers",), int, "lightgcn: propagation layers.", 0, 16, panel=FEATURES),
+    Spec("graph_epochs", ("--graph-epochs",), int, "Graph training passes (default 3 inductive, 20 lightgcn).", 1,
+         10000, panel=FEATURES),
+    Spec("graph_seed", ("--graph-seed",), int, "Graph model seed.", 0, SEED_MAX, panel=FEATURES),
+    Spec("rand_dim", ("--rand-dim",), int, "Width of the rand placebo's vectors.", 1, 4096, panel=FEATURES),
+    Spec("cpu_threads", ("--cpu-threads",), int, "torch CPU threads of a run (part of its identity).", 1, 1024,
+         panel=EXECUTION),
 )
 SPECS = {s.field: s for s in RUN_OPTIONS}
 
 # Other numeric options, shared by name wherever they appear.
 OTHER: dict[str, Spec] = {s.field: s for s in (
-    Spec("n_seeds", ("--n-seeds",), int, "Seeds 0..N-1 (instead of --seeds).", 1, 1000),
-    Spec("workers", ("--workers",), int, "Local executor: runs in parallel processes.", 1, 256),
-    Spec("cpus_per_run", ("--cpus-per-run",), float, "Ray: CPUs reserved per run.", 0.01, 1024.0),
-    Spec("gpus_per_run", ("--gpus-per-run",), float, "Ray: GPUs reserved per run.", 0.0, 64.0),
-    Spec("ray_timeout", ("--ray-timeout",), float, "Ray: seconds to connect to the cluster before giving up with an "
-         "error (ray.init alone retries for minutes).", 1.0, 3600.0),
+    Spec("n_seeds", ("--n-seeds",), int, "Seeds 0..N-1 (instead of --seeds).", 1, 1000, panel="Grid"),
+    Spec("workers", ("--workers",), int, "Runs in parallel processes (local).", 1, 256, panel=EXECUTION),
+    Spec("cpus_per_run", ("--cpus-per-run",), float, "Ray: CPUs reserved per run.", 0.01, 1024.0, panel=EXECUTION),
+    Spec("gpus_per_run", ("--gpus-per-run",), float, "Ray: GPUs reserved per run.", 0.0, 64.0, panel=EXECUTION),
+    Spec("ray_timeout", ("--ray-timeout",), float, "Ray: seconds to connect before giving up.", 1.0, 3600.0,
+         panel=EXECUTION),
     Spec("alpha", ("--alpha",), float, "Significance level, after Holm correction.", 1e-6, 0.5),
     Spec("margin", ("--margin",), float, "Equivalence margin in metric units: a pair is equivalent when TOST puts "
          "the difference within +-margin.", 1e-6, 0.5),
     Spec("resamples", ("--resamples",), int, "Sign flips and bootstrap resamples.", 1, 1_000_000),
-    Spec("llm_dim", ("--llm-dim",), int, "Width of the llm features (384 MiniLM, 1536 OpenAI-style).", 1, 16384),
-    Spec("gnn_dim", ("--gnn-dim",), int, "Width of the gnn features.", 1, 16384),
-    Spec("n_news", ("--n-news",), int, "News seen in train (ID rows = this + 1 'unknown'). Default: MIND-small.",
-         1, 1_000_000),
-    Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (default 256 on CPU, 1024 on "
-         "CUDA); calls are also cut at a token budget, so long texts go in smaller batches.", 1, 65536),
-    Spec("graph_batch_size", ("--batch-size",), int,
-         "Edges per BPR step. Default: a third of the edges (3 steps an epoch, each propagating the whole graph).",
-         1024, 1 << 24),
-    Spec("cold_share", ("--cold-share",), float, "Share of dev candidates that are news unseen in train.", 0.0, 0.95),
+    Spec("llm_dim", ("--llm-dim",), int, "llm features' width (default: --text-encoder's).", 1, 16384,
+         panel=FEATURES),
+    Spec("n_news", ("--n-news",), int, "News seen in train (ID rows: this + 1).", 1, 1_000_000),
+    Spec("text_batch_size", ("--batch-size",), int, "Most texts per model call (256 on CPU, 1024 on CUDA).", 1, 65536,
+         panel=EXECUTION),
+    Spec("graph_batch_size", ("--batch-size",), int, "Edges per BPR step (a third of them).", 1024, 1 << 24,
+         panel=EXECUTION),
+    Spec("cold_share", ("--cold-share",), float, "Share of dev candidates unseen in train.", 0.0, 0.95),
 )}
 
 SEED_KINDS = ("minilm", "hash", "st", "file")

@@ -18,6 +18,7 @@ from newsbench.model.registry import hand_flops
 
 # ID rows used by `params_table` when no dataset is named: MIND-small's 51,282 train news + the 'unknown' row.
 DEFAULT_ID_ROWS = 51_283
+MINILM_DIM = 384          # all-MiniLM-L6-v2's sentence vectors (the default text encoder)
 
 
 def _numel(module) -> int:
@@ -77,14 +78,17 @@ def subsets(placebo: bool = False) -> list[tuple[str, ...]]:
 
 
 def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS,
-                 rand_dim: int | None = None, fusions: tuple[str, ...] = FUSIONS) -> list[dict]:
+                 rand_dim: int | None = None, base: RunConfig | None = None,
+                 fusions: tuple[str, ...] = FUSIONS) -> list[dict]:
     """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion of
     `fusions` (built-ins or plug-ins, counted from the modules alike). `rand_dim`: also the placebo configurations
-    (each real subset + rand), rand at that width."""
+    (each real subset + rand), rand at that width. `base`: the widths (id_dim, dim, user_hidden) of every row;
+    RunConfig's defaults when None."""
+    base = base or RunConfig()
     rows = []
     for mods in subsets(placebo=rand_dim is not None):
         for fusion in ([NO_FUSION] if len(mods) == 1 else fusions):
-            cfg = RunConfig(modalities=mods, fusion=fusion if fusion != NO_FUSION else "attention")
+            cfg = dataclasses.replace(base, modalities=mods, fusion=fusion if fusion != NO_FUSION else "attention")
             if rand_dim is not None:
                 cfg = dataclasses.replace(cfg, rand_dim=rand_dim)
             rows.append({
@@ -93,3 +97,27 @@ def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAUL
                 "flops_per_news": flops_per_news(cfg, llm_dim, gnn_dim),
             })
     return rows
+
+
+def text_width(encoder: str) -> int:
+    """The width of the llm features an encoder spec gives, without embedding anything: minilm 384, hash:DIM its
+    DIM, file:PATH the vectors' width (the file is read and checked as a run reads it), st:NAME the model's own
+    (the model is loaded), a plug-in's on two titles. InputError as a run would raise it (a missing file, an
+    unknown model)."""
+    from newsbench.features import text
+
+    kind, arg = text.parse_encoder(encoder)
+    if kind == "minilm":
+        return MINILM_DIM
+    if kind == "hash":
+        return int(arg)
+    if kind == "file":
+        return int(text.read_vectors(arg)[1].shape[1])
+    if kind == "plugin":                               # newsbench.features.encoders: its width on two titles
+        from newsbench.features import encoders
+
+        return int(encoders.encode(arg, encoders.PROBE_TEXTS).shape[1])
+    model = text.load_st_model(text.st_model_path(arg))
+    # sentence-transformers 5 renamed the method (the old name warns); older versions have only the old one
+    width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(width())

@@ -116,7 +116,7 @@ def bad_cases(tiny: Path, w: Path) -> list[tuple[list[str], str]]:
         (["report", "--results", t, "--test", "nope"], "--test"),
         (["report", "--results", t, "--metric", "f1"], "--metric"),
         (["embed", "graph", "-d", t, "--batch-size", "5"], "--batch-size"),
-        (["embed", "graph", "-d", t, "--epochs", "0"], "epochs"),
+        (["embed", "graph", "-d", t, "--graph-epochs", "0"], "--graph-epochs"),
         (["embed", "text", "-d", t, "-e", "hash:0"], "--text-encoder"),
         (["embed", "text", "-d", t, "--device", "tpu"], "--device"),
         (["data", "synth", "--seed", "-1", "--out", str(w / "s")], "--seed"),

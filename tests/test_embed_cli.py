@@ -47,8 +47,8 @@ def test_embed_text_hash_then_cache_hit(toy, tmp_path):
 
 
 def test_embed_graph(toy, tmp_path):
-    res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--dim", "8", "--layers", "1",
-                              "--epochs", "2", "--seed", "1", "--graph-mode", "both", "--device", "cpu",
+    res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--graph-dim", "8", "--graph-layers", "1",
+                              "--graph-epochs", "2", "--graph-seed", "1", "--graph-mode", "both", "--device", "cpu",
                               "--batch-size", "1024", "--no-progress", "--graph-model", "lightgcn"])
     assert res.exit_code == 0, res.output
     assert f"{len(toy.news)} x 8 float32" in res.output
@@ -58,8 +58,8 @@ def test_embed_graph(toy, tmp_path):
 
 
 def test_embed_graph_default_is_inductive(toy, tmp_path):
-    res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--dim", "8", "--epochs", "1",
-                              "--no-progress"], terminal_width=200)
+    res = runner.invoke(app, ["embed", "graph", "--cache-dir", str(tmp_path), "--graph-dim", "8",
+                              "--graph-epochs", "1", "--no-progress"], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "inductive entity encoder" in res.output and "softmax loss" in res.output
     assert re.search(r"cold/warm norm +│ 1.000 ", res.output)        # unit vectors, cold and warm alike
@@ -92,8 +92,8 @@ def test_embed_on_generated_tiny(tiny_dir, tmp_path):
     res = runner.invoke(app, ["embed", "text", "-d", str(tiny_dir), "--cache-dir", str(tmp_path), "-e", "hash",
                               "--device", "cpu", "--no-progress"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["embed", "graph", "-d", str(tiny_dir), "--cache-dir", str(tmp_path), "--epochs", "2",
-                              "--device", "cpu", "--no-progress"])
+    res = runner.invoke(app, ["embed", "graph", "-d", str(tiny_dir), "--cache-dir", str(tmp_path),
+                              "--graph-epochs", "2", "--device", "cpu", "--no-progress"])
     assert res.exit_code == 0, res.output
     ds = load_dataset(tiny_dir, cache_dir=tmp_path, progress=False)
     cfg = RunConfig(text_encoder="hash", graph_epochs=2)

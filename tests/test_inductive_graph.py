@@ -175,7 +175,7 @@ def test_config_defaults_and_identity_per_graph_model():
     cmd = train_command(lgc.to_dict())
     assert "--graph-model lightgcn" in cmd and "--graph-epochs 20" in cmd
     assert "--graph-model" not in train_command(ind.to_dict())
-    with pytest.raises(ValueError, match="graph_model"):
+    with pytest.raises(ValueError, match="--graph-model"):
         RunConfig(graph_model="gat")
 
 

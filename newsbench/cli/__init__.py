@@ -14,7 +14,7 @@ import threading
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, baselines, data, embed, report, train
+from newsbench.cli import ablate, baselines, data, embed, params, report, train
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -24,13 +24,15 @@ app = typer.Typer(
         "adaptive-attention fusion) with seeded runs, measured parameter counts and timings, and paired "
         "significance tests.\n\n"
         "Start with `newsbench ablate`: it generates the embedded demo dataset, runs the seed paper's ablation "
-        "grid with 3 seeds, and prints the report.\n\n"
-        "Examples:\n\n"
-        "  newsbench ablate --dry-run\n\n"
-        "  newsbench data info ../MIND\n\n"
-        "  newsbench train --modalities id+llm --fusion gate --text-encoder hash --epochs 1\n\n"
-        "  newsbench params --markdown\n\n"
-        "  newsbench report --results results --latex"
+        "grid with 3 seeds, and prints the report."
+    ),
+    epilog=(
+        "Examples:\n"
+        "newsbench ablate --dry-run\n"
+        "newsbench data info -d ../MIND\n"
+        "newsbench train -m id+llm -f gate -e hash --epochs 1\n"
+        "newsbench params --markdown\n"
+        "newsbench report --results results --latex"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -41,6 +43,7 @@ app.add_typer(embed.app, name="embed")
 train.register(app)
 ablate.register(app)
 baselines.register(app)
+params.register(app)
 report.register(app)
 
 
@@ -66,6 +69,9 @@ def _click_exceptions():
     return exceptions
 
 
+INTERRUPTED = 130            # the shell's status for SIGINT
+
+
 def main() -> None:
     click = _click_exceptions()
     try:
@@ -83,7 +89,7 @@ def main() -> None:
         _error(_usage_message(err))
     except typer.Abort:
         print("newsbench: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except MemoryError:
         _error("out of memory; lower --batch-size, --negatives, --history-len or the widths (--dim, --id-dim, "
                "--graph-dim)")
@@ -93,6 +99,10 @@ def main() -> None:
             _error(f"{'CUDA' if type(err).__name__ == 'OutOfMemoryError' else 'CPU'} out of memory; lower "
                    f"--batch-size, --negatives, --history-len or the widths (--dim, --id-dim, --graph-dim)")
         raise
+    if rv == INTERRUPTED:
+        # Ctrl-C: newer typer ends the command with Exit(130) and returns it here without a word (older typer raised
+        # Abort, above). A command that explains its own stop (ablate) exits by itself and never gets here.
+        print("newsbench: interrupted", file=sys.stderr)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -146,6 +156,12 @@ _OTHER_COMMAND_NAMES = {
     ("train", "--seeds"): "train makes one run: --seed (e.g. --seed 0)",
     ("train", "--n-seeds"): "train makes one run: --seed (e.g. --seed 0)",
     ("train", "--dry-run"): "`newsbench ablate --subsets ... --seeds ... --dry-run` shows whether a run is done",
+    # Former spellings, refused rather than kept as second names (one vocabulary, issue 28): each names train's.
+    ("params", "--gnn-dim"): "the gnn width is --graph-dim, as in train (e.g. --graph-dim 128)",
+    ("graph", "--dim"): "embed graph takes --graph-dim (--dim is train's projection width)",
+    ("graph", "--layers"): "embed graph takes --graph-layers, as train does",
+    ("graph", "--epochs"): "embed graph takes --graph-epochs (--epochs is train's)",
+    ("graph", "--seed"): "embed graph takes --graph-seed (--seed is a run's seed in train)",
 }
 
 

@@ -18,62 +18,48 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsbench import grid, store
-from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
 from newsbench.cli.options import (check_plugins, check_writable_dir, choice_option, device_option, make_config,
                                    other_option, run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
-from newsbench.options import SEED_MAX
+from newsbench.options import EXECUTION, SEED_MAX
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
 
-With no options: the embedded `demo` dataset, seeds 0,1,2 and the seed paper's table (id; id+llm and id+gnn with \
-concat; id+llm+gnn with concat, gate and attention) plus the placebo control id+rand with concat = 21 runs. rand, the \
-placebo, is seeded N(0,1) vectors per news (from the run's seed and the news id, --rand-dim wide): a modality is worth \
-what it adds over it. With --subsets and/or --fusions the full cross product \
-is run (single-modality subsets once per seed, with no fusion; --subsets defaults to the table's subsets and \
---fusions to concat,gate,attention).
+Default: the `demo` dataset, seeds 0,1,2 and the seed paper's table (id; id+llm, id+gnn with concat; id+llm+gnn \
+with concat, gate, attention) plus the placebo id+rand with concat: 21 runs. --subsets and --fusions run their \
+full cross product instead.
 
-Every run is recorded in RESULTS/runs/ once; a run already recorded for the same configuration and dataset is \
-skipped, so killing ablate (Ctrl-C or kill -9) and rerunning the same command finishes the grid. Two ablate \
-processes may share one results folder: each run is claimed with a lock file and trained once.
-
-Examples:
-  newsbench ablate
-  newsbench ablate --dry-run
-  newsbench ablate -d data/MINDsmall --subsets all --fusions concat,gate,attention --n-seeds 5
-  newsbench ablate --subsets id,id+llm,id+llm+gnn --fusions gate,attention
-  newsbench ablate --text-encoder hash --epochs 1 --seeds 0 --results /tmp/quick
-  newsbench ablate --workers 2
-  newsbench ablate --executor ray --ray-address auto --gpus-per-run 1 --device cuda
-
-With --executor ray, connecting gives up after --ray-timeout seconds with one line, a run that fits on no node of \
-the cluster (--cpus-per-run, --gpus-per-run) is refused before any is submitted, and a cluster lost during the grid \
-ends it with exit status 1, the finished runs recorded: rerun to resume.
+Each run is recorded once in RESULTS/runs/: after Ctrl-C or a kill, the same command resumes; two processes may \
+share a results folder. More in docs/ablate.md.
 """
+EPILOG = """Examples:
+  newsbench ablate --dry-run
+  newsbench ablate -d ../MIND --subsets all --fusions concat,gate --n-seeds 5
+  newsbench ablate --subsets id,id+llm,id+llm+gnn --fusions gate,attention
+  newsbench ablate -e hash --epochs 1 --seeds 0 --results /tmp/quick
+  newsbench ablate --workers 2
+  newsbench ablate --executor ray --ray-address auto --gpus-per-run 1"""
+GRID, REPORT = "Grid", "Report"      # --help panels of ablate's own options (the others: newsbench.options)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="ablate", help=HELP)(ablate)
+    app.command(name="ablate", help=HELP, epilog=EPILOG)(ablate)
 
 
 def ablate(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2 (default 0,1,2); "
-                                        "each in 0..4,294,967,295."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", rich_help_panel=GRID,
+                                        help="Comma-separated seeds, e.g. 0,1,2 (the default)."),
     n_seeds: Optional[int] = other_option("n_seeds", None),
     subsets: Optional[str] = typer.Option(
-        None, "--subsets",
-        help="'all' (the 7 non-empty subsets of id, llm, gnn) or subsets separated by ',' with the modalities of "
-        "one joined by '+', as the labels write them: 'id,id+llm,id+llm+gnn'. The former spelling "
-        "('+' between subsets, e.g. 'id+id,llm') is refused with its new form; a value such as 'id,llm' "
-        "is two single-modality subsets (a warning says so); add the placebo by name ('id,id+rand'); --fusions with no subset of two or more "
-        "modalities is an error."),
+        None, "--subsets", rich_help_panel=GRID,
+        help="'all' or subsets as labels write them: 'id,id+llm,id+rand'."),
     fusions: Optional[str] = typer.Option(
-        None, "--fusions", help="Comma-separated fusions: concat, gate, attention, attention-unscaled, mean, an "
-        "installed plug-in's name or package.module:ClassName (e.g. gate,attention)."),
+        None, "--fusions", rich_help_panel=GRID, help="Comma-separated fusions, e.g. gate,film or pkg.mod:Class."),
     epochs: int = run_option("epochs"),
     batch_size: int = run_option("batch_size"),
     lr: float = run_option("lr"),
@@ -101,25 +87,26 @@ def ablate(
     graph_seed: int = run_option("graph_seed"),
     rand_dim: int = run_option("rand_dim"),
     device: str = device_option(),
-    amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA."),
-    cpu_threads: int = run_option("cpu_threads", help="torch CPU threads per run. Part of each run's identity (the "
-                                  "thread count changes float summation order); use --workers to use more cores."),
+    amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA.", rich_help_panel=EXECUTION,
+                             show_default=False),
+    cpu_threads: int = run_option("cpu_threads"),
     results: Path = ResultsOpt,
-    executor: str = choice_option("local", ("--executor",), ("local", "ray"),
-                                  "local (this machine) | ray (a Ray cluster)."),
-    workers: int = other_option("workers", 1, help="Local executor: runs in parallel processes (the cores are split "
-                                "among them)."),
+    executor: str = choice_option("local", ("--executor",), ("local", "ray"), "local | ray (a Ray cluster).",
+                                  rich_help_panel=EXECUTION),
+    workers: int = other_option("workers", 1),
     ray_address: Optional[str] = typer.Option(
-        None, "--ray-address", help="Ray cluster address (e.g. auto or ray://host:10001); default: a local Ray."),
+        None, "--ray-address", rich_help_panel=EXECUTION,
+        help="Ray: cluster address (auto, ray://host:10001); default a local Ray."),
     cpus_per_run: float = other_option("cpus_per_run", 1.0),
     gpus_per_run: float = other_option("gpus_per_run", 0.0),
     ray_timeout: float = other_option("ray_timeout", grid.RAY_TIMEOUT),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the grid with done/pending/locked; run nothing."),
-    report: bool = typer.Option(True, "--report/--no-report",
-                                help="At the end, print the report tables and write them to RESULTS/report/."),
-    alpha: float = other_option("alpha", 0.05, help="Report: significance level."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, done or pending; run nothing.",
+                                 rich_help_panel=OUTPUT),
+    report: bool = typer.Option(True, "--report/--no-report", help="Print the report, write RESULTS/report/.",
+                                rich_help_panel=OUTPUT, show_default=False),
+    alpha: float = other_option("alpha", 0.05, help="Significance level.", rich_help_panel=REPORT),
     test: str = choice_option("permutation", ("--test",), ("ttest", "wilcoxon", "permutation"),
-                              "Report: impression-level paired test: ttest | wilcoxon | permutation."),
+                              "Paired test: ttest | wilcoxon | permutation.", rich_help_panel=REPORT),
 ) -> None:
     console = Console(stderr=True)
     out = Console()
@@ -136,9 +123,9 @@ def ablate(
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
         dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
-        text_encoder=text_encoder, text_fields=text_fields,
-        graph=graph,
-        graph_model=graph_model, entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
+        text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
+        entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
+        graph_seed=graph_seed,
         rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)
     dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
     if amp and not dev.startswith("cuda"):
@@ -197,20 +184,25 @@ def ablate(
         else:
             console.print(f"ablate: {'the' if len(configs) == 1 else 'all'} {plural(len(configs), 'run')} already "
                           f"recorded in {store.runs_dir(results)}")
+        # Baselines and report are inside the Ctrl-C path too: a stop there says so like a stop in training.
+        grid.trace("baselines-start")
+        _baselines(results, dataset, base, configs, cache_dir, console)
+        if report:
+            grid.trace("report-start")
+            with clock("report"):
+                _report(results, dataset, out, console, alpha, test)
     except KeyboardInterrupt as stop:
         done = _tidy_after_stop(configs, results, dataset, done)
-        console.print(f"interrupted: {done} of {len(configs)} runs done; rerun the same command to resume")
-        raise typer.Exit(143 if isinstance(stop, _Terminated) else 130)
+        console.print(f"interrupted: {done} of {plural(len(configs), 'run')} done; rerun the same command to resume")
+        # SystemExit, not typer.Exit: the line above says it all, so newsbench.cli.main adds no "interrupted" line
+        raise SystemExit(143 if isinstance(stop, _Terminated) else 130)
     except grid.ClusterLost as lost:
         done = _tidy_after_stop(configs, results, dataset, done)
-        _exit_after_lost_cluster(f"{lost}; {done} of {len(configs)} runs done; rerun the same command to resume")
+        _exit_after_lost_cluster(f"{lost}; {done} of {plural(len(configs), 'run')} done; rerun the same command to "
+                                 f"resume")
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
-    _baselines(results, dataset, base, configs, cache_dir, console)
-    if report:
-        with clock("report"):
-            _report(results, dataset, out, console, alpha, test)
     console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
 
 
@@ -245,7 +237,8 @@ def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, cons
     features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
     for record, arrays in bl.compute_baselines(dataset, features, info, names):
         bl.save_baseline(results, record, arrays)
-    console.print(f"ablate: {len(names)} data-derived baselines recorded in {Path(results) / bl.BASELINES_DIR}")
+    console.print(f"ablate: {plural(len(names), 'data-derived baseline')} recorded in "
+                  f"{Path(results) / bl.BASELINES_DIR}")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -377,8 +370,8 @@ def _print_plan(out: Console, configs, dataset, results: Path) -> None:
         counts[status] += 1
         table.add_row(str(i), cfg.label, str(cfg.seed), rid, f"[{style[status]}]{status}[/]")
     out.print(table)
-    out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, {counts['locked']} locked "
-              f"(being trained by another process)")
+    out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, "
+              f"{counts['locked']} locked (being trained by another process)")
 
 
 def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str) -> None:

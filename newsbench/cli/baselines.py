@@ -14,35 +14,31 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsbench.cli.common import CacheOpt, DataOpt, UnknownNewsOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt, plural
 from newsbench.cli.options import check_writable_dir, device_option, make_config, run_option
 
-HELP = """Score the dev split with the data-derived baselines, no training: popularity (train clicks), recent \
-popularity (train clicks of the last train day), the history-centroid text score and the history-centroid graph \
-score (cosine between a candidate's vector and the mean of the user's history vectors; the text and LightGCN \
-features a run with the same options reads, from the feature cache).
+HELP = """Score the dev split with the data-derived baselines, no training.
 
-Prints AUC, MRR, nDCG@5 and nDCG@10 over all candidates, over cold candidates only (news unseen in train) and over \
-warm ones only. With --results the baselines are also recorded in RESULTS/baselines/ (per-impression arrays), where \
-`newsbench report` shows them as reference rows tested against `id` runs of the same dataset.
-
-Examples:
-  newsbench baselines
-  newsbench baselines -d data/MINDsmall --text-encoder minilm --results results
-  newsbench baselines --text-encoder hash --only popularity,recent,text --json
+Popularity, recent popularity, and the history-centroid text and graph scores (features from the cache, as a run \
+with the same options reads them). Prints AUC, MRR, nDCG@5 and nDCG@10 over all, cold and warm candidates. With \
+--results they are also recorded in RESULTS/baselines/, where `newsbench report` shows them as reference rows. More \
+in docs/baselines.md.
 """
+EPILOG = """Examples:
+newsbench baselines
+newsbench baselines -d ../MIND --text-encoder minilm --results results
+newsbench baselines --text-encoder hash --only popularity,recent,text --json"""
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="baselines", help=HELP)(baselines)
+    app.command(name="baselines", help=HELP, epilog=EPILOG)(baselines)
 
 
 def baselines(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
-    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated subset of popularity,recent,text,graph "
-                                       "(default: all four)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Some of popularity,recent,text,graph; default all."),
     text_encoder: str = run_option("text_encoder"),
     text_fields: str = run_option("text_fields"),
     graph: str = run_option("graph"),
@@ -53,9 +49,10 @@ def baselines(
     graph_epochs: int = run_option("graph_epochs"),
     graph_seed: int = run_option("graph_seed"),
     device: str = device_option(),
-    results: Optional[Path] = typer.Option(None, "--results", "-r", help="Also record the baselines in "
-                                           "RESULTS/baselines/ for `newsbench report`."),
-    as_json: bool = typer.Option(False, "--json", help="Print the records (without arrays) as JSON."),
+    results: Optional[Path] = typer.Option(None, "--results", "-r", rich_help_panel=OUTPUT,
+                                           help="Also record them in RESULTS/baselines/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records (no arrays) as JSON.",
+                                 rich_help_panel=OUTPUT),
 ) -> None:
     from newsbench import baselines as bl
     from newsbench.cli.common import load_data, require_splits
@@ -82,7 +79,8 @@ def baselines(
     out.print(baselines_table(records, title=f"baselines on {dataset.name} ({dataset.fingerprint[:12]}), "
                                              f"dev split"))
     if results is not None:
-        Console(stderr=True).print(f"baselines: {len(records)} recorded in {Path(results) / bl.BASELINES_DIR}")
+        Console(stderr=True).print(f"baselines: {plural(len(records), 'baseline')} recorded in "
+                                   f"{Path(results) / bl.BASELINES_DIR}")
 
 
 def _fmt(x) -> str:

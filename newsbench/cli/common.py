@@ -9,11 +9,10 @@ import typer
 
 from newsbench.errors import InputError
 
-DataOpt = typer.Option(
-    None, "--data", "-d",
-    help="MIND folder (with MINDsmall_train/ + MINDsmall_dev/, or train/ + dev/). "
-         "Default: the embedded generated `demo` dataset, generated into the cache on first use.",
-)
+# The data options stay in typer's first panel ("Options", beside --help); the results folder goes under "Output".
+OUTPUT = "Output"
+DATA_HELP = "MIND folder (train/ + dev/ or MINDsmall_*/). Default: the generated demo."
+DataOpt = typer.Option(None, "--data", "-d", help=DATA_HELP)
 
 
 def _check_cache(value: Optional[Path]) -> Optional[Path]:
@@ -38,15 +37,15 @@ def _check_unknown_news(value: str) -> str:
 
 CacheOpt = typer.Option(
     None, "--cache-dir", envvar="NEWSBENCH_CACHE", callback=_check_cache,
-    help="Cache folder for parsed arrays and features. Default: $NEWSBENCH_CACHE or ~/.cache/newsbench.",
+    help="Cache of parsed data and features. Default: ~/.cache/newsbench.",
 )
 UnknownNewsOpt = typer.Option(
-    "error", "--unknown-news", callback=_check_unknown_news,
-    help="Behaviors naming news absent from every news.tsv: 'error' stops with the first one; 'drop' removes them "
-         "and warns with the count.",
+    "error", "--unknown-news", callback=_check_unknown_news, show_default=False,
+    help="Behaviors naming absent news: error | drop (with a warning); default error.",
 )
 ResultsOpt = typer.Option(
-    Path("results"), "--results", "-r", help="Results folder (run records in RESULTS/runs/).",
+    Path("results"), "--results", "-r", rich_help_panel=OUTPUT, show_default=False,
+    help="Results folder (records in RESULTS/runs/); default results.",
 )
 
 
@@ -79,3 +78,13 @@ def require_splits(dataset, data: Optional[Path]) -> None:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 run', '2 runs'."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def paragraphs(text: str) -> str:
+    """A command's --help text written across source lines, as typer should show it: each paragraph (blank-line
+    separated) joined into one line that rich wraps to the terminal. Typer keeps single line breaks, so a
+    docstring's source wrapping would otherwise cut every paragraph short at 80 columns."""
+    import inspect
+    import re
+
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", inspect.cleandoc(text))

@@ -11,13 +11,16 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from newsbench.cli.common import CacheOpt, UnknownNewsOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt, plural
 from newsbench.data.dataset import Behaviors, Dataset
+from newsbench.errors import InputError
 
 app = typer.Typer(
-    help="Get, check and summarise MIND-format data.\n\nExample: newsbench data info ../MIND",
+    help="Get, check and summarise MIND-format data.", epilog="Example: newsbench data info -d ../MIND",
     no_args_is_help=True,
 )
+# `-d/--data` names a data folder in every command that reads one; info and validate also take it as PATH.
+PathArg = typer.Argument(None, help="MIND folder (or -d DATA).", show_default=False)
 
 QUANTILES = (10, 25, 50, 75, 90, 99)
 
@@ -172,24 +175,33 @@ def _clean(obj):
 # ------------------------------------------------------------------------------------------------------ commands
 
 
-@app.command()
+def data_folder(path: Optional[Path], data: Optional[Path], required: bool) -> Optional[Path]:
+    """The folder given as PATH or as -d DATA (one of them, or both the same)."""
+    if path is not None and data is not None and Path(path) != Path(data):
+        raise InputError(f"two data folders, {path} and -d {data}; give one")
+    folder = path if path is not None else data
+    if folder is None and required:
+        raise InputError("no data folder; give one as PATH or -d DATA")
+    return folder
+
+
+@app.command(epilog="Example: newsbench data info -d ../MIND --json")
 def info(
-    path: Optional[Path] = typer.Argument(None, help="MIND folder. Default: the embedded generated demo dataset."),
-    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON instead of tables."),
-    raw: bool = typer.Option(False, "--raw", help="Describe the behaviors rows as written, without joining them to "
-                             "the news files (for excerpts whose behaviors name absent news). Not cached."),
+    path: Optional[Path] = PathArg,
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND folder. Default: the generated demo."),
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.", rich_help_panel=OUTPUT),
+    raw: bool = typer.Option(False, "--raw", help="The behaviors rows as written, not joined to the news (not "
+                             "cached).", rich_help_panel=OUTPUT),
 ):
-    """Summarise a dataset: news, users, impressions, clicks, CTR, quantiles, categories, cold dev candidates.
-
-    Example: newsbench data info ../MIND --json
-    """
+    """Summarise a dataset: news, users, impressions, clicks, CTR, quantiles, categories, cold dev candidates."""
     from newsbench.data.load import load_dataset
 
+    path = data_folder(path, data, required=False)
     if raw:
         if path is None:
-            raise typer.BadParameter("--raw needs a PATH")
+            raise InputError("--raw needs a data folder (PATH or -d DATA)")
         stats = raw_stats(path)
     else:
         ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=not as_json)
@@ -251,20 +263,20 @@ def _num(x) -> str:
     return "–" if x is None or not math.isfinite(x) else (f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}")
 
 
-@app.command()
+@app.command(epilog="Example: newsbench data validate -d ../MIND/MINDsmall_dev")
 def validate(
-    path: Path = typer.Argument(..., help="MIND folder or one split folder."),
+    path: Optional[Path] = PathArg,
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND folder or one split folder."),
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
 ):
-    """Check every file of a MIND folder; exit 0 with one summary line, or 2 with the file, line and reason.
-
-    Example: newsbench data validate ../MIND/MINDsmall_dev
-    """
+    """Check every file of a MIND folder; exit 0 with one summary line, or 2 with the file, line and reason."""
     from newsbench.data.load import load_dataset
 
     from newsbench.data import mind
-    from newsbench.errors import InputError, warn
+    from newsbench.errors import warn
+
+    path = data_folder(path, data, required=True)
 
     ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=False)
     for split in ("train", "dev"):
@@ -289,11 +301,11 @@ def validate(
         warn(f"{folder}: ignored (not a split name); splits are train/ and dev/ (or MINDsmall_train/, "
              f"MINDsmall_dev/): rename it to use it")
     users = _distinct_users(ds)
-    parts = [f"{len(ds.news):,} news", f"{users:,} users"]
+    parts = [f"{len(ds.news):,} news", plural(users, "user")]
     for split in ("train", "dev"):
         b = getattr(ds, split)
         if b is not None:
-            parts.append(f"{split} {len(b):,} impressions / {len(b.cand):,} candidates")
+            parts.append(f"{split} {plural(len(b), 'impression')} / {plural(len(b.cand), 'candidate')}")
     print(f"ok: {path}: " + ", ".join(parts))
 
 
@@ -312,21 +324,19 @@ def _distinct_users(ds: Dataset) -> int:
     return int(len(np.unique(np.concatenate(codes)))) if codes else int(len(ds.users))
 
 
-@app.command()
+@app.command(epilog="Example: newsbench data download mind-small --out ../MIND && newsbench data info -d ../MIND")
 def download(
     dataset: str = typer.Argument(..., help="mind-demo, mind-small or mind-large."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to put the zips (out/zips/) and the split folders in."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the zips (OUT/zips/) and the splits.",
+                             rich_help_panel=OUTPUT),
     base_url: Optional[str] = typer.Option(
         None, "--base-url", envvar="NEWSBENCH_MIND_URL",
-        help="Mirror of https://recodatasets.z20.web.core.windows.net/newsrec/ (env NEWSBENCH_MIND_URL)."),
-    part: List[str] = typer.Option(["train", "dev"], "--part",
-                                   help="Which zips: train, dev, utils (repeat the option for several)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        help="Mirror of MIND's download site (docs/data.md)."),
+    part: List[str] = typer.Option(["train", "dev"], "--part", show_default=False, metavar="ZIP",
+                                   help="Zips: train, dev, utils (repeat --part); default train and dev."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.", show_default=False),
 ):
-    """Download and unzip MIND (resumes partial downloads; checks sizes; atomic).
-
-    Example: newsbench data download mind-small --out ../MIND && newsbench data info ../MIND
-    """
+    """Download and unzip MIND (resumes partial downloads; checks sizes; atomic)."""
     from newsbench.data.download import download_mind
 
     report = download_mind(dataset, out, base_url=base_url, parts=part, progress=progress)

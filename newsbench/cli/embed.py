@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli import common
-from newsbench.cli.common import CacheOpt, DataOpt
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, paragraphs
 from newsbench.cli.options import device_option, other_option, run_option
 
 app = typer.Typer(
@@ -46,30 +46,40 @@ def _timing(meta: dict, wall: float) -> str:
     return f"{meta['seconds']:.2f} s computing, {wall:.2f} s in all (imports and hashing included)"
 
 
-@app.command()
+TEXT_EPILOG = """Examples:
+newsbench embed text
+newsbench embed text -d ../MIND --text-fields title+abstract --device cuda
+newsbench embed text --text-encoder file:openai.parquet"""
+GRAPH_EPILOG = """Examples:
+newsbench embed graph
+newsbench embed graph --graph-model lightgcn
+newsbench embed graph -d ../MIND --device cuda"""
+
+
+TEXT_HELP = """Embed every news item's text with a frozen encoder and cache the (news x dim) matrix.
+
+minilm is all-MiniLM-L6-v2 (384-d, offline); hash and hash:DIM are model-free; file:PATH reads .npy (+ PATH.ids),
+.parquet or .vec vectors. More in docs/features.md."""
+GRAPH_HELP = """Train the graph model on the TRAIN split and cache the (news x dim) news embeddings; print diagnostics.
+
+Dev behaviours never enter. inductive (the default): a news vector is a function of its entities, so news unseen in
+train get one too; lightgcn: the seed's LightGCN. Diagnostics: cold/warm norms, cold news near warm ones and, on
+generated data, neighbours in the planted community. More in docs/features.md."""
+
+
+@app.command(help=paragraphs(TEXT_HELP), epilog=TEXT_EPILOG)
 def text(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
-    text_encoder: str = run_option(
-        "text_encoder", "minilm",
-        help="minilm (all-MiniLM-L6-v2, 384-d, offline) | hash | hash:DIM (model-free, for tests) | "
-             "st:NAME_OR_PATH (a sentence-transformers model) | file:PATH (.npy + PATH.ids, .parquet, .vec)."),
+    text_encoder: str = run_option("text_encoder", "minilm"),
     text_fields: str = run_option("text_fields", "title"),
     device: str = device_option(),
     batch_size: Optional[int] = other_option("text_batch_size", None),
-    fp16: bool = typer.Option(False, "--fp16", help="Store the matrix as float16 (a separate cache entry)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    fp16: bool = typer.Option(False, "--fp16", help="Store float16 (a cache entry of its own).",
+                              rich_help_panel=OUTPUT),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.",
+                                  rich_help_panel=OUTPUT, show_default=False),
 ):
-    """Embed every news item's text with a frozen encoder and cache the (news x dim) matrix.
-
-    Examples (MiniLM titles of the demo data; a MIND folder on a GPU; precomputed 1536-d vectors):
-
-      newsbench embed text
-
-      newsbench embed text -d MINDsmall --text-fields title+abstract --device cuda
-
-      newsbench embed text --text-encoder file:openai.parquet
-    """
     from newsbench.features.text import parse_encoder, text_features_with_meta
 
     parse_encoder(text_encoder)          # a bad spec stops before the data is loaded
@@ -93,38 +103,24 @@ def text(
     _summary("text features (llm)", rows)
 
 
-@app.command()
+@app.command(help=paragraphs(GRAPH_HELP), epilog=GRAPH_EPILOG)
 def graph(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
     graph_model: str = run_option("graph_model"),
-    graph_mode: str = run_option(
-        "graph", help="Edges: clicks (users' train clicks), entities (news-entity links), or both."),
+    graph_mode: str = run_option("graph"),
     entity_vectors: str = run_option("entity_vectors"),
-    dim: int = run_option("graph_dim", flags=("--graph-dim", "--dim")),
-    layers: int = run_option("graph_layers", flags=("--graph-layers", "--layers")),
-    epochs: Optional[int] = run_option("graph_epochs", flags=("--graph-epochs", "--epochs")),
-    seed: int = run_option("graph_seed", flags=("--graph-seed", "--seed")),
+    # train's names only: embed graph's former --dim/--layers/--epochs/--seed meant other things in train (--dim
+    # the projection width, --seed a run's seed), so they are refused with the right name (newsbench.cli)
+    dim: int = run_option("graph_dim"),
+    layers: int = run_option("graph_layers"),
+    epochs: Optional[int] = run_option("graph_epochs"),
+    seed: int = run_option("graph_seed"),
     device: str = device_option(),
     batch_size: Optional[int] = other_option("graph_batch_size", None),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.",
+                                  rich_help_panel=OUTPUT, show_default=False),
 ):
-    """Train the graph model on the TRAIN split and cache the (news x dim) news embeddings; print diagnostics.
-
-    Dev behaviours never enter. The default model is inductive: every news vector is the same function of its
-    entities, so news unseen in train get one in the space of warm news and users. `--graph-model lightgcn` is
-    the seed's LightGCN (news with no edge get a zero vector). Diagnostics: the cold/warm norm ratio, the share of
-    cold news whose 10 nearest neighbours include warm news and, on generated data, the share of neighbours in a
-    news item's planted community.
-
-    Examples (demo data with the defaults; the seed's LightGCN; a MIND folder on a GPU):
-
-      newsbench embed graph
-
-      newsbench embed graph --graph-model lightgcn
-
-      newsbench embed graph -d MINDsmall --device cuda
-    """
     from newsbench.features.graph import graph_features_with_meta
 
     dev = resolve_device(device)
@@ -169,7 +165,8 @@ def diagnostic_rows(d: dict) -> list[tuple[str, str]]:
         rows.append(("cold near warm", f"{d['cold_neighbours_warm']:.1%} of cold news have a warm news among "
                                        f"their {d['k']} nearest"))
     if "nn_community_all" in d:
-        rows.append(("community share", f"{d['nn_community_all']:.3f} all, {d.get('nn_community_cold', float('nan')):.3f}"
+        cold = d.get("nn_community_cold", float("nan"))
+        rows.append(("community share", f"{d['nn_community_all']:.3f} all, {cold:.3f}"
                                         f" cold, of {d['k']} nearest in the planted community (chance "
                                         f"{d['nn_community_chance']:.3f})"))
     return rows

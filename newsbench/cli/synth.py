@@ -6,34 +6,34 @@ from pathlib import Path
 
 import typer
 
+from newsbench.cli.common import OUTPUT, paragraphs
 from newsbench.cli.options import check_writable_dir, choice_option, other_option, run_option
 from newsbench.errors import InputError
+
+
+HELP = """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model.
+
+Clicks mix popularity (ID), topic (title words) and community (entities, co-clicks), weighted per category. The card
+lists the weights and the dev metrics of reference scorers: the oracle, the learnable ceiling, training-free centroids
+and random ranking. Sizes of each scale: docs/generated-data.md."""
 
 
 def register(app: typer.Typer) -> None:
     """Add the `synth` command to the `data` group."""
 
-    @app.command()
+    @app.command(help=paragraphs(HELP), epilog="Example: newsbench data synth --scale small --seed 1 --out "
+                 "../synth-small-s1")
     def synth(
-        out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist, or be empty)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Folder to create (new or empty)."),
         scale: str = choice_option(
             "demo", ("--scale",), ("tiny", "demo", "small"),
-            help="tiny (300 users, for tests), demo (5,000 users, 8,000 news, 20,000 + 8,000 impressions; the "
-                 "default dataset) or small (MIND-small's size: 50,000 users, 65,000 news, 157,000 + 73,000).",
+            help="tiny (300 users), demo (5,000) or small (MIND-small's 50,000).",
         ),
-        seed: int = run_option("seed", 0, help="Random seed: the same seed gives the same bytes."),
+        seed: int = run_option("seed", 0, help="Random seed: one seed, the same bytes.", rich_help_panel=None),
         cold_share: float = other_option("cold_share", 0.4),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress spinner."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress spinner.",
+                                      rich_help_panel=OUTPUT, show_default=False),
     ):
-        """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model.
-
-        Clicks mix popularity (ID), topic (title words) and community (entities, co-clicks), weighted per category.
-
-        The card lists the weights and the dev metrics of reference scorers: the oracle (true utility), the learnable
-        ceiling (preferences estimated from the history), training-free centroids and random ranking.
-
-        Example: newsbench data synth --scale small --seed 1 --out ../synth-small-s1
-        """
         import json
         import time
 

@@ -1,4 +1,4 @@
-"""`newsbench train` (one seeded run -> a run record) and `newsbench params` (parameter and FLOP accounting)."""
+"""`newsbench train`: one seeded run -> a run record."""
 
 from __future__ import annotations
 
@@ -10,19 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsbench.cli.common import CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
 from newsbench.cli.options import (check_plugins, check_writable_dir, device_option, fusion_option, make_config,
-                                   other_option, run_option)
-from newsbench.config import FUSIONS
+                                   run_option)
 from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
-
-SEED_NOTE = (
-    "The seed's own counts disagree with its formulas: the gate over three 256-d modalities is Linear(768, 3) = "
-    "2,307 parameters (its table says 147K), and the attention gate is 256 + 65,792 = 66,048 parameters, about 28.6x "
-    "the gate (not '55% smaller'). Its concat '524K' counts weights only (524,288); with biases it is 525,056."
-)
-
+from newsbench.options import EXECUTION, MODEL
 
 def _fmt(x, digits: int = 4) -> str:
     if x is None:
@@ -61,35 +54,23 @@ def summary_table(record: dict) -> Table:
     return t
 
 
-def print_params_table(console: Console, rows: list[dict], title: str) -> None:
-    """The parameter table, cut into parts of whole columns where the terminal is too narrow (counts stay whole)."""
-    from newsbench.report.terminal import print_fitted
+EPILOG = """Every run `ablate` makes can be made again with one `train` command: its record stores it (`command`).
 
-    cols = ["label", "id_embedding", "projections", "fusion", "user_encoder", "total", "flops_per_news"]
-    heads = ["config", "ID emb", "proj", "fusion", "user enc", "total", "FLOPs/news"]
-    if print_fitted(console, title, heads, [[r[c] if c == "label" else f"{r[c]:,}" for c in cols] for r in rows]):
-        console.print(f"Cut into parts to fit {console.width} columns; --markdown gives the table in one piece.",
-                      style="dim", highlight=False)
-
-
-def params_markdown(rows: list[dict]) -> str:
-    cols = ["label", "id_embedding", "projections", "fusion", "user_encoder", "total", "flops_per_news"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(r[c] if c == "label" else f"{r[c]:,}" for c in cols) + " |")
-    return "\n".join(lines)
+Examples:
+  newsbench train --modalities id+llm+gnn --fusion attention --seed 0
+  newsbench train -d ../MIND -m id+llm -f gate -e hash --epochs 1"""
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(epilog=EPILOG)
     def train(
         data: Optional[Path] = DataOpt,
         cache_dir: Optional[Path] = CacheOpt,
         unknown_news: str = UnknownNewsOpt,
-        modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m",
-                                       help="One subset of id, llm, gnn, rand joined by '+' as the labels write it "
-                                       "(e.g. id+llm; rand: the placebo, seeded random vectors per news)."),
-        fusion: str = fusion_option(),
+        modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m", rich_help_panel=MODEL,
+                                       show_default=False, help="Modalities joined by '+' (id, llm, gnn, rand: the "
+                                       "placebo); default id+llm+gnn."),
+        fusion: str = fusion_option(rich_help_panel=MODEL),
         seed: int = run_option("seed", 0),
         epochs: int = run_option("epochs"),
         batch_size: int = run_option("batch_size"),
@@ -118,19 +99,16 @@ def register(app: typer.Typer) -> None:
         graph_seed: int = run_option("graph_seed"),
         rand_dim: int = run_option("rand_dim"),
         device: str = device_option(),
-        amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16 features and "
-                                 "autocast)."),
+        amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16).",
+                                 rich_help_panel=EXECUTION, show_default=False),
         cpu_threads: int = run_option("cpu_threads"),
         results: Path = ResultsOpt,
-        force: bool = typer.Option(False, "--force", help="Run again even if this run's record exists."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+        force: bool = typer.Option(False, "--force", help="Run again even if its record exists.",
+                                   rich_help_panel=OUTPUT),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.",
+                                      rich_help_panel=OUTPUT, show_default=False),
     ):
-        """Train and evaluate one seeded run; print a summary and write its record to the results folder.
-
-        Every run `ablate` makes can be made again with one `train` command: the record stores it (its `command`).
-
-        Example: newsbench train --modalities id+llm+gnn --fusion attention --seed 0 --epochs 3
-        """
+        """Train and evaluate one seeded run; print a summary and write its record to the results folder."""
         mods = parse_modalities(modalities)
         if amp and not device.startswith("cuda") and device != "auto":
             raise InputError("--amp needs a CUDA device (see --device)")
@@ -183,41 +161,6 @@ def register(app: typer.Typer) -> None:
         console.print(f"record: {store.record_paths(results, record['run_id'])[0]}")
         if record.get("command"):
             console.print(f"again: {record['command']}", markup=False, highlight=False, soft_wrap=True)
-
-    @app.command()
-    def params(
-        llm_dim: int = other_option("llm_dim", 384),
-        gnn_dim: int = other_option("gnn_dim", 128),
-        n_news: int = other_option("n_news", 51_282),
-        rand_dim: Optional[int] = run_option("rand_dim", None, help="Also count the placebo configurations (each "
-                                             "subset + rand), rand at this width (128: the graph's)."),
-        fusions: Optional[str] = typer.Option(None, "--fusions", help="Comma-separated fusions to count (default: "
-                                              "the built-ins): names or package.module:ClassName."),
-        markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table instead."),
-    ):
-        """Exact trainable parameters per component and FLOPs per news, for every modality subset and fusion.
-
-        Example: newsbench params --llm-dim 1536 --markdown
-        """
-        from newsbench.grid import parse_fusions
-        from newsbench.params import params_table, subsets
-
-        names = tuple(parse_fusions(fusions)) if fusions is not None else FUSIONS
-        multi = [m for m in subsets(placebo=rand_dim is not None) if len(m) > 1]
-        check_plugins([make_config(modalities=m, fusion=f) for m in multi for f in names], "--fusions")
-        rows = params_table(llm_dim=llm_dim, gnn_dim=gnn_dim, n_id_rows=n_news + 1, rand_dim=rand_dim,
-                            fusions=names)
-        if markdown:
-            print(params_markdown(rows))
-            print()
-            print(SEED_NOTE)
-            return
-        console = Console()
-        rand = f", rand {rand_dim}-d" if rand_dim is not None else ""
-        print_params_table(console, rows, f"trainable parameters (llm {llm_dim}-d, gnn {gnn_dim}-d{rand}, "
-                                          f"{n_news + 1:,} ID rows, d=256)")
-        console.print("FLOPs per news: news-encoder forward, counted by torch.utils.flop_counter.FlopCounterMode.")
-        console.print(SEED_NOTE)
 
 
 def _run_with_progress(dataset, features, cfg, results, info, show: bool, console, run_and_save):
