@@ -120,10 +120,11 @@ class RunConfig:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:
             # a plug-in (newsbench.model.registry): its name is checked here, its import and shapes by the commands
-            from newsbench.model.registry import choices_text, known_name
+            from newsbench import plugins
 
-            if not known_name(self.fusion):
-                raise ValueError(f"fusion must be one of {choices_text()}: {self.fusion!r}")
+            if not plugins.known(self.fusion, plugins.FUSIONS_GROUP, FUSIONS):
+                raise ValueError(f"fusion must be one of {plugins.choices_text(plugins.FUSIONS_GROUP, FUSIONS)}: "
+                                 f"{self.fusion!r}")
 
     @property
     def label(self) -> str:
@@ -172,8 +173,9 @@ class RunConfig:
 
 def canonical_fusion(name: str) -> str:
     """Fusion names lower case; a plug-in's import path (`package.module:ClassName`) as written."""
-    text = str(name).strip()
-    return text if ":" in text else text.lower()
+    from newsbench.plugins import canonical
+
+    return canonical(name)
 
 
 def _digest(obj) -> str:

@@ -22,8 +22,16 @@ from pathlib import Path
 
 from newsbench.errors import InputError
 
+FUSIONS_GROUP = "newsbench.fusions"
+TEXT_ENCODERS_GROUP = "newsbench.text_encoders"
 IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _INSTALLED: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}      # group -> name -> entry point
+
+
+def canonical(name: str) -> str:
+    """One spelling per name: lower case, except an import path (`package.module:ClassName`), kept as written."""
+    text = str(name).strip()
+    return text if ":" in text else text.lower()
 
 
 def is_import_path(name: str) -> bool:
@@ -36,6 +44,18 @@ def installed(group: str) -> dict[str, importlib.metadata.EntryPoint]:
     if group not in _INSTALLED:
         _INSTALLED[group] = {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
     return _INSTALLED[group]
+
+
+def known(name: str, group: str, builtins) -> bool:
+    """Whether `name` can name a plug-in of `group` or a built-in without importing anything (a cheap check for
+    RunConfig; loading makes the real one)."""
+    return name in builtins or is_import_path(name) or name in installed(group)
+
+
+def choices_text(group: str, builtins) -> str:
+    """`concat, gate, ..., film or package.module:ClassName`: the built-ins, the installed names, the import path."""
+    names = list(builtins) + sorted(n for n in installed(group) if n not in builtins)
+    return f"{', '.join(names)} or package.module:ClassName"
 
 
 def forget() -> None:

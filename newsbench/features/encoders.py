@@ -20,7 +20,7 @@ import numpy as np
 from newsbench import plugins
 from newsbench.errors import InputError
 
-ENTRY_POINT_GROUP = "newsbench.text_encoders"
+ENTRY_POINT_GROUP = plugins.TEXT_ENCODERS_GROUP
 BUILTIN_KINDS = ("minilm", "hash", "st", "file")
 PROBE_TEXTS = ["Markets rally as inflation cools", "Local team wins the championship"]
 
@@ -56,7 +56,7 @@ def is_plugin(spec: str) -> bool:
 
 def canonical(spec: str) -> str:
     """An installed name lower case, an import path as written."""
-    return spec if plugins.is_import_path(spec) else spec.lower()
+    return plugins.canonical(spec)
 
 
 def resolve(spec: str, flag: str = "--text-encoder") -> tuple[type, dict]:

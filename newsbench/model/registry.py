@@ -24,11 +24,10 @@ import torch
 from torch import nn
 
 from newsbench import plugins
-from newsbench.config import canonical_fusion as canonical
 from newsbench.errors import InputError
 from newsbench.model.fusion import AttentionFusion, ConcatFusion, GateFusion, MeanFusion
 
-ENTRY_POINT_GROUP = "newsbench.fusions"
+ENTRY_POINT_GROUP = plugins.FUSIONS_GROUP
 PROBE_ROWS = 2          # the check's forward: two news, so a plug-in that squeezes its batch shows it
 
 
@@ -85,13 +84,12 @@ def installed() -> dict:
 
 def known_name(name: str) -> bool:
     """Whether `name` can name a fusion without importing anything: a built-in, an import path, an installed name.
-    RunConfig's check; `resolve` and `check` make the real ones."""
-    return name in BUILTINS or plugins.is_import_path(name) or name in installed()
+    `resolve` and `check` make the real checks."""
+    return plugins.known(name, ENTRY_POINT_GROUP, BUILTINS)
 
 
 def choices_text() -> str:
-    names = list(BUILTINS) + sorted(n for n in installed() if n not in BUILTINS)
-    return f"{', '.join(names)} or package.module:ClassName"
+    return plugins.choices_text(ENTRY_POINT_GROUP, BUILTINS)
 
 
 def forget() -> None:
@@ -105,7 +103,7 @@ def forget() -> None:
 def resolve(name: str, flag: str = "--fusion") -> Entry:
     """The Entry of a fusion name; InputError (naming `flag`) when it is unknown, cannot be imported, is no
     nn.Module class, or an installed name clashes with a built-in."""
-    name = canonical(name)
+    name = plugins.canonical(name)
     where = f"{flag} {name}"
     if name in BUILTINS:
         clash = plugins.clash(ENTRY_POINT_GROUP, name, "fusion")
