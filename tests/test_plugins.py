@@ -481,3 +481,24 @@ def test_a_text_encoder_plugin_makes_features_named_by_its_code(cli, site, tiny_
     recs = store.load_records(tmp_path / "r")
     assert len(recs) == 2
     assert len({r["features"]["llm"]["weights_sha256"] for r in recs}) == 2     # new features, not the cached ones
+
+
+def test_spawned_workers_and_params_see_an_installed_plugin(cli, site, film_site, tiny_dir, tmp_path,
+                                                             monkeypatch):
+    """--workers runs in spawned processes, which import the plug-in themselves (multiprocessing hands them this
+    process's sys.path); `params` counts it from its module, FLOPs by the counter."""
+    monkeypatch.syspath_prepend(str(film_site))
+    _purge()
+    one = cli("ablate", "-d", tiny_dir, "--fusions", "film", "--subsets", "id+llm", "-e", "hash", "--epochs", "1",
+              "--seeds", "0,1", "-r", tmp_path / "one", "--device", "cpu", "--no-report")
+    two = cli("ablate", "-d", tiny_dir, "--fusions", "film", "--subsets", "id+llm", "-e", "hash", "--epochs", "1",
+              "--seeds", "0,1", "-r", tmp_path / "two", "--device", "cpu", "--no-report", "--workers", "2")
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    by = {d: {r["run_id"]: r["metrics"] for r in store.load_records(tmp_path / d)} for d in ("one", "two")}
+    assert len(by["one"]) == 2 and by["one"] == by["two"]
+    res = cli("params", "--fusions", "film", "--markdown")
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.stdout.splitlines() if line.startswith("| id+llm+gnn/film |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == f"{256 * 4 * 256 + 4 * 256:,}"               # Linear(256, 2(k-1)256), k=3
+    assert int(cells[6].replace(",", "")) == flops_per_news(RunConfig(fusion="film"))
