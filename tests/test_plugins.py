@@ -483,6 +483,18 @@ def test_a_text_encoder_plugin_makes_features_named_by_its_code(cli, site, tiny_
     assert len({r["features"]["llm"]["weights_sha256"] for r in recs}) == 2     # new features, not the cached ones
 
 
+def test_embed_and_params_take_a_text_encoder_plugin(cli, site, tiny_dir, tmp_path):
+    _text_site(site)
+    res = cli("embed", "text", "-d", tiny_dir, "-e", "letters", "--cache-dir", tmp_path / "c")
+    assert res.exit_code == 0, res.output
+    assert "letters" in res.stdout and " x 8 float32" in res.stdout
+    # params: the llm projection is sized by the plug-in's width, measured on two titles
+    res = cli("params", "-e", "textmod:Letters", "--markdown")
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.stdout.splitlines() if line.startswith("| llm |"))
+    assert [c.strip() for c in row.strip("|").split("|")][2] == f"{8 * 256 + 256:,}"     # Linear(8, 256)
+
+
 def test_spawned_workers_and_params_see_an_installed_plugin(cli, site, film_site, tiny_dir, tmp_path,
                                                              monkeypatch):
     """--workers runs in spawned processes, which import the plug-in themselves (multiprocessing hands them this
