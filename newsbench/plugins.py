@@ -39,10 +39,11 @@ def is_import_path(name: str) -> bool:
 
 
 def installed(group: str) -> dict[str, importlib.metadata.EntryPoint]:
-    """The entry points of a group, by name. Read once per process (a scan of every installed distribution, and
-    RunConfig asks for each plug-in config it builds); `forget` reads them again."""
+    """The entry points of a group, by name in lower case (names are case-insensitive, as the built-ins' are). Read
+    once per process (a scan of every installed distribution, and RunConfig asks for each plug-in config it
+    builds); `forget` reads them again."""
     if group not in _INSTALLED:
-        _INSTALLED[group] = {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
+        _INSTALLED[group] = {ep.name.lower(): ep for ep in importlib.metadata.entry_points(group=group)}
     return _INSTALLED[group]
 
 

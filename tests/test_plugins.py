@@ -258,8 +258,8 @@ def test_builtins_read_nothing_so_their_ids_stay():
 
 
 def test_the_run_id_holds_the_plugins_source_import_path_and_distribution(site):
-    folder = site(entry_points={"good": "plugmod:Good"})
-    by_path, by_name = _cfg("plugmod:Good"), _cfg("good")
+    folder = site(entry_points={"Good": "plugmod:Good"})
+    by_path, by_name = _cfg("plugmod:Good"), _cfg("GOOD")             # entry point names are case-insensitive
     found = inputs.run_inputs(by_name)["fusion"]
     assert found["path"] == str((folder / "plugmod.py").resolve())
     assert found["import"] == "plugmod:Good" and found["distribution"] == "plug-dist 0.3"
