@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -471,6 +472,9 @@ def test_a_text_encoder_plugin_makes_features_named_by_its_code(cli, site, tiny_
     # a tensor-returning spelling of the same function gives the same features, named by its own import path
     cfg = RunConfig(modalities=("llm",), text_encoder="textmod:AsTensor")
     assert cfg.identity()["text_encoder"] == "textmod:AsTensor"
+    texts = ["a bad cafe", "hedge"]
+    assert np.array_equal(encoders.encode("textmod:AsTensor", texts), encoders.encode("letters", texts))
+    assert encoders.encode("letters", texts)[0].tolist() == [3, 1, 1, 1, 1, 1, 0, 0]
     assert cli(*args).exit_code == 0 and len(store.load_records(tmp_path / "r")) == 1   # unchanged: reused
     src = folder / "textmod.py"
     src.write_text(src.read_text().replace('"abcdefgh"', '"abcdefgz"'))
