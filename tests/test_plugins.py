@@ -49,6 +49,13 @@ class Good(nn.Module):
         return (w[:, :, None] * h).sum(1), w
 
 
+class Averages(Good):
+    """Good with the contract's optional hook: a zero score layer weighs the modalities alike."""
+    def init_as_mean(self):
+        self.score.weight.zero_()
+        self.score.bias.zero_()
+
+
 class NotModule:
     def __init__(self, k, dim):
         pass
@@ -234,6 +241,18 @@ def test_mean_init_needs_the_plugins_own(cli, site, tiny_dir, tmp_path):
               "mean", *FAST, "-r", tmp_path / "r")
     assert res.exit_code == 2
     assert "--fusion-init mean needs the plug-in's init_as_mean() method" in res.stderr
+
+
+def test_mean_init_calls_the_plugins_hook_as_it_does_the_builtins(site):
+    site()
+    from newsbench.model import NewsEncoder
+
+    h = torch.randn(5, 3, 8)
+    for fusion in ("plugmod:Averages", "concat", "gate", "attention", "mean"):
+        enc = NewsEncoder(("id", "llm", "gnn"), fusion, 2, llm_dim=4, gnn_dim=4, id_dim=4, dim=8, fusion_init="mean")
+        fused, _ = enc.fusion(h)
+        assert torch.allclose(fused, h.mean(1), atol=1e-6), fusion
+    registry.check("plugmod:Averages", 3, 8, mean_init=True)        # passes: it has the hook
 
 
 def test_a_good_plugin_passes_and_its_check_leaves_the_random_state_alone(site):
