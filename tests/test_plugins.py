@@ -393,6 +393,8 @@ def test_the_example_plugin_runs_end_to_end_and_its_command_reproduces(cli, site
     assert film["inputs"]["fusion"]["path"] == str((film_site / "film_fusion" / "film.py").resolve())
     assert film["params"]["fusion"] == 256 * 512 + 512                # Linear(256, 2(k-1)256), k=2
     assert film["weights"] is None                                    # FiLM computes none
+    assert film["attribution"]["modalities"] == ["id", "llm"]         # attribution runs through its forward
+    assert film["attribution"]["all"] != recs["concat"]["attribution"]["all"]
     assert "concat" not in film["command"] and "--fusion film" in film["command"]
     assert "(b) film" in res.stdout                                   # the report's fusion table names it
     # the stored command, run into another folder, gives the same metrics
