@@ -113,13 +113,18 @@ class RunConfig:
                 object.__setattr__(self, spec.field, spec.check(value))
         except InputError as err:
             raise ValueError(str(err)) from None
-        object.__setattr__(self, "fusion", str(self.fusion).strip().lower())
+        object.__setattr__(self, "fusion", canonical_fusion(self.fusion))
         if self.graph_epochs is None:
             object.__setattr__(self, "graph_epochs", GRAPH_EPOCHS[self.graph_model])
         if len(mods) == 1:
             object.__setattr__(self, "fusion", NO_FUSION)
         elif self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}: {self.fusion!r}")
+            # a plug-in (newsbench.model.registry): its name is checked here, its import and shapes by the commands
+            from newsbench import plugins
+
+            if not plugins.known(self.fusion, plugins.FUSIONS_GROUP, FUSIONS):
+                raise ValueError(f"fusion must be one of {plugins.choices_text(plugins.FUSIONS_GROUP, FUSIONS)}: "
+                                 f"{self.fusion!r}")
 
     @property
     def label(self) -> str:
@@ -164,6 +169,13 @@ class RunConfig:
         its dry run, every executor and the Python API all come here, so one run has one id."""
         return _digest({"schema": RECORD_SCHEMA, "config": self.identity(inputs), "dataset": dataset_fingerprint,
                         "code": code_versions(self.modalities)})
+
+
+def canonical_fusion(name: str) -> str:
+    """Fusion names lower case; a plug-in's import path (`package.module:ClassName`) as written."""
+    from newsbench.plugins import canonical
+
+    return canonical(name)
 
 
 def _digest(obj) -> str:

@@ -7,7 +7,11 @@ modality, what its text encoder names:
 - `file:PATH`: the vector file, and for an `.npy` its ids file (`PATH.ids` or `STEM.ids.txt`);
 - `st:NAME_OR_PATH`: the model folder (a local folder, or a name's snapshot in the Hugging Face cache).
 
-`minilm` (the packaged model, named by its package) and `hash` (code) read nothing beyond the dataset.
+- a text encoder plug-in (newsbench.features.encoders): its source file (role `text encoder`).
+
+`minilm` (the packaged model, named by its package) and `hash` (code) read nothing beyond the dataset. A run of
+several modalities fused by a plug-in (newsbench.model.registry) reads its source file too: role `fusion`, whose
+description adds the plug-in's import path and its distribution and version when installed.
 
 Each input is described as {"path": absolute path, "size": bytes, "sha256": hex} (a folder: the sum of its files'
 sizes, and a SHA-256 over their relative names and contents). The run id holds the digests in place of the paths
@@ -25,6 +29,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from newsbench.config import FUSIONS as BUILTIN_FUSIONS
 from newsbench.data import arrays
 from newsbench.paths import cache_dir as resolve_cache_dir
 
@@ -90,7 +95,15 @@ def reads(text_encoder: str) -> dict[str, Path]:
         return out
     if kind == "st":
         return {"text model": text.st_model_path(arg)}
+    if kind == "plugin":
+        return {"text encoder": Path(_plugin_of(text_encoder)["source"])}
     return {}
+
+
+def _plugin_of(text_encoder: str) -> dict:
+    from newsbench.features import encoders
+
+    return encoders.resolve(text_encoder)[1]
 
 
 def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
@@ -105,15 +118,35 @@ def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
         else:
             sha, size = digests[role], p.stat().st_size
         out[role] = {"path": str(p), "size": size, "sha256": sha}
+    if "text encoder" in out:                   # a plug-in: named by its code (newsbench.plugins.identity)
+        plugin = _plugin_of(text_encoder)
+        out["text encoder"].update(plugin_fields(plugin))
     return out
+
+
+def plugin_fields(plugin: dict) -> dict:
+    """What a plug-in input's description adds to path, size and sha256: its import path and distribution."""
+    return {"import": plugin["import"], "distribution": plugin["distribution"]}
+
+
+def plugin_inputs(cfg, cache_dir=None) -> dict[str, dict]:
+    """{"fusion": {"path", "size", "sha256", "import", "distribution"}} when a plug-in fuses the run's modalities,
+    else {}. InputError when the plug-in cannot be imported."""
+    if len(cfg.modalities) < 2 or cfg.fusion in BUILTIN_FUSIONS:
+        return {}
+    from newsbench.model.registry import plugin_identity
+
+    plugin = plugin_identity(cfg.fusion)
+    path = Path(plugin["source"])
+    sha = file_digests({"fusion": path}, cache_dir)["fusion"]
+    return {"fusion": {"path": str(path), "size": path.stat().st_size, "sha256": sha, **plugin_fields(plugin)}}
 
 
 def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     """The inputs of a RunConfig beyond its dataset (see the module docstring): {} unless it uses `llm` with a
-    `file:` or `st:` encoder."""
-    if "llm" not in cfg.modalities:
-        return {}
-    return encoder_inputs(cfg.text_encoder, cache_dir)
+    `file:` or `st:` encoder, or a plug-in fusion."""
+    out = encoder_inputs(cfg.text_encoder, cache_dir) if "llm" in cfg.modalities else {}
+    return {**out, **plugin_inputs(cfg, cache_dir)}
 
 
 def digests(inputs: dict[str, dict]) -> dict[str, str]:
@@ -127,18 +160,23 @@ def combined_digest(inputs: dict[str, dict]) -> str:
 
 
 def content_identity(identity: dict, inputs: dict[str, dict]) -> dict:
-    """A config identity (newsbench.options.identity_fields) with its inputs named by content: the encoder's path
-    gives way to its kind (and a vector file's format, which decides how its bytes are read), and "inputs" holds the
-    digests. Unchanged without inputs, so runs that read none keep their ids."""
+    """A config identity (newsbench.options.identity_fields) with its inputs named by content: a `file:` or `st:`
+    encoder's path gives way to its kind (and a vector file's format, which decides how its bytes are read),
+    "inputs" holds the digests, and "plugins" a plug-in's import path and distribution. Unchanged without inputs, so
+    runs that read none keep their ids."""
     if not inputs:
         return identity
     out = dict(identity)
     kind, _, arg = str(out.get("text_encoder", "")).partition(":")
-    if kind == "file":
-        suffix = Path(arg).suffix.lower()
-        kind = f"file{suffix if suffix in ('.npy', '.parquet') else '.vec'}"     # read_vectors' three readers
-    out["text_encoder"] = kind
+    if kind in ("file", "st"):
+        if kind == "file":
+            suffix = Path(arg).suffix.lower()
+            kind = f"file{suffix if suffix in ('.npy', '.parquet') else '.vec'}"     # read_vectors' three readers
+        out["text_encoder"] = kind
     out["inputs"] = digests(inputs)
+    plugins = {role: {k: d.get(k) for k in ("import", "distribution")} for role, d in inputs.items() if "import" in d}
+    if plugins:
+        out["plugins"] = plugins
     return out
 
 

@@ -111,7 +111,7 @@ RUN_OPTIONS: tuple[Spec, ...] = (
     Spec("fusion_init", ("--fusion-init",), str, "Fusion init (mean: the projections' mean).",
          choices=FUSION_INITS, panel=MODEL),
     Spec("text_encoder", ("--text-encoder", "-e"), str,
-         "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH.", panel=FEATURES),
+         "llm features: minilm | hash | hash:DIM | st:NAME_OR_PATH | file:PATH | a plug-in.", panel=FEATURES),
     Spec("text_fields", ("--text-fields",), str, "Text the llm features embed.", choices=TEXT_FIELDS,
          panel=FEATURES),
     Spec("graph", ("--graph-mode", "--graph"), str, "Edges of the gnn features.", choices=GRAPH_MODES,
@@ -181,8 +181,12 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
         if kind == "file" or arg.startswith(("/", "./", "../", "~")) or Path(arg).is_dir():
             arg = os.path.abspath(os.path.expanduser(arg))
         return f"{kind}:{arg}"
-    raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH or "
-                     f"file:PATH")
+    from newsbench.features import encoders
+
+    if encoders.is_plugin(text):
+        return encoders.canonical(text)         # newsbench.features.encoders: checked by the commands
+    raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH, "
+                     f"file:PATH, an installed plug-in's name or package.module:ClassName")
 
 
 # RunConfig fields that matter only when a modality is present: a run without that modality ignores them, so they

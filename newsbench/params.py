@@ -13,7 +13,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from newsbench.config import FUSIONS, NO_FUSION, PLACEBO, REAL_MODALITIES, RunConfig
-from newsbench.model import NewsEncoder, Recommender, has_weights
+from newsbench.model import NewsEncoder, Recommender
+from newsbench.model.registry import hand_flops
 
 # ID rows used by `params_table` when no dataset is named: MIND-small's 51,282 train news + the 'unknown' row.
 DEFAULT_ID_ROWS = 51_283
@@ -63,10 +64,9 @@ def flops_per_news(cfg: RunConfig, llm_dim: int = 384, gnn_dim: int = 128, batch
         enc(torch.arange(batch))
     total = counter.get_total_flops()
     # the gate/attention weighted sum (2kd per news) runs as a broadcast multiply + sum, which FlopCounterMode does
-    # not see; it is counted by hand so the figure stays the model's arithmetic whatever kernel computes it
-    k = len(enc.modalities)
-    if has_weights(cfg.fusion, k):
-        total += 2 * k * cfg.dim * batch
+    # not see; it is counted by hand so the figure stays the model's arithmetic whatever kernel computes it. A
+    # plug-in's figure is what the counter counts (its matmuls, convolutions, ...): docs/plugins.md
+    total += hand_flops(cfg.fusion, len(enc.modalities), cfg.dim) * batch
     return int(total // batch)
 
 
@@ -78,14 +78,16 @@ def subsets(placebo: bool = False) -> list[tuple[str, ...]]:
 
 
 def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAULT_ID_ROWS,
-                 rand_dim: int | None = None, base: RunConfig | None = None) -> list[dict]:
-    """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion.
-    `rand_dim`: also the placebo configurations (each real subset + rand), rand at that width. `base`: the widths
-    (id_dim, dim, user_hidden) of every row; RunConfig's defaults when None."""
+                 rand_dim: int | None = None, base: RunConfig | None = None,
+                 fusions: tuple[str, ...] = FUSIONS) -> list[dict]:
+    """One row per (modality subset, fusion): singles once (no fusion), multi-modal subsets x every fusion of
+    `fusions` (built-ins or plug-ins, counted from the modules alike). `rand_dim`: also the placebo configurations
+    (each real subset + rand), rand at that width. `base`: the widths (id_dim, dim, user_hidden) of every row;
+    RunConfig's defaults when None."""
     base = base or RunConfig()
     rows = []
     for mods in subsets(placebo=rand_dim is not None):
-        for fusion in ([NO_FUSION] if len(mods) == 1 else FUSIONS):
+        for fusion in ([NO_FUSION] if len(mods) == 1 else fusions):
             cfg = dataclasses.replace(base, modalities=mods, fusion=fusion if fusion != NO_FUSION else "attention")
             if rand_dim is not None:
                 cfg = dataclasses.replace(cfg, rand_dim=rand_dim)
@@ -100,7 +102,8 @@ def params_table(llm_dim: int = 384, gnn_dim: int = 128, n_id_rows: int = DEFAUL
 def text_width(encoder: str) -> int:
     """The width of the llm features an encoder spec gives, without embedding anything: minilm 384, hash:DIM its
     DIM, file:PATH the vectors' width (the file is read and checked as a run reads it), st:NAME the model's own
-    (the model is loaded). InputError as a run would raise it (a missing file, an unknown model)."""
+    (the model is loaded), a plug-in's on two titles. InputError as a run would raise it (a missing file, an
+    unknown model)."""
     from newsbench.features import text
 
     kind, arg = text.parse_encoder(encoder)
@@ -110,6 +113,10 @@ def text_width(encoder: str) -> int:
         return int(arg)
     if kind == "file":
         return int(text.read_vectors(arg)[1].shape[1])
+    if kind == "plugin":                               # newsbench.features.encoders: its width on two titles
+        from newsbench.features import encoders
+
+        return int(encoders.encode(arg, encoders.PROBE_TEXTS).shape[1])
     model = text.load_st_model(text.st_model_path(arg))
     # sentence-transformers 5 renamed the method (the old name warns); older versions have only the old one
     width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

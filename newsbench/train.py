@@ -547,7 +547,7 @@ def inputs_read(cfg: RunConfig, features_info: dict | None) -> dict:
 
     llm = (features_info or {}).get("llm") or {}
     if "llm" in cfg.modalities and "inputs" in llm:
-        return llm["inputs"]
+        return {**llm["inputs"], **inputs.plugin_inputs(cfg)}
     return inputs.run_inputs(cfg)
 
 

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from newsbench import grid, store
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
-from newsbench.cli.options import (check_writable_dir, choice_option, device_option, make_config, other_option,
-                                   run_option)
+from newsbench.cli.options import (check_plugins, check_writable_dir, choice_option, device_option, make_config,
+                                   other_option, run_option)
 from newsbench.config import RunConfig
 from newsbench.errors import InputError, warn
 from newsbench.options import EXECUTION, SEED_MAX
@@ -59,7 +59,7 @@ def ablate(
         None, "--subsets", rich_help_panel=GRID,
         help="'all' or subsets as labels write them: 'id,id+llm,id+rand'."),
     fusions: Optional[str] = typer.Option(
-        None, "--fusions", rich_help_panel=GRID, help="Comma-separated fusions, e.g. gate,attention."),
+        None, "--fusions", rich_help_panel=GRID, help="Comma-separated fusions, e.g. gate,film or pkg.mod:Class."),
     epochs: int = run_option("epochs"),
     batch_size: int = run_option("batch_size"),
     lr: float = run_option("lr"),
@@ -136,6 +136,7 @@ def ablate(
     else:
         configs = grid.expand_grid(sub or list(grid.DEFAULT_SUBSETS), fus or list(grid.DEFAULT_FUSIONS), seed_list,
                                    base)
+    check_plugins(configs, "--fusions")
     if executor == "ray":
         grid._import_ray()          # fail fast, before any work, when Ray is missing
         if not dry_run:

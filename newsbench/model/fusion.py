@@ -1,6 +1,7 @@
 """Fusion of the k projected modality vectors of each news item into one d-dim vector.
 
-Every fusion takes the stacked projections H of shape (B, k, d) and returns (fused (B, d), weights). `weights` is the
+Every fusion takes the stacked projections H of shape (B, k, d) and returns (fused (B, d), weights) (the contract:
+newsbench.model.registry.Fusion; the registry names these and plug-ins alike). `weights` is the
 (B, k) per-news modality weighting the module computed (gate and attention), else None. The formulas and parameter
 counts are DESIGN.md's; the comments give the k=3, d=256 counts the tests check.
 """
@@ -55,6 +56,25 @@ class ConcatFusion(nn.Module):
             z = y if z is None else z + y
         return self.mlp[2](torch.relu(z + bias))
 
+    def init_as_mean(self) -> None:
+        """Hidden unit j < d reads relu(mean_j), unit d + j reads relu(-mean_j) (W1 = [I .. I; -I .. -I] / k), and
+        the second layer subtracts them (W2 = [I, -I]): relu(x) - relu(-x) = x; hidden units past 2d start at 0."""
+        first, second = self.mlp[0], self.mlp[2]
+        d = second.out_features
+        k = first.in_features // d
+        if first.out_features < 2 * d:
+            raise ValueError(f"concat's hidden width {first.out_features} is below 2 x {d}: "
+                             "it cannot start as the mean")
+        eye = torch.eye(d, dtype=first.weight.dtype)
+        first.weight.zero_()
+        first.weight[:d] = eye.repeat(1, k) / k
+        first.weight[d:2 * d] = -eye.repeat(1, k) / k
+        first.bias.zero_()
+        second.weight.zero_()
+        second.weight[:, :d] = eye
+        second.weight[:, d:2 * d] = -eye
+        second.bias.zero_()
+
 
 class GateFusion(nn.Module):
     """cat -> Linear(dk, k) -> softmax -> weighted sum of the projections. k=3: 2,307 parameters."""
@@ -66,6 +86,11 @@ class GateFusion(nn.Module):
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = torch.softmax(self.gate(h.flatten(1)).float(), dim=-1).to(h.dtype)
         return weighted_sum(w, h), w
+
+    def init_as_mean(self) -> None:
+        """Zero weights: the softmax is uniform."""
+        self.gate.weight.zero_()
+        self.gate.bias.zero_()
 
 
 class AttentionFusion(nn.Module):
@@ -102,6 +127,10 @@ class AttentionFusion(nn.Module):
         w = torch.softmax(self.scores(h).float(), dim=-1).to(h.dtype)
         return weighted_sum(w, h), w
 
+    def init_as_mean(self) -> None:
+        """A zero query: alpha is uniform."""
+        self.query.zero_()
+
 
 class MeanFusion(nn.Module):
     """Parameter-free average of the projections: the floor any learned fusion has to beat."""
@@ -109,59 +138,19 @@ class MeanFusion(nn.Module):
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, None]:
         return h.mean(dim=1), None
 
+    def init_as_mean(self) -> None:
+        """It is the mean already."""
 
-@torch.no_grad()
+
 def init_as_mean(fusion: nn.Module | None) -> None:
-    """Set a fusion's parameters so that it starts as the mean of its k projections (MeanFusion), exactly.
-
-    concat: hidden unit j < d reads relu(mean_j), unit d + j reads relu(-mean_j) (W1 = [I .. I; -I .. -I] / k),
-    and the second layer subtracts them (W2 = [I, -I]): relu(x) - relu(-x) = x; hidden units past 2d start at zero.
-    gate: zero weights, so the softmax is uniform. attention: a zero query, so alpha is uniform. Every fusion then
-    starts from the same function and learns away from it only as far as training drives it."""
-    if fusion is None or isinstance(fusion, MeanFusion):
+    """Set a fusion's parameters so that it starts as the mean of its k projections (MeanFusion), exactly, through
+    its own `init_as_mean()`: the contract's optional hook (newsbench.model.registry.Fusion), which the built-ins
+    keep as plug-ins do. Every fusion then starts from the same function and learns away from it only as far as
+    training drives it. ValueError for a fusion without the hook (the commands refuse it before any work)."""
+    if fusion is None:
         return
-    if isinstance(fusion, ConcatFusion):
-        first, second = fusion.mlp[0], fusion.mlp[2]
-        d = second.out_features
-        k = first.in_features // d
-        if first.out_features < 2 * d:
-            raise ValueError(f"concat's hidden width {first.out_features} is below 2 x {d}: "
-                             "it cannot start as the mean")
-        eye = torch.eye(d, dtype=first.weight.dtype)
-        first.weight.zero_()
-        first.weight[:d] = eye.repeat(1, k) / k
-        first.weight[d:2 * d] = -eye.repeat(1, k) / k
-        first.bias.zero_()
-        second.weight.zero_()
-        second.weight[:, :d] = eye
-        second.weight[:, d:2 * d] = -eye
-        second.bias.zero_()
-    elif isinstance(fusion, GateFusion):
-        fusion.gate.weight.zero_()
-        fusion.gate.bias.zero_()
-    elif isinstance(fusion, AttentionFusion):
-        fusion.query.zero_()
-    else:
+    hook = getattr(fusion, "init_as_mean", None)
+    if not callable(hook):
         raise ValueError(f"no mean init for {type(fusion).__name__}")
-
-
-def make_fusion(name: str, k: int, dim: int = 256) -> nn.Module | None:
-    """The fusion module for `name` over k modalities; None when k == 1 (no fusion, no parameters)."""
-    if k == 1 or name == "none":
-        return None
-    if name == "concat":
-        return ConcatFusion(k, dim)
-    if name == "gate":
-        return GateFusion(k, dim)
-    if name == "attention":
-        return AttentionFusion(dim, scaled=True)
-    if name == "attention-unscaled":
-        return AttentionFusion(dim, scaled=False)
-    if name == "mean":
-        return MeanFusion()
-    raise ValueError(f"unknown fusion {name!r}")
-
-
-def has_weights(name: str, k: int) -> bool:
-    """Whether the fusion computes per-news modality weights worth recording."""
-    return k > 1 and name in ("gate", "attention", "attention-unscaled")
+    with torch.no_grad():        # parameters are set in place, outside autograd
+        hook()
