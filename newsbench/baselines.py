@@ -248,6 +248,31 @@ def compute_baselines(dataset: Dataset, features: dict[str, np.ndarray] | None =
 # ----------------------------------------------------------------------------------------------------------------
 # Storage: <results>/baselines/<baseline_id>.npz then .json, like run records (newsbench.store)
 
+def baselines_config(*, results=None, device: str = "auto", **options):
+    """The RunConfig whose feature options (`options`: --text-encoder, --graph-mode ...) the centroid baselines read,
+    on the resolved device, checked as the command line checks them; `results` must be writable when given."""
+    from newsbench.options import check_device, make_config
+    from newsbench.paths import check_writable_dir
+    from newsbench.train import resolve_device          # here: it imports torch
+
+    if results is not None:
+        check_writable_dir(results, "--results")
+    return make_config(**options, device=resolve_device(check_device(device)))
+
+
+def score_baselines(dataset: Dataset, cfg, names, cache_dir=None, results=None, progress: bool = False
+                    ) -> list[dict]:
+    """The baselines `names` of `dataset`'s dev split, their features as `cfg` makes them (from the cache), recorded
+    in `results`/baselines/ when given; their records (arrays aside). What `newsbench baselines`, `ablate` and the
+    Python API all call."""
+    features, info = baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=progress)
+    done = compute_baselines(dataset, features, info, names)
+    if results is not None:
+        for record, arrays in done:
+            save_baseline(results, record, arrays)
+    return [r for r, _ in done]
+
+
 def baseline_paths(results, bid: str) -> tuple[Path, Path]:
     d = Path(results) / BASELINES_DIR
     return d / f"{bid}.json", d / f"{bid}.npz"

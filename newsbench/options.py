@@ -20,7 +20,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsbench.config import FROZEN_INITS, FUSION_INITS, GRAPH_EPOCHS, LR_DECAYS
+from newsbench.config import FROZEN_INITS, FUSION_INITS, GRAPH_EPOCHS, LR_DECAYS, RunConfig
 from newsbench.errors import InputError
 
 SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
@@ -267,3 +267,21 @@ def demo_data_path(path: str | None) -> bool:
         return True
     p = Path(path)
     return p.parent.name == "synth" and p.name.startswith("demo-s0-v")
+
+
+def check_device(value: str | None):
+    """--device: auto | cpu | cuda | cuda:N, lower case; InputError otherwise."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+        return v
+    raise InputError(f"--device {value!r}: choose auto, cpu, cuda or cuda:N")
+
+
+def make_config(**kw) -> RunConfig:
+    """RunConfig(**kw), with its own checks (a modality subset, a fusion, thread count) as one user error line."""
+    try:
+        return RunConfig(**kw)
+    except ValueError as err:
+        raise InputError(str(err)) from None
