@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from newsbench import grid, store
-from newsbench.config import RunConfig
+from newsbench.config import RunConfig, make_config
 from newsbench.errors import InputError, warn
-from newsbench.options import OTHER, SEED_MAX, check_device, make_config
+from newsbench.options import OTHER, SEED_MAX, check_device
 from newsbench.paths import check_writable_dir
 
 EXECUTORS = ("local", "ray")

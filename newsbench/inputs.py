@@ -25,87 +25,16 @@ import hashlib
 import json
 from pathlib import Path
 
-from newsbench.data import arrays
-from newsbench.paths import cache_dir as resolve_cache_dir
-
-_MEMO: dict[tuple[str, int, int], str] = {}     # (absolute path, size, mtime_ns) -> sha256, this process
-
-
-# -------------------------------------------------------------------------------------------------------- digests
-def file_digests(files: dict[str, Path], cache_dir=None) -> dict[str, str]:
-    """sha256 per file (keys kept), memoised by absolute path, size and mtime in this process and in the cache.
-
-    Raises InputError (missing, a folder, unreadable) as the dataset reader does."""
-    out: dict[str, str] = {}
-    todo: dict[str, Path] = {}
-    stamps: dict[str, tuple[str, int, int]] = {}
-    for key, path in files.items():
-        st = arrays.stat_file(Path(path))
-        stamps[key] = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-        if stamps[key] in _MEMO:
-            out[key] = _MEMO[stamps[key]]
-        else:
-            todo[key] = Path(path)
-    if todo:
-        root = resolve_cache_dir(cache_dir)
-        hashes, fresh = arrays.file_hashes(todo, root)
-        arrays.remember_hashes(root, fresh)
-        for key in todo:
-            _MEMO[stamps[key]] = out[key] = hashes[key]
-    return out
-
-
-def folder_files(folder: Path) -> dict[str, Path]:
-    """The files of a folder by relative name (POSIX), sorted; hidden files and folders (.git, .cache) left out."""
-    files = {}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files[rel.as_posix()] = p
-    return files
-
-
-def folder_digest(folder: Path, cache_dir=None) -> tuple[str, int]:
-    """(sha256, total bytes) of a folder: a hash over each file's relative name and content hash, in name order."""
-    files = folder_files(folder)
-    digests = file_digests(files, cache_dir)
-    h = hashlib.sha256()
-    for rel in files:
-        h.update(f"{rel}\0{digests[rel]}\n".encode())
-    return h.hexdigest(), sum(p.stat().st_size for p in files.values())
-
+# The digests themselves (memoised sha256 of files and folders) are newsbench.digests; what a text encoder reads is
+# newsbench.features.text.encoder_inputs. Their names stay importable from here.
+from newsbench.digests import combined_digest, digests, file_digests, folder_digest, folder_files  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------- what a run reads
-def reads(text_encoder: str) -> dict[str, Path]:
-    """{role: absolute path} of what a text encoder reads beyond the dataset. InputError when a vector file, its
-    ids or a model folder is missing, with the line the run itself would stop with."""
-    from newsbench.features import text
-
-    kind, arg = text.parse_encoder(text_encoder)
-    if kind == "file":
-        path = text.vector_file(arg)
-        out = {"text vectors": path}
-        if path.suffix == ".npy":
-            out["text ids"] = text.ids_sidecar(path)
-        return out
-    if kind == "st":
-        return {"text model": text.st_model_path(arg)}
-    return {}
-
-
 def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
     """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash)."""
-    paths = reads(text_encoder)
-    files = {role: p for role, p in paths.items() if not p.is_dir()}
-    digests = file_digests(files, cache_dir)
-    out = {}
-    for role, p in paths.items():
-        if p.is_dir():
-            sha, size = folder_digest(p, cache_dir)
-        else:
-            sha, size = digests[role], p.stat().st_size
-        out[role] = {"path": str(p), "size": size, "sha256": sha}
-    return out
+    from newsbench.features.text import encoder_inputs as described     # here: the text features load numpy, torch
+
+    return described(text_encoder, cache_dir)
 
 
 def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:
@@ -114,16 +43,6 @@ def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     if "llm" not in cfg.modalities:
         return {}
     return encoder_inputs(cfg.text_encoder, cache_dir)
-
-
-def digests(inputs: dict[str, dict]) -> dict[str, str]:
-    """{role: sha256}: what a run id holds of its inputs."""
-    return {role: d["sha256"] for role, d in sorted(inputs.items())}
-
-
-def combined_digest(inputs: dict[str, dict]) -> str:
-    """One sha256 for all the inputs (the text feature cache key's `weights`)."""
-    return hashlib.sha256(json.dumps(digests(inputs), sort_keys=True).encode()).hexdigest()
 
 
 def content_identity(identity: dict, inputs: dict[str, dict]) -> dict:

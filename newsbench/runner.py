@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from newsbench import store
-from newsbench.config import RunConfig
+from newsbench.config import RunConfig, make_config
 from newsbench.errors import InputError, warn
 from newsbench.grid.expand import parse_modalities
-from newsbench.options import check_device, make_config
+from newsbench.options import check_device
 from newsbench.paths import check_writable_dir
 
 
