@@ -561,7 +561,7 @@ def planted_community(dataset) -> np.ndarray | None:
     card = dataset.card or {}
     if card.get("generator") != "newsbench.data.synth" or "scale" not in card:
         return None
-    from newsbench.data.synth import planted_communities
+    from newsbench.data.latents import planted_communities
 
     ids, community = planted_communities(card["scale"], int(card["seed"]), float(card.get("cold_share", 0.4)))
     where = dict(zip(ids.tolist(), range(len(ids))))
