@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,23 @@ def test_top_level_names_and_a_light_import():
     assert out.strip() == "[]"
     # the submodules keep their names: newsbench.train is the training module
     assert hasattr(importlib.import_module("newsbench.train"), "run_and_save")
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def test_the_docs_example_runs_as_written(tiny_dir, tmp_path, monkeypatch, capsys):
+    # docs/api.md's worked example on tiny data (its `tiny` folder), in an empty folder; then its error example
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").symlink_to(tiny_dir)
+    example, error = python_blocks(Path(__file__).resolve().parents[1] / "docs" / "api.md")
+    scope: dict = {}
+    exec(compile(example, "docs/api.md", "exec"), scope)
+    assert len(scope["runs"].records) == 6 and scope["runs"].reused == 0        # id x 2 seeds, 2 fusions x 2 seeds
+    assert set(scope["ablation"]["configuration"]) >= {"id", "id+llm/concat", "id+llm/gate"}
+    assert "Table" in scope["report"].markdown and len(scope["floors"].records) == 2
+    capsys.readouterr()
+    exec(compile(error, "docs/api.md", "exec"), scope)
+    assert capsys.readouterr().out.strip() == "--epochs 0: must be an integer in 1..1,000"   # as the comment says
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results-api", "tiny"]
