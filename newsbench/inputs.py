@@ -21,22 +21,16 @@ file or model folder is read once, not on every command.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 # The digests themselves (memoised sha256 of files and folders) are newsbench.digests; what a text encoder reads is
 # newsbench.features.text.encoder_inputs. Their names stay importable from here.
 from newsbench.digests import combined_digest, digests, file_digests, folder_digest, folder_files  # noqa: F401
+from newsbench.features.text import encoder_inputs
+
 
 # ---------------------------------------------------------------------------------------------- what a run reads
-def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
-    """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash)."""
-    from newsbench.features.text import encoder_inputs as described     # here: the text features load numpy, torch
-
-    return described(text_encoder, cache_dir)
-
-
 def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     """The inputs of a RunConfig beyond its dataset (see the module docstring): {} unless it uses `llm` with a
     `file:` or `st:` encoder."""
