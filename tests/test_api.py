@@ -94,7 +94,7 @@ def test_ablate_returns_records_frame_and_report(made):
 
 def test_ablate_again_reuses_every_run_and_dry_run_writes_nothing(tiny_dir, made, tmp_path):
     again = api.ablate(tiny_dir, results=made.results, report=False, **GRID)
-    assert again.reused == 2 and [r["run_id"] for r in again.records] == [r["run_id"] for r in made.records]
+    assert again.report is None and again.reused == 2 and [r["run_id"] for r in again.records] == [r["run_id"] for r in made.records]
     assert again.records == [store.load_record(made.results, r["run_id"]) for r in made.records]
     plan = api.ablate(tiny_dir, results=made.results, dry_run=True, **GRID).plan
     assert [p["status"] for p in plan] == ["done", "done"]
@@ -211,3 +211,25 @@ def test_the_docs_example_runs_as_written(tiny_dir, tmp_path, monkeypatch, capsy
     exec(compile(error, "docs/api.md", "exec"), scope)
     assert capsys.readouterr().out.strip() == "--epochs 0: must be an integer in 1..1,000"   # as the comment says
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results-api", "tiny"]
+
+
+def test_progress_says_each_run_on_stderr_only(tiny_dir, tmp_path, capsys):
+    capsys.readouterr()
+    done = api.ablate(tiny_dir, results=tmp_path, subsets="id", seeds=[0, 1], epochs=1, report=False, progress=True)
+    out, err = capsys.readouterr()
+    assert out == ""
+    for r in done.records:
+        assert f"seed {r['config']['seed']}  AUC {round(r['metrics']['auc'], 4)}  {r['run_id']}" in err
+
+
+def test_ctrl_c_propagates_and_records_nothing(tiny_dir, tmp_path, monkeypatch):
+    from newsbench import grid
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grid, "run_grid", stop)
+    with pytest.raises(KeyboardInterrupt):
+        api.ablate(tiny_dir, results=tmp_path, subsets="id", seeds=[0], epochs=1)
+    assert not any(p.name.endswith(grid.LOCK_SUFFIX) for p in tmp_path.rglob("*"))
+    assert store.load_records(tmp_path) == []
