@@ -94,7 +94,8 @@ def test_ablate_returns_records_frame_and_report(made):
 
 def test_ablate_again_reuses_every_run_and_dry_run_writes_nothing(tiny_dir, made, tmp_path):
     again = api.ablate(tiny_dir, results=made.results, report=False, **GRID)
-    assert again.report is None and again.reused == 2 and [r["run_id"] for r in again.records] == [r["run_id"] for r in made.records]
+    assert again.report is None and again.reused == 2
+    assert [r["run_id"] for r in again.records] == [r["run_id"] for r in made.records]
     assert again.records == [store.load_record(made.results, r["run_id"]) for r in made.records]
     plan = api.ablate(tiny_dir, results=made.results, dry_run=True, **GRID).plan
     assert [p["status"] for p in plan] == ["done", "done"]
