@@ -10,6 +10,9 @@ without both a click and a non-click among those candidates skipped. "Replaced b
 input to the scorer (a model's projected vector of every news, in history and candidates alike; a reference scorer's
 signal) is set to its mean over news, so the scorer can no longer tell items apart by it. Any scorer that can produce
 ablated scores can be measured the same way: trained fusions, the generator's learnable ceiling, baselines.
+
+This module is the measure, on score arrays (numpy only); a trained model's ablated scores are made where it is
+scored, newsbench.train (`ablated_scores`, `model_attribution`).
 """
 
 from __future__ import annotations
@@ -85,54 +88,3 @@ def drops_record(full: np.ndarray, ablated: dict[str, np.ndarray], dataset) -> d
                 out[name] = per.get(name, {m: None for m in ablated})
                 out["n"][name] = counts.get(name, 0)
     return out
-
-
-def ablated_scores(model, dataset, cfg, device) -> dict[str, np.ndarray]:
-    """{modality: dev scores with that modality's projected vector (NewsEncoder.project) replaced by its mean over
-    all news}, for a model with k > 1 modalities. The replacement applies to every news, in histories and candidates
-    alike; the fused vector is recomputed through the run's own fusion, then the user encoder and the dot product,
-    exactly as in evaluation (newsbench.train.score_candidates)."""
-    import torch
-
-    from newsbench.train import EVAL_NEWS_CHUNK, _autocast, score_candidates
-
-    enc = model.news_encoder
-    if enc.fusion is None:
-        raise ValueError("attribution needs a model with at least two modalities")
-    n_news = len(dataset.news)
-
-    def project(idx):
-        id_rows = enc.id_map[idx] if enc.id_embedding is not None else None
-        feats = enc.features[idx] if enc.feature_slices else None
-        return enc.project(id_rows, feats)
-
-    chunks = [torch.arange(a, min(a + EVAL_NEWS_CHUNK, n_news), device=device)
-              for a in range(0, n_news, EVAL_NEWS_CHUNK)]
-    with torch.no_grad():
-        # the mean projected vector of each modality over all news (float32 sums, whatever autocast computes in)
-        total = None
-        for idx in chunks:
-            with _autocast(cfg, device):
-                h = project(idx)
-            s = h.float().sum(dim=0)
-            total = s if total is None else total + s
-        mean = total / n_news                                           # (k, d)
-        out = {}
-        for j, m in enumerate(enc.modalities):
-            vecs, logits = [], []
-            for idx in chunks:
-                with _autocast(cfg, device):
-                    h = project(idx)
-                    h[:, j] = mean[j].to(h.dtype)
-                    v, _ = enc.fusion(h)
-                    lg = model.user_encoder.logits(v)
-                vecs.append(v.float())
-                logits.append(lg.float())
-            out[m] = score_candidates(model, torch.cat(vecs), torch.cat(logits), dataset.dev, cfg, device)
-    return out
-
-
-def model_attribution(model, dataset, cfg, device, full: np.ndarray) -> dict:
-    """The `attribution` entry of a run record (drops_record) for a trained multi-modality model whose plain dev
-    scores are `full`. Costs one more scoring pass per modality."""
-    return drops_record(full, ablated_scores(model, dataset, cfg, device), dataset)

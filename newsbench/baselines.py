@@ -30,17 +30,9 @@ import numpy as np
 from newsbench import atomic, store
 from newsbench.data.dataset import Behaviors, Dataset
 from newsbench.errors import InputError
-from newsbench.metrics import ARRAY_METRICS, impression_metrics, mean_or_none, subset_metrics
+from newsbench.metrics import ARRAY_METRICS, impression_metrics, mean_or_none, subset_metrics, unit_rows
 
 CENTROID_CHUNK_ROWS = 1 << 16   # candidate rows gathered at once: 2 x 2^16 x 384 float32 = 200 MB at most
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32: a centroid of unit vectors weighs every history
-    item alike, whatever the norm its encoder happened to give it."""
-    v = np.asarray(vectors, dtype=np.float32)
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
 
 
 def history_centroid_scores(beh: Behaviors, vectors: np.ndarray) -> np.ndarray:
@@ -247,6 +239,32 @@ def compute_baselines(dataset: Dataset, features: dict[str, np.ndarray] | None =
 
 # ----------------------------------------------------------------------------------------------------------------
 # Storage: <results>/baselines/<baseline_id>.npz then .json, like run records (newsbench.store)
+
+def baselines_config(*, results=None, device: str = "auto", **options):
+    """The RunConfig whose feature options (`options`: --text-encoder, --graph-mode ...) the centroid baselines read,
+    on the resolved device, checked as the command line checks them; `results` must be writable when given."""
+    from newsbench.config import make_config
+    from newsbench.options import check_device
+    from newsbench.paths import check_writable_dir
+    from newsbench.train import resolve_device          # here: it imports torch
+
+    if results is not None:
+        check_writable_dir(results, "--results")
+    return make_config(**options, device=resolve_device(check_device(device)))
+
+
+def score_baselines(dataset: Dataset, cfg, names, cache_dir=None, results=None, progress: bool = False
+                    ) -> list[dict]:
+    """The baselines `names` of `dataset`'s dev split, their features as `cfg` makes them (from the cache), recorded
+    in `results`/baselines/ when given; their records (arrays aside). What `newsbench baselines`, `ablate` and the
+    Python API all call."""
+    features, info = baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=progress)
+    done = compute_baselines(dataset, features, info, names)
+    if results is not None:
+        for record, arrays in done:
+            save_baseline(results, record, arrays)
+    return [r for r, _ in done]
+
 
 def baseline_paths(results, bid: str) -> tuple[Path, Path]:
     d = Path(results) / BASELINES_DIR

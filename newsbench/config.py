@@ -12,22 +12,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shlex
 from dataclasses import dataclass
+
+from newsbench.errors import InputError
+# The choices of a few fields are defined with their options (the option table checks every field, below).
+from newsbench.options import (FROZEN_INITS, FUSION_INITS, FUSIONS, GRAPH_EPOCHS, LR_DECAYS,  # noqa: F401
+                               RUN_OPTIONS, canonical_text_encoder, identity_fields)
 
 MODALITIES = ("id", "llm", "gnn", "rand")          # canonical order, used everywhere
 # `rand` is the placebo: seeded random vectors per news (newsbench.features.placebo), a control rather than a signal.
 # It is opt-in: `--subsets all` and the parameter table enumerate the real modalities only.
 PLACEBO = "rand"
 REAL_MODALITIES = tuple(m for m in MODALITIES if m != PLACEBO)
-FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")
 NO_FUSION = "none"                                 # the fusion of a single-modality run
-FROZEN_INITS = ("default", "zero")                 # init of the frozen modalities' projection weights
-LR_DECAYS = ("none", "linear", "cosine")
-FUSION_INITS = ("default", "mean")
-
-# Each graph model's default number of passes: LightGCN's 20 over the graph's edges (the seed's), the inductive
-# encoder's 3 over the train clicks (newsbench.features.inductive.DEFAULT_EPOCHS; a test keeps them equal).
-GRAPH_EPOCHS = {"inductive": 3, "lightgcn": 20}
 
 # The record's format (newsbench/store.py); part of the run id, so old records stop matching when it changes.
 RECORD_SCHEMA = 1
@@ -102,9 +101,6 @@ class RunConfig:
         # Every field with a row in the option table is checked by that row, as the command line checks it: one
         # range, one NaN rule, one set of choices and one message, whether the value came from a flag or from Python.
         # Choices come back in one spelling, so the run id does not depend on how they were typed (HASH -> hash).
-        from newsbench.errors import InputError
-        from newsbench.options import RUN_OPTIONS, canonical_text_encoder
-
         try:
             for spec in RUN_OPTIONS:
                 value = getattr(self, spec.field)
@@ -148,7 +144,6 @@ class RunConfig:
         beyond the dataset named by content: a `file:` or `st:` encoder's path gives way to the sha256 of the bytes
         it reads (newsbench.inputs.content_identity). `inputs` None: described from disk now (digests memoised)."""
         from newsbench.inputs import content_identity, run_inputs
-        from newsbench.options import identity_fields
 
         return content_identity(identity_fields(self.to_dict()), run_inputs(self) if inputs is None else inputs)
 
@@ -176,6 +171,46 @@ def canonical_fusion(name: str) -> str:
     from newsbench.plugins import canonical
 
     return canonical(name)
+
+
+def make_config(**kw) -> RunConfig:
+    """RunConfig(**kw), with its own checks (a modality subset, a fusion, thread count) as one user error line."""
+    try:
+        return RunConfig(**kw)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def train_command(config: dict, data_path: str | None = None) -> str:
+    """The `newsbench train` command that makes this run again: the options its identity holds, non-default ones
+    only. `data_path` None means the embedded demo dataset. Paths are absolute (the data folder here, `file:` and
+    `st:` paths by RunConfig's canonical spelling), so the command works from any folder."""
+    default = RunConfig().to_dict()
+    ident = identity_fields(config)
+    parts = ["newsbench", "train"]
+    if data_path:
+        parts += ["-d", os.path.abspath(data_path)]
+    parts += ["--modalities", "+".join(config["modalities"])]     # the label's spelling, as --modalities takes it
+    if len(config["modalities"]) > 1:
+        parts += ["--fusion", config["fusion"]]
+    for s in RUN_OPTIONS:
+        if s.field in ident and s.field != "seed" and ident[s.field] != default.get(s.field):
+            parts += [s.flag, str(ident[s.field])]
+    parts += ["--seed", str(config["seed"])]
+    # Fields added to RunConfig later without a row here still reach the command, by their field name.
+    known = {s.field for s in RUN_OPTIONS} | {"modalities", "fusion", "seed", "device", "amp"}
+    for k, v in ident.items():
+        if k not in known and k in default and v != default[k]:
+            if isinstance(v, bool):
+                parts.append(f"--{k.replace('_', '-')}" if v else f"--no-{k.replace('_', '-')}")
+            else:
+                parts += [f"--{k.replace('_', '-')}", str(v)]
+    device = str(config.get("device", "cpu"))
+    if device != "cpu":
+        parts += ["--device", device]
+    if ident.get("amp"):
+        parts.append("--amp")
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _digest(obj) -> str:

@@ -5,8 +5,7 @@ relation_embedding.vec included, so the entity vectors of the inductive graph ar
 modality, what its text encoder names:
 
 - `file:PATH`: the vector file, and for an `.npy` its ids file (`PATH.ids` or `STEM.ids.txt`);
-- `st:NAME_OR_PATH`: the model folder (a local folder, or a name's snapshot in the Hugging Face cache).
-
+- `st:NAME_OR_PATH`: the model folder (a local folder, or a name's snapshot in the Hugging Face cache);
 - a text encoder plug-in (newsbench.features.encoders): its source file (role `text encoder`).
 
 `minilm` (the packaged model, named by its package) and `hash` (code) read nothing beyond the dataset. A run of
@@ -25,110 +24,18 @@ file or model folder is read once, not on every command.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from newsbench.config import FUSIONS as BUILTIN_FUSIONS
-from newsbench.data import arrays
-from newsbench.paths import cache_dir as resolve_cache_dir
-
-_MEMO: dict[tuple[str, int, int], str] = {}     # (absolute path, size, mtime_ns) -> sha256, this process
-
-
-# -------------------------------------------------------------------------------------------------------- digests
-def file_digests(files: dict[str, Path], cache_dir=None) -> dict[str, str]:
-    """sha256 per file (keys kept), memoised by absolute path, size and mtime in this process and in the cache.
-
-    Raises InputError (missing, a folder, unreadable) as the dataset reader does."""
-    out: dict[str, str] = {}
-    todo: dict[str, Path] = {}
-    stamps: dict[str, tuple[str, int, int]] = {}
-    for key, path in files.items():
-        st = arrays.stat_file(Path(path))
-        stamps[key] = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-        if stamps[key] in _MEMO:
-            out[key] = _MEMO[stamps[key]]
-        else:
-            todo[key] = Path(path)
-    if todo:
-        root = resolve_cache_dir(cache_dir)
-        hashes, fresh = arrays.file_hashes(todo, root)
-        arrays.remember_hashes(root, fresh)
-        for key in todo:
-            _MEMO[stamps[key]] = out[key] = hashes[key]
-    return out
-
-
-def folder_files(folder: Path) -> dict[str, Path]:
-    """The files of a folder by relative name (POSIX), sorted; hidden files and folders (.git, .cache) left out."""
-    files = {}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
-            files[rel.as_posix()] = p
-    return files
-
-
-def folder_digest(folder: Path, cache_dir=None) -> tuple[str, int]:
-    """(sha256, total bytes) of a folder: a hash over each file's relative name and content hash, in name order."""
-    files = folder_files(folder)
-    digests = file_digests(files, cache_dir)
-    h = hashlib.sha256()
-    for rel in files:
-        h.update(f"{rel}\0{digests[rel]}\n".encode())
-    return h.hexdigest(), sum(p.stat().st_size for p in files.values())
+# The digests themselves (memoised sha256 of files and folders) are newsbench.digests; what a text encoder reads is
+# newsbench.features.text.encoder_inputs. Their names stay importable from here.
+from newsbench.digests import combined_digest, digests, file_digests, folder_digest, folder_files  # noqa: F401
+from newsbench.features.text import encoder_inputs
+from newsbench.options import FUSIONS as BUILTIN_FUSIONS
+from newsbench.plugins import plugin_fields
 
 
 # ---------------------------------------------------------------------------------------------- what a run reads
-def reads(text_encoder: str) -> dict[str, Path]:
-    """{role: absolute path} of what a text encoder reads beyond the dataset. InputError when a vector file, its
-    ids or a model folder is missing, with the line the run itself would stop with."""
-    from newsbench.features import text
-
-    kind, arg = text.parse_encoder(text_encoder)
-    if kind == "file":
-        path = text.vector_file(arg)
-        out = {"text vectors": path}
-        if path.suffix == ".npy":
-            out["text ids"] = text.ids_sidecar(path)
-        return out
-    if kind == "st":
-        return {"text model": text.st_model_path(arg)}
-    if kind == "plugin":
-        return {"text encoder": Path(_plugin_of(text_encoder)["source"])}
-    return {}
-
-
-def _plugin_of(text_encoder: str) -> dict:
-    from newsbench.features import encoders
-
-    return encoders.resolve(text_encoder)[1]
-
-
-def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
-    """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash)."""
-    paths = reads(text_encoder)
-    files = {role: p for role, p in paths.items() if not p.is_dir()}
-    digests = file_digests(files, cache_dir)
-    out = {}
-    for role, p in paths.items():
-        if p.is_dir():
-            sha, size = folder_digest(p, cache_dir)
-        else:
-            sha, size = digests[role], p.stat().st_size
-        out[role] = {"path": str(p), "size": size, "sha256": sha}
-    if "text encoder" in out:                   # a plug-in: named by its code (newsbench.plugins.identity)
-        plugin = _plugin_of(text_encoder)
-        out["text encoder"].update(plugin_fields(plugin))
-    return out
-
-
-def plugin_fields(plugin: dict) -> dict:
-    """What a plug-in input's description adds to path, size and sha256: its import path and distribution."""
-    return {"import": plugin["import"], "distribution": plugin["distribution"]}
-
-
 def plugin_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     """{"fusion": {"path", "size", "sha256", "import", "distribution"}} when a plug-in fuses the run's modalities,
     else {}. InputError when the plug-in cannot be imported."""
@@ -147,16 +54,6 @@ def run_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     `file:` or `st:` encoder, or a plug-in fusion."""
     out = encoder_inputs(cfg.text_encoder, cache_dir) if "llm" in cfg.modalities else {}
     return {**out, **plugin_inputs(cfg, cache_dir)}
-
-
-def digests(inputs: dict[str, dict]) -> dict[str, str]:
-    """{role: sha256}: what a run id holds of its inputs."""
-    return {role: d["sha256"] for role, d in sorted(inputs.items())}
-
-
-def combined_digest(inputs: dict[str, dict]) -> str:
-    """One sha256 for all the inputs (the text feature cache key's `weights`)."""
-    return hashlib.sha256(json.dumps(digests(inputs), sort_keys=True).encode()).hexdigest()
 
 
 def content_identity(identity: dict, inputs: dict[str, dict]) -> dict:

@@ -290,3 +290,11 @@ def by_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarra
     totals = np.bincount(groups[defined], weights=values[defined], minlength=n_groups)
     counts = np.bincount(groups[defined], minlength=n_groups).astype(np.float64)
     return _safe_divide(totals, counts)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), float32: a centroid of unit vectors weighs every history
+    item alike, whatever the norm its encoder happened to give it."""
+    v = np.asarray(vectors, dtype=np.float32)
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)

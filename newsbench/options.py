@@ -4,11 +4,11 @@
 `newsbench.cli.options`), so one option has one spelling, one range and one help text everywhere, and every value
 is checked (range, NaN, choice) while the command line is parsed: before any data, feature or training work.
 `RunConfig` checks its fields with the same rows (`Spec.check`), so Python refuses what the command line refuses,
-with the same message. The choices of a few fields are `newsbench.config`'s constants; config imports this module
-only inside functions, so the import below makes no cycle.
+with the same message. The table is below the config: newsbench.config imports it (the choices of its fields are
+defined here), and nothing here imports the config.
 
-The same table writes the one `newsbench train ...` command that reproduces a run (`train_command`), which every
-run record stores.
+The same table writes the one `newsbench train ...` command that reproduces a run (newsbench.config.train_command),
+which every run record stores.
 """
 
 from __future__ import annotations
@@ -16,19 +16,24 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsbench.config import FROZEN_INITS, FUSION_INITS, GRAPH_EPOCHS, LR_DECAYS
 from newsbench.errors import InputError
 
 SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
 DEFAULT_HASH_DIM = 384        # `hash` is `hash:384` (newsbench.features.text.DEFAULT_HASH_DIM; a test keeps them equal)
 TEXT_FIELDS = ("title", "title+abstract")
 GRAPH_MODES = ("clicks", "entities", "both")
-GRAPH_MODELS = tuple(GRAPH_EPOCHS)
 ENTITY_VECTORS = ("data", "random")
+FROZEN_INITS = ("default", "zero")                 # init of the frozen modalities' projection weights
+LR_DECAYS = ("none", "linear", "cosine")
+FUSION_INITS = ("default", "mean")
+FUSIONS = ("concat", "gate", "attention", "attention-unscaled", "mean")   # the built-in fusions
+# Each graph model's default number of passes: LightGCN's 20 over the graph's edges (the seed's), the inductive
+# encoder's 3 over the train clicks (newsbench.features.inductive.DEFAULT_EPOCHS; a test keeps them equal).
+GRAPH_EPOCHS = {"inductive": 3, "lightgcn": 20}
+GRAPH_MODELS = tuple(GRAPH_EPOCHS)
 
 
 @dataclass(frozen=True)
@@ -231,43 +236,19 @@ def identity_fields(config: dict) -> dict:
     return out
 
 
-def train_command(config: dict, data_path: str | None = None) -> str:
-    """The `newsbench train` command that makes this run again: the options its identity holds, non-default ones
-    only. `data_path` None means the embedded demo dataset. Paths are absolute (the data folder here, `file:` and
-    `st:` paths by RunConfig's canonical spelling), so the command works from any folder."""
-    from newsbench.config import RunConfig
-
-    default = RunConfig().to_dict()
-    ident = identity_fields(config)
-    parts = ["newsbench", "train"]
-    if data_path:
-        parts += ["-d", os.path.abspath(data_path)]
-    parts += ["--modalities", "+".join(config["modalities"])]     # the label's spelling, as --modalities takes it
-    if len(config["modalities"]) > 1:
-        parts += ["--fusion", config["fusion"]]
-    for s in RUN_OPTIONS:
-        if s.field in ident and s.field != "seed" and ident[s.field] != default.get(s.field):
-            parts += [s.flag, str(ident[s.field])]
-    parts += ["--seed", str(config["seed"])]
-    # Fields added to RunConfig later without a row here still reach the command, by their field name.
-    known = {s.field for s in RUN_OPTIONS} | {"modalities", "fusion", "seed", "device", "amp"}
-    for k, v in ident.items():
-        if k not in known and k in default and v != default[k]:
-            if isinstance(v, bool):
-                parts.append(f"--{k.replace('_', '-')}" if v else f"--no-{k.replace('_', '-')}")
-            else:
-                parts += [f"--{k.replace('_', '-')}", str(v)]
-    device = str(config.get("device", "cpu"))
-    if device != "cpu":
-        parts += ["--device", device]
-    if ident.get("amp"):
-        parts.append("--amp")
-    return " ".join(shlex.quote(p) for p in parts)
-
-
 def demo_data_path(path: str | None) -> bool:
     """Whether `path` is the embedded demo dataset's cached folder (then commands need no `-d`)."""
     if not path:
         return True
     p = Path(path)
     return p.parent.name == "synth" and p.name.startswith("demo-s0-v")
+
+
+def check_device(value: str | None):
+    """--device: auto | cpu | cuda | cuda:N, lower case; InputError otherwise."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+        return v
+    raise InputError(f"--device {value!r}: choose auto, cpu, cuda or cuda:N")

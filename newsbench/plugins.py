@@ -139,3 +139,9 @@ def identity(cls, target: str, dist: str | None, where: str) -> dict:
         raise InputError(f"{where}: {target} has no source file (defined interactively?), so its runs cannot be "
                          f"named by their code; put it in a module")
     return {"import": target, "distribution": dist, "source": str(Path(source).resolve())}
+
+
+def plugin_fields(plugin: dict) -> dict:
+    """What a plug-in input's description (newsbench.inputs) adds to path, size and sha256: its import path and
+    distribution."""
+    return {"import": plugin["import"], "distribution": plugin["distribution"]}

@@ -38,8 +38,9 @@ import torch.nn.functional as F
 
 import newsbench
 from newsbench import store
+from newsbench.attribution import drops_record
 from newsbench.config import RECORD_SCHEMA, RunConfig
-from newsbench.data.dataset import Behaviors, Dataset
+from newsbench.data.dataset import Behaviors, Dataset, history_matrix
 from newsbench.errors import InputError
 from newsbench.metrics import ARRAY_METRICS, mean_or_none, subset_metrics
 from newsbench.model import Recommender, has_weights
@@ -113,19 +114,6 @@ def feature_matrix(dataset: Dataset, features: dict, cfg: RunConfig) -> tuple[np
     if not cols:
         return None, 0, 0
     return np.ascontiguousarray(np.concatenate(cols, axis=1)), dims["llm"], dims["gnn"]
-
-
-def history_matrix(beh: Behaviors, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(M, L) int64 most recent `length` clicks of each impression (oldest first, padded with 0) and (M, L) mask."""
-    ptr = beh.hist_ptr
-    n = np.minimum(np.diff(ptr), length)
-    start = ptr[1:] - n
-    slots = np.arange(length)
-    mask = slots[None, :] < n[:, None]
-    if len(beh.hist) == 0:
-        return np.zeros(mask.shape, dtype=np.int64), mask
-    pos = np.where(mask, start[:, None] + slots[None, :], 0)
-    return np.where(mask, beh.hist[pos], 0).astype(np.int64), mask
 
 
 def distinct_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -437,7 +425,59 @@ def weight_arrays(weights: np.ndarray, category: np.ndarray, n_cat: int, cold: n
     return {"weights_by_category": by_cat, "weights_count": count.astype(np.int64), "weights_cold_warm": cw}
 
 
+# ------------------------------------------- attribution of a trained model (the measure itself: newsbench.attribution)
+
+
+def ablated_scores(model, dataset, cfg, device) -> dict[str, np.ndarray]:
+    """{modality: dev scores with that modality's projected vector (NewsEncoder.project) replaced by its mean over
+    all news}, for a model with k > 1 modalities. The replacement applies to every news, in histories and candidates
+    alike; the fused vector is recomputed through the run's own fusion, then the user encoder and the dot product,
+    exactly as in evaluation (score_candidates)."""
+    enc = model.news_encoder
+    if enc.fusion is None:
+        raise ValueError("attribution needs a model with at least two modalities")
+    n_news = len(dataset.news)
+
+    def project(idx):
+        id_rows = enc.id_map[idx] if enc.id_embedding is not None else None
+        feats = enc.features[idx] if enc.feature_slices else None
+        return enc.project(id_rows, feats)
+
+    chunks = [torch.arange(a, min(a + EVAL_NEWS_CHUNK, n_news), device=device)
+              for a in range(0, n_news, EVAL_NEWS_CHUNK)]
+    with torch.no_grad():
+        # the mean projected vector of each modality over all news (float32 sums, whatever autocast computes in)
+        total = None
+        for idx in chunks:
+            with _autocast(cfg, device):
+                h = project(idx)
+            s = h.float().sum(dim=0)
+            total = s if total is None else total + s
+        mean = total / n_news                                           # (k, d)
+        out = {}
+        for j, m in enumerate(enc.modalities):
+            vecs, logits = [], []
+            for idx in chunks:
+                with _autocast(cfg, device):
+                    h = project(idx)
+                    h[:, j] = mean[j].to(h.dtype)
+                    v, _ = enc.fusion(h)
+                    lg = model.user_encoder.logits(v)
+                vecs.append(v.float())
+                logits.append(lg.float())
+            out[m] = score_candidates(model, torch.cat(vecs), torch.cat(logits), dataset.dev, cfg, device)
+    return out
+
+
+def model_attribution(model, dataset, cfg, device, full: np.ndarray) -> dict:
+    """The `attribution` entry of a run record (drops_record) for a trained multi-modality model whose plain dev
+    scores are `full`. Costs one more scoring pass per modality."""
+    return drops_record(full, ablated_scores(model, dataset, cfg, device), dataset)
+
+
 # ------------------------------------------------------------------------------------------------------ a run
+
+
 def environment(device: torch.device) -> dict:
     dev = str(device)
     if device.type == "cuda":
@@ -488,8 +528,6 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     eval_seconds = time.perf_counter() - t0
     attribution, attribution_seconds = None, None
     if k > 1:       # AUC lost per category and cold/warm when one modality is replaced by its mean (attribution.py)
-        from newsbench.attribution import model_attribution
-
         t0 = time.perf_counter()
         attribution = model_attribution(model, dataset, cfg, device, scores)
         attribution_seconds = time.perf_counter() - t0
@@ -552,8 +590,9 @@ def inputs_read(cfg: RunConfig, features_info: dict | None) -> dict:
 
 
 def reproduce_command(cfg: RunConfig, dataset: Dataset) -> str:
-    """The one `newsbench train ...` command that makes this run again (newsbench.options.train_command)."""
-    from newsbench.options import demo_data_path, train_command
+    """The one `newsbench train ...` command that makes this run again (newsbench.config.train_command)."""
+    from newsbench.config import train_command
+    from newsbench.options import demo_data_path
 
     path = (dataset.source or {}).get("path")
     return train_command(cfg.to_dict(), None if demo_data_path(path) else path)

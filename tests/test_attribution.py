@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from newsbench.attribution import ablated_scores, drops_record
+from newsbench.attribution import drops_record
 from newsbench.config import FUSIONS, RunConfig
-from newsbench.train import _build_model, history_matrix, score_dev, train_model, train_run
+from newsbench.train import _build_model, ablated_scores, history_matrix, score_dev, train_model, train_run
 from toydata import make_dataset, make_features
 
 FAST = dict(batch_size=32, id_dim=16, dim=32, user_hidden=16)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsbench import grid, options, store
+from newsbench import config, grid, options, store
 from newsbench.config import RunConfig
 
 DRIVER = r"""
@@ -326,7 +326,7 @@ def test_the_stored_train_command_reproduces_any_ablate_config():
                     negatives=2, history_len=20, id_dim=16, dim=32, user_hidden=24, text_encoder="hash:64",
                     text_fields="title+abstract", graph="clicks", graph_dim=16, graph_layers=2, graph_epochs=5,
                     graph_seed=3, cpu_threads=2)
-    command = options.train_command(cfg.to_dict(), "/data/my mind")
+    command = config.train_command(cfg.to_dict(), "/data/my mind")
     p = _train_params(command)
     assert p["data"] == Path("/data/my mind")
     again = RunConfig(modalities=grid.parse_modalities(p["modalities"]), fusion=p["fusion"], seed=p["seed"],
@@ -337,7 +337,7 @@ def test_the_stored_train_command_reproduces_any_ablate_config():
                       graph_seed=p["graph_seed"], cpu_threads=p["cpu_threads"])
     assert again.run_id("fp") == cfg.run_id("fp")
     # defaults and options of absent modalities are left out
-    short = options.train_command(RunConfig(modalities=("id",), graph="clicks").to_dict())
+    short = config.train_command(RunConfig(modalities=("id",), graph="clicks").to_dict())
     assert short == "newsbench train --modalities id --seed 0"
 
 

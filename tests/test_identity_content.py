@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsbench import inputs, store
+from newsbench import digests, inputs, store
 from newsbench.cli import main
 from newsbench.config import RunConfig
 from newsbench.data import arrays
@@ -200,15 +200,15 @@ def test_digests_are_memoised_by_path_size_and_mtime(news_ids, tmp_path, monkeyp
     calls = []
     real = arrays.sha256_file
     monkeypatch.setattr(arrays, "sha256_file", lambda p: calls.append(Path(p).name) or real(p))
-    monkeypatch.setattr(inputs, "_MEMO", {})
+    monkeypatch.setattr(digests, "_MEMO", {})
     spec = f"file:{emb}"
     first = inputs.encoder_inputs(spec, tmp_path / "c")
     assert sorted(calls) == ["emb.npy", "emb.npy.ids"]
     calls.clear()
     assert inputs.encoder_inputs(spec, tmp_path / "c") == first and calls == []      # this process's memo
-    monkeypatch.setattr(inputs, "_MEMO", {})                                        # a new process: the cache's
+    monkeypatch.setattr(digests, "_MEMO", {})                                        # a new process: the cache's
     assert inputs.encoder_inputs(spec, tmp_path / "c") == first and calls == []
-    monkeypatch.setattr(inputs, "_MEMO", {})
+    monkeypatch.setattr(digests, "_MEMO", {})
     st = emb.stat()
     os.utime(emb, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))             # touched: hashed again
     assert inputs.encoder_inputs(spec, tmp_path / "c")["text vectors"]["sha256"] == first["text vectors"]["sha256"]

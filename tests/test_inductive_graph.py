@@ -13,7 +13,8 @@ from newsbench.config import GRAPH_EPOCHS, RunConfig
 from newsbench.errors import InputError
 from newsbench.features import inductive
 from newsbench.features.graph import diagnostics, graph_features, graph_features_with_meta
-from newsbench.options import identity_fields, train_command
+from newsbench.config import train_command
+from newsbench.options import identity_fields
 from test_graph_features import make_feature_dataset
 
 FAST = dict(dim=16, epochs=2, progress=False)

@@ -9,7 +9,7 @@ import pytest
 
 from newsbench.config import RunConfig, code_versions
 from newsbench.features.placebo import RAND_VERSION, placebo_vectors, splitmix64
-from newsbench.options import train_command
+from newsbench.config import train_command
 from newsbench.params import count_params, flops_per_news, subsets
 from newsbench.train import feature_matrix, train_run
 from toydata import make_dataset, make_features

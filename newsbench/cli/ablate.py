@@ -1,11 +1,11 @@
 """`newsbench ablate`: the resumable grid of modality subsets x fusions x seeds, then the report.
 
-Only option parsing and rendering live here; the grid logic (expansion, claims, executors) is newsbench.grid.
+Only option parsing and rendering live here: the steps (checks, data, features, runs, baselines) are
+newsbench.ablation, which the Python API calls too; the grid mechanics (expansion, claims, executors) newsbench.grid.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -17,13 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsbench import grid, store
-from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural, require_splits
-from newsbench.cli.options import (check_plugins, check_writable_dir, choice_option, device_option, make_config,
-                                   other_option, run_option)
-from newsbench.config import RunConfig
-from newsbench.errors import InputError, warn
-from newsbench.options import EXECUTION, SEED_MAX
+from newsbench import ablation, grid, store
+from newsbench.baselines import BASELINES_DIR
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural
+from newsbench.cli.options import choice_option, device_option, other_option, run_option
+from newsbench.options import EXECUTION
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
 
@@ -110,72 +108,37 @@ def ablate(
 ) -> None:
     console = Console(stderr=True)
     out = Console()
-    if executor == "ray" and workers != 1:
-        raise InputError("--workers is for --executor local; with ray use --cpus-per-run/--gpus-per-run")
-    # Every check that needs no data comes first (cheap, and a typo costs nothing), the device (imports torch) next.
-    seed_list = _seeds(seeds, n_seeds)
-    fus = _fusions(fusions) if fusions is not None else None
-    sub = _subsets(subsets, fus) if subsets is not None else None
-    check_writable_dir(results, "--results")
-    if report:
-        check_writable_dir(results / "report", "--results")
-    base = make_config(
+    req = ablation.make_request(
+        results=results, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, device=device, amp=amp,
+        report=report, executor=executor, workers=workers, ray_address=ray_address, cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run, ray_timeout=ray_timeout, dry_run=dry_run,
         epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
         dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
         dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
         text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
         entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-        graph_seed=graph_seed,
-        rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads)
-    dev = _resolve_device(device, gpus_per_run if executor == "ray" else 0.0)
-    if amp and not dev.startswith("cuda"):
-        raise InputError("--amp needs a CUDA device (see --device)")
-    base = dataclasses.replace(base, device=dev)
-    if sub is None and fus is None:
-        configs = grid.default_grid(base, seed_list)
-    else:
-        configs = grid.expand_grid(sub or list(grid.DEFAULT_SUBSETS), fus or list(grid.DEFAULT_FUSIONS), seed_list,
-                                   base)
-    check_plugins(configs, "--fusions")
-    if executor == "ray":
-        grid._import_ray()          # fail fast, before any work, when Ray is missing
-        if not dry_run:
-            # A wrong address or a cluster too small for one run: one line now, not a silent wait after the
-            # features are computed.
-            grid.connect_ray(ray_address, ray_timeout, cpus_per_run, gpus_per_run)
-
-    from newsbench.cli.common import load_data
+        graph_seed=graph_seed, rand_dim=rand_dim, cpu_threads=cpu_threads)
+    configs = req.configs
 
     from newsbench.timing import StageClock
 
     done, dataset, clock = 0, None, StageClock()
     previous_term = _terminate_as_interrupt()
     try:
-        with clock("data"):
-            dataset = load_data(data, cache_dir, unknown_news)
-        require_splits(dataset, data)       # before the dry run's "pending", and before any feature work
-        _check_inputs(dataset, configs, cache_dir, dry_run)
-        _warn_damaged(configs, results, dataset.fingerprint)
-        _say_changed(console, configs, results, dataset.fingerprint, cache_dir, dry_run)
+        dataset = ablation.load(req, data, cache_dir, unknown_news, results, dry_run, clock,
+                                say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         if dry_run:
             _print_plan(out, configs, dataset, results)
             return
         grid.clean_stale_files(results)
         done = grid.count_done(configs, results, dataset.fingerprint)
-        todo = [c for c in configs if not store.is_done(results, c.run_id(dataset.fingerprint))]
         started = time.perf_counter()
-        if todo:
-            # Shared work, once: every feature matrix the remaining runs need, before the first run.
-            grid.trace("features-start")
-            features, info = grid.compute_features(dataset, todo, cache_dir=cache_dir, progress=True, clock=clock)
-            grid.trace("features-done")
-            one_at_a_time = executor == "local" and workers == 1
-            runs_started = time.perf_counter()
+        shared = ablation.shared_features(req, dataset, results, cache_dir, progress=True, clock=clock)
+        if shared is not None:
+            one_at_a_time = req.executor == "local" and req.workers == 1
             with _GridProgress(console, configs, done, run_bar=one_at_a_time) as view:
-                ex = _make_executor(executor, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout,
-                                    dataset, features, info, data, cache_dir, unknown_news, view)
-                res = grid.run_grid(configs, dataset, results, executor=ex, events=view)
-            clock.add_runs(time.perf_counter() - runs_started, view.train_seconds, view.eval_seconds)
+                res = ablation.run_pending(req, dataset, results, shared, data=data, cache_dir=cache_dir,
+                                           unknown_news=unknown_news, events=view, clock=clock)
             done = res.done
             console.print(f"ablate: {plural(len(res.ran), 'run')} trained, {res.done_before} already done"
                           + (f", {len(res.by_others)} by another process" if res.by_others else "")
@@ -186,30 +149,26 @@ def ablate(
                           f"recorded in {store.runs_dir(results)}")
         # Baselines and report are inside the Ctrl-C path too: a stop there says so like a stop in training.
         grid.trace("baselines-start")
-        _baselines(results, dataset, base, configs, cache_dir, console)
+        names = ablation.record_baselines(req, dataset, results, cache_dir)
+        console.print(f"ablate: {plural(len(names), 'data-derived baseline')} recorded in "
+                      f"{Path(results) / BASELINES_DIR}")
         if report:
             grid.trace("report-start")
             with clock("report"):
                 _report(results, dataset, out, console, alpha, test)
     except KeyboardInterrupt as stop:
-        done = _tidy_after_stop(configs, results, dataset, done)
+        done = ablation.tidy_after_stop(configs, results, dataset, done)
         console.print(f"interrupted: {done} of {plural(len(configs), 'run')} done; rerun the same command to resume")
         # SystemExit, not typer.Exit: the line above says it all, so newsbench.cli.main adds no "interrupted" line
         raise SystemExit(143 if isinstance(stop, _Terminated) else 130)
     except grid.ClusterLost as lost:
-        done = _tidy_after_stop(configs, results, dataset, done)
+        done = ablation.tidy_after_stop(configs, results, dataset, done)
         _exit_after_lost_cluster(f"{lost}; {done} of {plural(len(configs), 'run')} done; rerun the same command to "
                                  f"resume")
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
     console.print(f"ablate: {clock.line()}", soft_wrap=True, highlight=False)
-
-
-def _tidy_after_stop(configs, results: Path, dataset, done: int) -> int:
-    """After an interrupted grid: remove its leftovers; the number of runs recorded."""
-    grid.clean_stale_files(results)
-    return grid.count_done(configs, results, dataset.fingerprint) if dataset is not None else done
 
 
 def _exit_after_lost_cluster(message: str) -> None:
@@ -222,23 +181,6 @@ def _exit_after_lost_cluster(message: str) -> None:
     print(f"newsbench: error: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os._exit(1)
-
-
-def _baselines(results: Path, dataset, base: RunConfig, configs, cache_dir, console: Console) -> None:
-    """Record the data-derived baselines beside the runs (RESULTS/baselines/), for the report's reference rows:
-    popularity and recent popularity always, the centroid scores of the features the grid used (from the cache)."""
-    from newsbench import baselines as bl
-
-    mods = grid.needed_modalities(configs)
-    names = [n for n in bl.BASELINES if n not in bl.FEATURE_OF or bl.FEATURE_OF[n] in mods]
-    fcfg = grid.feature_config(configs)
-    if fcfg is not None:        # the device the grid's features were computed on (a GPU-less Ray driver: cpu)
-        base = dataclasses.replace(base, device=fcfg.device)
-    features, info = bl.baseline_features(dataset, base, names, cache_dir=cache_dir)
-    for record, arrays in bl.compute_baselines(dataset, features, info, names):
-        bl.save_baseline(results, record, arrays)
-    console.print(f"ablate: {plural(len(names), 'data-derived baseline')} recorded in "
-                  f"{Path(results) / bl.BASELINES_DIR}")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -256,119 +198,16 @@ def _terminate_as_interrupt():
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def _seeds(text: Optional[str], n_seeds: Optional[int]) -> list[int]:
-    seeds = grid.parse_seeds(text, n_seeds)
-    too_big = [s for s in seeds if s > SEED_MAX]
-    if too_big:
-        raise InputError(f"--seeds {text!r}: {too_big[0]} is out of range; seeds are integers in 0..{SEED_MAX:,}")
-    if text is not None and len(seeds) < len(text.split(",")):
-        warn(f"--seeds {text!r}: repeated seeds are run once; kept {','.join(map(str, seeds))}")
-    return seeds
-
-
-def _subsets(text: str, fusions: Optional[list[str]]) -> list[tuple[str, ...]]:
-    subsets = grid.parse_subsets(text)
-    if fusions is not None:
-        _check_fusions_apply(text, subsets, fusions)
-    if text.strip().lower() != "all" and len(subsets) < len(text.split(grid.SUBSET_SEP)):
-        warn(f"--subsets {text!r}: repeated subsets are run once; kept {grid.subsets_text(subsets)}")
-    old = grid.changed_meaning(text)
-    if old is not None:
-        # Valid in both syntaxes: it reads the new way, but say so, since the former reading fused modalities.
-        labels = [grid.subset_label(s) for s in subsets]
-        warn(f"--subsets {text!r} means the subsets {' and '.join(labels)} (',' separates subsets, '+' joins "
-             f"modalities, as in the labels); for the former reading write --subsets {grid.subsets_text(old)}")
-    return subsets
-
-
-def _check_fusions_apply(subsets_text: str, subsets: list[tuple[str, ...]], fusions: list[str]) -> None:
-    """--fusions with only single-modality subsets would silently run no fusion at all: refuse it."""
-    if all(len(s) == 1 for s in subsets):
-        raise InputError(f"--fusions {','.join(fusions)}: no subset of --subsets {subsets_text!r} has two "
-                         f"modalities, so no fusion would run; {grid.SUBSETS_RULE}")
-
-
-def _fusions(text: str) -> list[str]:
-    fusions = grid.parse_fusions(text)
-    if len(fusions) < len(text.split(",")):
-        warn(f"--fusions {text!r}: repeated fusions are run once; kept {','.join(fusions)}")
-    return fusions
-
-
-def _check_inputs(dataset, configs, cache_dir, dry_run: bool) -> None:
-    """What the grid reads beyond the dataset (newsbench.inputs), checked and digested once, before any run id is
-    made: a missing vector file, ids file or model folder is the real run's one-line error, dry run or not. The dry
-    run also makes the checks the features would (a vector file that parses and covers every news), since it
-    computes none."""
-    from newsbench.inputs import run_inputs
-
-    fcfg = grid.feature_config(configs)
-    if fcfg is None or "llm" not in fcfg.modalities:
-        return
-    run_inputs(fcfg, cache_dir)          # memoised: every run id below reuses these digests
-    if dry_run:
-        from newsbench.features.text import check_text_inputs
-
-        check_text_inputs(dataset, fcfg.text_encoder, fcfg.text_fields, cache_dir)
-
-
-def _say_changed(console: Console, configs, results: Path, fingerprint: str, cache_dir, dry_run: bool) -> None:
-    """One line per pending run whose options and seed were recorded over inputs with other bytes (an edited
-    vector file): that record is not reused, and the user hears why."""
-    from newsbench.inputs import change_line, run_inputs, stale_records
-
-    pending = [c for c in configs if run_inputs(c, cache_dir) and not store.is_done(results, c.run_id(fingerprint))]
-    then = "a new run (pending)" if dry_run else "training a new run"
-    for cfg, old_id, diff in stale_records(results, pending, fingerprint, lambda c: run_inputs(c, cache_dir)):
-        console.print(change_line(cfg, old_id, diff, then), markup=False, highlight=False, soft_wrap=True)
-
-
-def _warn_damaged(configs, results: Path, fingerprint: str) -> None:
-    """A damaged record (truncated .json, missing .npz) counts as pending: say which, once, before redoing it."""
-    for cfg in configs:
-        rid = cfg.run_id(fingerprint)
-        if store.record_state(results, rid) == "damaged":
-            warn(f"run {rid} ({cfg.label} seed {cfg.seed}) has a damaged record in {store.runs_dir(results)} "
-                 f"({store.damage(results, rid)}); it counts as pending and is trained again")
-
-
-def _resolve_device(device: str, gpus_per_run: float) -> str:
-    if device == "auto" and gpus_per_run > 0:
-        return "cuda"               # the Ray workers have the GPU, perhaps not this driver
-    if device.startswith("cuda") and gpus_per_run > 0:
-        return device
-    from newsbench.train import resolve_device
-
-    return resolve_device(device)
-
-
-def _make_executor(kind, workers, ray_address, cpus_per_run, gpus_per_run, ray_timeout, dataset, features, info,
-                   data, cache_dir, unknown_news, view):
-    if kind == "ray":
-        return grid.RayExecutor(dataset, features, address=ray_address, cpus_per_run=cpus_per_run,
-                                gpus_per_run=gpus_per_run, features_info=info, timeout=ray_timeout)
-    if workers > 1:
-        import os
-
-        from newsbench.paths import cache_dir as resolve_cache
-
-        spec = grid.WorkerSpec(data_path=str(data) if data else None, cache_dir=str(resolve_cache(cache_dir)),
-                               unknown_news=unknown_news, threads=max(1, (os.cpu_count() or 1) // workers))
-        return grid.PoolExecutor(workers, spec, features_info=info)
-    return grid.LocalExecutor(dataset, features, on_progress=view.run_progress, features_info=info)
-
-
 def _print_plan(out: Console, configs, dataset, results: Path) -> None:
     table = Table(title=f"ablation grid on {dataset.name} ({dataset.fingerprint[:12]}) -> {store.runs_dir(results)}")
     for col in ("#", "run", "seed", "run id", "status"):
         table.add_column(col, justify="right" if col in ("#", "seed") else "left")
     counts = {"done": 0, "pending": 0, "locked": 0}
     style = {"done": "green", "pending": "yellow", "locked": "cyan"}
-    for i, cfg in enumerate(configs, 1):
-        rid = cfg.run_id(dataset.fingerprint)
-        status = grid.run_status(results, rid)
+    for i, row in enumerate(ablation.plan(configs, dataset, results), 1):
+        status = row["status"]
         counts[status] += 1
-        table.add_row(str(i), cfg.label, str(cfg.seed), rid, f"[{style[status]}]{status}[/]")
+        table.add_row(str(i), row["label"], str(row["seed"]), row["run_id"], f"[{style[status]}]{status}[/]")
     out.print(table)
     out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, "
               f"{counts['locked']} locked (being trained by another process)")
@@ -387,10 +226,11 @@ def _report(results: Path, dataset, out: Console, console: Console, alpha: float
         console.print(f"ablate: report tables written to {Path(results) / 'report'}")
 
 
-class _GridProgress(grid.GridEvents):
+class _GridProgress(ablation.Tally):
     """Two bars: the grid (runs done/total, ETA) and the current run (epoch, step, loss)."""
 
     def __init__(self, console: Console, configs, done: int, run_bar: bool = True):
+        super().__init__()
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
@@ -401,7 +241,6 @@ class _GridProgress(grid.GridEvents):
         self.run_bar = run_bar          # parallel executors: no per-step progress, list the runs in flight instead
         self.in_flight: dict[str, str] = {}
         self._waiting_shown = False
-        self.train_seconds = self.eval_seconds = 0.0     # summed over the runs this process recorded
 
     def __enter__(self):
         self.progress.__enter__()
@@ -425,11 +264,8 @@ class _GridProgress(grid.GridEvents):
         self.progress.reset(self.run_task, total=None, description=f"{cfg.label} s{cfg.seed}", info="")
 
     def run_finished(self, cfg, run_id, record):
+        super().run_finished(cfg, run_id, record)       # the timings of the stage clock
         self.progress.advance(self.grid_task)
-        timings = record.get("timings") or {}
-        self.train_seconds += sum(timings.get("epoch_seconds") or [])
-        # evaluation includes the attribution passes (timed apart in the record)
-        self.eval_seconds += (timings.get("eval_seconds") or 0.0) + (timings.get("attribution_seconds") or 0.0)
         if self.in_flight.pop(run_id, None) is not None:
             self._show_in_flight()
         auc = (record.get("metrics") or {}).get("auc")

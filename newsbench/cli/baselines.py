@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt, plural
-from newsbench.cli.options import check_writable_dir, device_option, make_config, run_option
+from newsbench.cli.options import device_option, run_option
 
 HELP = """Score the dev split with the data-derived baselines, no training.
 
@@ -55,23 +55,14 @@ def baselines(
                                  rich_help_panel=OUTPUT),
 ) -> None:
     from newsbench import baselines as bl
-    from newsbench.cli.common import load_data, require_splits
-    from newsbench.train import resolve_device
+    from newsbench.data.load import load_training_data
 
     names = bl.parse_baselines(only)
-    if results is not None:
-        check_writable_dir(results, "--results")
-    cfg = make_config(text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_dim=graph_dim,
-                      graph_layers=graph_layers, graph_epochs=graph_epochs, graph_seed=graph_seed,
-                      graph_model=graph_model, entity_vectors=entity_vectors, device=resolve_device(device))
-    dataset = load_data(data, cache_dir, unknown_news)
-    require_splits(dataset, data)       # before any feature work
-    features, info = bl.baseline_features(dataset, cfg, names, cache_dir=cache_dir, progress=not as_json)
-    done = bl.compute_baselines(dataset, features, info, names)
-    if results is not None:
-        for record, arrays in done:
-            bl.save_baseline(results, record, arrays)
-    records = [r for r, _ in done]
+    cfg = bl.baselines_config(results=results, device=device, text_encoder=text_encoder, text_fields=text_fields,
+                              graph=graph, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
+                              graph_seed=graph_seed, graph_model=graph_model, entity_vectors=entity_vectors)
+    dataset = load_training_data(data, cache_dir, unknown_news)     # checked before any feature work
+    records = bl.score_baselines(dataset, cfg, names, cache_dir=cache_dir, results=results, progress=not as_json)
     if as_json:
         print(json.dumps(_clean(records), indent=1))
         return

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from newsbench.cli.options import BadOption, check_writable_dir
 from newsbench.errors import InputError
 
 # The data options stay in typer's first panel ("Options", beside --help); the results folder goes under "Output".
@@ -16,8 +17,6 @@ DataOpt = typer.Option(None, "--data", "-d", help=DATA_HELP)
 
 
 def _check_cache(value: Optional[Path]) -> Optional[Path]:
-    from newsbench.cli.options import BadOption, check_writable_dir
-
     if value is not None:
         try:
             check_writable_dir(value, "--cache-dir")
@@ -27,12 +26,12 @@ def _check_cache(value: Optional[Path]) -> Optional[Path]:
 
 
 def _check_unknown_news(value: str) -> str:
-    from newsbench.cli.options import BadOption
+    from newsbench.data.load import check_unknown_news      # here: the data reader (pyarrow) is slow to import
 
-    v = (value or "").strip().lower()
-    if v not in ("error", "drop"):
-        raise BadOption(f"--unknown-news {value!r}: choose error or drop")
-    return v
+    try:
+        return check_unknown_news(value)
+    except InputError as err:
+        raise BadOption(str(err)) from None
 
 
 CacheOpt = typer.Option(
@@ -56,23 +55,9 @@ def load_data(data: Optional[Path], cache_dir: Optional[Path], unknown_news: str
 
 
 def require_splits(dataset, data: Optional[Path]) -> None:
-    """Training needs a labelled train and dev split: say so before any feature or training work."""
-    missing = [name for name in ("train", "dev") if getattr(dataset, name) is None or len(getattr(dataset, name)) == 0]
-    if missing:
-        where = str(data) if data is not None else dataset.name
-        hint = ""
-        if data is not None:
-            from newsbench.cli.data import unused_split_folders
-            from newsbench.data.mind import find_splits
+    from newsbench.data.load import require_splits as check
 
-            unused = unused_split_folders(Path(data), find_splits(data))
-            if unused:
-                hint = f" ({', '.join(p.name + '/' for p in unused)} is not a split name: rename it)"
-        raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
-                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/){hint}")
-    if (dataset.dev.label < 0).any():
-        raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
-                         f"it cannot be scored")
+    check(dataset, data)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

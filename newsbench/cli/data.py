@@ -13,6 +13,7 @@ import typer
 
 from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt, plural
 from newsbench.data.dataset import Behaviors, Dataset
+from newsbench.data.mind import unused_split_folders
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -307,15 +308,6 @@ def validate(
         if b is not None:
             parts.append(f"{split} {plural(len(b), 'impression')} / {plural(len(b.cand), 'candidate')}")
     print(f"ok: {path}: " + ", ".join(parts))
-
-
-def unused_split_folders(root: Path, splits: dict) -> list[Path]:
-    """Sub-folders holding a behaviors.tsv that the reader does not use (valid/, test/ ...)."""
-    if not root.is_dir() or (root / "behaviors.tsv").exists():
-        return []
-    used = {Path(p).resolve() for p in splits.values()}
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "behaviors.tsv").exists()
-                  and p.resolve() not in used)
 
 
 def _distinct_users(ds: Dataset) -> int:

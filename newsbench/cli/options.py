@@ -5,15 +5,15 @@ a bad value ends as one `newsbench: error:` line before the command does any wor
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import Any, Callable
 
 import typer
 
-from newsbench.config import RunConfig
+# make_config and the folder checks live in the library (the Python API uses them); the commands import them here
+from newsbench.config import RunConfig, make_config  # noqa: F401
 from newsbench.errors import InputError
-from newsbench.options import EXECUTION, OTHER, SPECS, Spec, canonical_text_encoder
+from newsbench.options import EXECUTION, OTHER, SPECS, Spec, canonical_text_encoder, check_device
+from newsbench.paths import check_cache_dir, check_writable_dir  # noqa: F401
 
 _CFG_DEFAULT = RunConfig()
 
@@ -120,18 +120,6 @@ def _check_fusion(value: str | None):
     return name
 
 
-def check_plugins(configs, fusion_flag: str) -> None:
-    """The plug-ins of some RunConfigs tried before any work: each fusion built and run once on two rows
-    (newsbench.model.registry.check_configs), each text encoder of an llm run built and run on two titles
-    (newsbench.features.encoders.check). One line naming the option otherwise."""
-    from newsbench.features import encoders
-    from newsbench.model import registry
-
-    registry.check_configs(configs, fusion_flag)
-    for spec in dict.fromkeys(c.text_encoder for c in configs if "llm" in c.modalities):
-        encoders.check(spec, "--text-encoder")
-
-
 def fusion_option(**kw) -> Any:
     """`--fusion`: a built-in's name or a plug-in's (newsbench.model.registry), checked while parsing."""
     return typer.Option("attention", "--fusion", "-f", help=FUSION_HELP, callback=checked(_check_fusion),
@@ -141,67 +129,6 @@ def fusion_option(**kw) -> Any:
 DEVICE_HELP = "auto | cpu | cuda | cuda:N; default auto (cuda if torch sees one)."
 
 
-def _check_device(value: str | None):
-    if value is None:
-        return None
-    v = value.strip().lower()
-    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
-        return v
-    raise InputError(f"--device {value!r}: choose auto, cpu, cuda or cuda:N")
-
-
 def device_option(default: str = "auto") -> Any:
-    return typer.Option(default, "--device", help=DEVICE_HELP, callback=checked(_check_device),
+    return typer.Option(default, "--device", help=DEVICE_HELP, callback=checked(check_device),
                         rich_help_panel=EXECUTION, show_default=False)
-
-
-# ------------------------------------------------------------------------------------------------ paths
-
-
-def check_writable_dir(path: Path | None, flag: str) -> None:
-    """`path` is a folder we may create or write into: not a file, and its nearest existing parent is writable.
-    Checked before any work so a long run does not end in a traceback at its last step. Writes nothing."""
-    if path is None:
-        return
-    p = Path(path).expanduser()
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{flag} {path}: is a file, not a folder; choose a folder")
-    probe = p
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"{flag} {path}: {probe} is a file, so the folder cannot be created there")
-    if not _can_create_in(probe):
-        raise InputError(f"{flag} {path}: cannot write in {probe} (permission denied or read-only); choose another "
-                         f"folder")
-
-
-def _can_create_in(folder: Path) -> bool:
-    # os.access says yes to root on read-only or virtual file systems (/proc): try it, with a name nobody uses.
-    import tempfile
-
-    try:
-        fd, name = tempfile.mkstemp(prefix=".newsbench-probe-", dir=folder)
-    except OSError:
-        return False
-    os.close(fd)
-    os.unlink(name)
-    return True
-
-
-def check_cache_dir(path: Path | None) -> None:
-    """--cache-dir (or $NEWSBENCH_CACHE): the same rule as any output folder."""
-    if path is not None:
-        check_writable_dir(path, "--cache-dir")
-    elif os.environ.get("NEWSBENCH_CACHE"):
-        check_writable_dir(Path(os.environ["NEWSBENCH_CACHE"]), "$NEWSBENCH_CACHE")
-
-
-def make_config(**kw) -> RunConfig:
-    """RunConfig(**kw), with its own checks (a modality subset, a fusion, thread count) as one user error line."""
-    try:
-        return RunConfig(**kw)
-    except ValueError as err:
-        raise InputError(str(err)) from None

@@ -15,9 +15,10 @@ import typer
 from rich.console import Console
 
 from newsbench.cli.common import OUTPUT, CacheOpt, UnknownNewsOpt
-from newsbench.cli.options import check_plugins, make_config, other_option, run_option
-from newsbench.config import FUSIONS
+from newsbench.cli.options import other_option, run_option
+from newsbench.config import FUSIONS, make_config
 from newsbench.errors import InputError
+from newsbench.runner import check_plugins
 
 SEED_NOTE = (
     "The seed's own counts disagree with its formulas: the gate over three 256-d modalities is Linear(768, 3) = "

@@ -1,8 +1,8 @@
-"""`newsbench train`: one seeded run -> a run record."""
+"""`newsbench train`: one seeded run -> a run record. Parsing and printing; the steps are newsbench.runner."""
 
 from __future__ import annotations
 
-import dataclasses
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, load_data, require_splits
-from newsbench.cli.options import (check_plugins, check_writable_dir, device_option, fusion_option, make_config,
-                                   run_option)
-from newsbench.errors import InputError, warn
-from newsbench.grid import parse_modalities
+from newsbench import store
+from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt
+from newsbench.cli.options import device_option, fusion_option, run_option
 from newsbench.options import EXECUTION, MODEL
+from newsbench.runner import make_run_config, train_one
+
 
 def _fmt(x, digits: int = 4) -> str:
     if x is None:
@@ -109,74 +109,57 @@ def register(app: typer.Typer) -> None:
                                       rich_help_panel=OUTPUT, show_default=False),
     ):
         """Train and evaluate one seeded run; print a summary and write its record to the results folder."""
-        mods = parse_modalities(modalities)
-        if amp and not device.startswith("cuda") and device != "auto":
-            raise InputError("--amp needs a CUDA device (see --device)")
-        check_writable_dir(results, "--results")
-        cfg = make_config(
-            modalities=mods, fusion=fusion, seed=seed, epochs=epochs,
+        cfg = make_run_config(
+            results=results, modalities=modalities, fusion=fusion, device=device, amp=amp, seed=seed, epochs=epochs,
             batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
             user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
             dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
             text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode, graph_model=graph_model,
             entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-            graph_seed=graph_seed, rand_dim=rand_dim, device="cpu", amp=amp, cpu_threads=cpu_threads,
+            graph_seed=graph_seed, rand_dim=rand_dim, cpu_threads=cpu_threads,
         )
-        check_plugins([cfg], "--fusion")
-
-        from newsbench import store
-        from newsbench.inputs import change_line, run_inputs, stale_records
-        from newsbench.train import resolve_device, run_and_save
-
         console = Console()
-        dev = resolve_device(device)
-        if amp and not dev.startswith("cuda"):
-            raise InputError("--amp needs a CUDA device (see --device)")
-        cfg = dataclasses.replace(cfg, device=dev)
-        dataset = load_data(data, cache_dir, unknown_news)
-        require_splits(dataset, data)
-        inputs = run_inputs(cfg, cache_dir=cache_dir)
-        run_id = cfg.run_id(dataset.fingerprint, inputs)
-        state = store.record_state(results, run_id)
-        if state != "done" and inputs:         # a rerun over changed bytes: say so, as the new run starts
-            for _, old_id, diff in stale_records(results, [cfg], dataset.fingerprint, lambda _: inputs):
-                console.print(change_line(cfg, old_id, diff), markup=False, highlight=False, soft_wrap=True)
-        if state == "done" and not force:
-            console.print(f"{cfg.label} seed {seed}: already done ({store.record_paths(results, run_id)[0]}); "
-                          "--force to run it again.")
-            rec = store.load_record(results, run_id)
-            console.print(summary_table(rec))
+        with _progress_bar(cfg, progress, console) as on_event:
+            done = train_one(cfg, results, data=data, cache_dir=cache_dir, unknown_news=unknown_news, force=force,
+                             progress=progress, on_event=on_event,
+                             say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+        record = done.record
+        where = store.record_paths(results, record["run_id"])[0]
+        if done.reused:
+            console.print(f"{cfg.label} seed {seed}: already done ({where}); --force to run it again.")
+            console.print(summary_table(record))
             return
-        if state == "damaged":
-            warn(f"the record of run {run_id} in {store.runs_dir(results)} is damaged "
-                 f"({store.damage(results, run_id)}); training it again")
-        features, info = {}, {}
-        if {"llm", "gnn"} & set(cfg.modalities):
-            from newsbench.features import feature_info, load_features
-
-            features = load_features(dataset, cfg, cache_dir=cache_dir, progress=progress)
-            info = feature_info(dataset, cfg, cache_dir=cache_dir)
-        record = _run_with_progress(dataset, features, cfg, results, info, progress, console, run_and_save)
         console.print(summary_table(record))
-        console.print(f"record: {store.record_paths(results, record['run_id'])[0]}")
+        console.print(f"record: {where}")
         if record.get("command"):
             console.print(f"again: {record['command']}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _run_with_progress(dataset, features, cfg, results, info, show: bool, console, run_and_save):
+@contextmanager
+def _progress_bar(cfg, show: bool, console):
+    """train_run's progress callback drawing one transient bar (None when not shown). The bar starts when the first
+    step is reported, so loading the data and the features draws nothing of it."""
     if not show:
-        return run_and_save(dataset, features, cfg, results, features_info=info)
+        yield None
+        return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"{cfg.label} epoch 1/{cfg.epochs}", total=None)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeRemainingColumn(), console=console, transient=True)
+    task = None
 
-        def on_event(ev: dict) -> None:
-            if ev["event"] == "step":
-                bar.update(task, completed=ev["step"], total=ev["steps"],
-                           description=f"{cfg.label} epoch {ev['epoch'] + 1}/{ev['epochs']} loss {ev['loss']:.4f}")
-            elif ev["event"] == "eval":
-                bar.update(task, description=f"{cfg.label} evaluating on dev")
+    def on_event(ev: dict) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(f"{cfg.label} epoch 1/{cfg.epochs}", total=None)
+        if ev["event"] == "step":
+            bar.update(task, completed=ev["step"], total=ev["steps"],
+                       description=f"{cfg.label} epoch {ev['epoch'] + 1}/{ev['epochs']} loss {ev['loss']:.4f}")
+        elif ev["event"] == "eval":
+            bar.update(task, description=f"{cfg.label} evaluating on dev")
 
-        return run_and_save(dataset, features, cfg, results, features_info=info, progress=on_event)
+    try:
+        yield on_event
+    finally:
+        bar.stop()

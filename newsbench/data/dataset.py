@@ -73,3 +73,16 @@ def csr_positions(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.repeat(ptr[rows] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
     return starts + np.arange(total, dtype=np.int64)
+
+
+def history_matrix(beh: Behaviors, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, L) int64 most recent `length` clicks of each impression (oldest first, padded with 0) and (M, L) mask."""
+    ptr = beh.hist_ptr
+    n = np.minimum(np.diff(ptr), length)
+    start = ptr[1:] - n
+    slots = np.arange(length)
+    mask = slots[None, :] < n[:, None]
+    if len(beh.hist) == 0:
+        return np.zeros(mask.shape, dtype=np.int64), mask
+    pos = np.where(mask, start[:, None] + slots[None, :], 0)
+    return np.where(mask, beh.hist[pos], 0).astype(np.int64), mask

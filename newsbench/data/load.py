@@ -10,6 +10,15 @@ from typing import Callable, Iterator
 from newsbench import paths
 from newsbench.data import arrays, mind
 from newsbench.data.dataset import Dataset
+from newsbench.errors import InputError
+
+
+def check_unknown_news(value: str) -> str:
+    """--unknown-news: error | drop, lower case; InputError otherwise."""
+    v = (value or "").strip().lower()
+    if v not in mind.UNKNOWN_NEWS_MODES:
+        raise InputError(f"--unknown-news {value!r}: choose error or drop")
+    return v
 
 
 def load_dataset(path: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None,
@@ -21,8 +30,6 @@ def load_dataset(path: str | os.PathLike | None, cache_dir: str | os.PathLike | 
     fails. Raises `InputError` (file, line, reason) for bad input.
     """
     if unknown_news not in mind.UNKNOWN_NEWS_MODES:
-        from newsbench.errors import InputError
-
         raise InputError(f"--unknown-news must be one of {', '.join(mind.UNKNOWN_NEWS_MODES)}, got {unknown_news!r}")
     if path is None:
         # Imported here: the generator is only needed for the default dataset.
@@ -76,3 +83,29 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
                   transient=True) as bar:
         task = bar.add_task("loading data", total=None)
         yield lambda msg: bar.update(task, description=msg)
+
+
+def require_splits(dataset: Dataset, data: str | os.PathLike | None) -> None:
+    """Training needs a labelled train and dev split: say so before any feature or training work."""
+    missing = [name for name in ("train", "dev") if getattr(dataset, name) is None or len(getattr(dataset, name)) == 0]
+    if missing:
+        where = str(data) if data is not None else dataset.name
+        hint = ""
+        if data is not None:
+            unused = mind.unused_split_folders(Path(data), mind.find_splits(data))
+            if unused:
+                hint = f" ({', '.join(p.name + '/' for p in unused)} is not a split name: rename it)"
+        raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
+                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/){hint}")
+    if (dataset.dev.label < 0).any():
+        raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
+                         f"it cannot be scored")
+
+
+def load_training_data(data: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None,
+                       unknown_news: str = "error") -> Dataset:
+    """`load_dataset`, then `require_splits`: the dataset of a command that trains or scores (train, ablate,
+    baselines), refused before any feature work when it has no labelled train and dev split."""
+    dataset = load_dataset(data, cache_dir=cache_dir, unknown_news=check_unknown_news(unknown_news))
+    require_splits(dataset, data)
+    return dataset

@@ -86,6 +86,15 @@ def find_splits(path: str | os.PathLike) -> dict[str, Path]:
     return splits
 
 
+def unused_split_folders(root: Path, splits: dict) -> list[Path]:
+    """Sub-folders holding a behaviors.tsv that the reader does not use (valid/, test/ ...)."""
+    if not root.is_dir() or (root / "behaviors.tsv").exists():
+        return []
+    used = {Path(p).resolve() for p in splits.values()}
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "behaviors.tsv").exists()
+                  and p.resolve() not in used)
+
+
 def input_files(path: str | os.PathLike) -> dict[str, Path]:
     """The files a dataset is read from, keyed "split/name" (plus "dataset_card.json" when present)."""
     files: dict[str, Path] = {}

@@ -56,30 +56,12 @@ import numpy as np
 
 from newsbench import atomic
 from newsbench.data import vocab
+# The scales and each news item's first draws are newsbench.data.latents (the graph features replay them without
+# the generator); their names stay importable from here.
+from newsbench.data.latents import (CATEGORY_SHARE, DEFAULT_COLD_SHARE, GENERATOR_VERSION,  # noqa: F401
+                                    NEWS_SPLIT, POPULARITY_CLIP, SCALES, SPECS, ScaleSpec, news_latents,
+                                    planted_communities)
 from newsbench.errors import InputError
-
-GENERATOR_VERSION = 2
-SCALES = ("tiny", "demo", "small")
-DEFAULT_COLD_SHARE = 0.4
-
-
-@dataclass(frozen=True)
-class ScaleSpec:
-    users: int
-    news: int
-    train_impressions: int
-    dev_impressions: int
-    communities: int
-    entities_per_community: int
-    max_impression: int  # cap on impression size (the real max is 283; tiny's pools are too small for that)
-    exposure_gamma: float  # P(shown) ~ exp(gamma * pop); larger pools need more skew for MIND's click concentration
-
-
-SPECS: dict[str, ScaleSpec] = {
-    "tiny": ScaleSpec(300, 800, 1_000, 400, 6, 20, 60, 1.0),
-    "demo": ScaleSpec(5_000, 8_000, 20_000, 8_000, 16, 60, 283, 0.8),
-    "small": ScaleSpec(50_000, 65_000, 157_000, 73_000, 24, 200, 283, 1.4),
-}
 
 # Seed paper's table 5.1 (id, llm, gnn) rows, and which MIND categories play each role.
 PROFILES: dict[str, tuple[float, float, float]] = {
@@ -120,11 +102,7 @@ MODALITY_WEIGHTS: dict[str, dict[str, float]] = {
 }
 
 # ---- calibration targets: the MINDsmall sample's stats.json (random 5,000 impressions, 2,000 news) ----
-CATEGORY_SHARE = {
-    "news": 0.3015, "sports": 0.2985, "finance": 0.0575, "foodanddrink": 0.0545, "lifestyle": 0.0475,
-    "weather": 0.042, "video": 0.036, "travel": 0.036, "health": 0.0355, "autos": 0.034, "music": 0.0165,
-    "tv": 0.016, "movies": 0.014, "entertainment": 0.009, "kids": 0.0015,
-}
+# (CATEGORY_SHARE: newsbench.data.latents)
 # (quantile, value) knots of each inverse CDF; values are drawn log-linearly between knots, then rounded. The first
 # knot's quantile is the share of zeros (empty history, empty abstract).
 HISTORY_KNOTS = ((0.0214, 1), (0.10, 4), (0.25, 7), (0.50, 18), (0.75, 40), (0.90, 76), (0.99, 201), (1.0, 425))
@@ -144,7 +122,6 @@ SIZE_CLICK_CORRELATION = 0.5  # Gaussian-copula correlation: bigger impressions 
 BETA = 4.0               # click logit = BETA * U; sets how predictable clicks are (the oracle AUC)
 HISTORY_GAMMA = 1.3
 HISTORY_PROPOSALS = 30   # shown items per history click, before the softmax choice: histories reveal preferences
-POPULARITY_CLIP = 3.0    # |pop| <= 3: no runaway item that takes a quarter of all dev clicks
 FAVOURITE_AFFINITY = 4.0  # raw affinity of a favourite topic or community, before standardising
 AFFINITY_NOISE = 0.5      # sd of the raw affinity noise on every topic and community
 FAVOURITE_TOPICS_MEAN = 2.0       # favourite topics per user: 1 + Poisson(2), drawn by topic share
@@ -153,7 +130,6 @@ COMMUNITY_ENTITY_PROB = 0.85   # an entity mention comes from the news item's co
 ABSTRACT_REUSES_TITLE = 0.6    # an abstract mentions each title entity again with this probability
 TITLE_WORD_KIND = (0.45, 0.15, 0.40)     # topic word, category word, filler
 ABSTRACT_WORD_KIND = (0.35, 0.15, 0.50)
-NEWS_SPLIT = (0.45, 0.40, 0.15)  # history-only (older) news, train-window news, fresh dev-day news
 ENTITY_DIM = 100
 TRAIN_START = np.datetime64("2019-11-09T00:00:00")
 TRAIN_DAYS = 6
@@ -369,42 +345,6 @@ def _write_text(rng, n_words: np.ndarray, topic: np.ndarray, category: np.ndarra
     return texts, jsons
 
 
-def _news_latents(spec, rng):
-    """The first draws of a world, news by news: (category, topic, community, popularity, era, news ids). Split out
-    so `planted_communities` can replay them without drawing texts, histories and impressions."""
-    cats = list(vocab.CATEGORIES)
-    topics = vocab.subcategory_topics()
-    N, C = spec.news, spec.communities
-
-    # News: exact category shares (largest remainder), topic = subcategory with Zipf-like shares within a category.
-    share = np.array([CATEGORY_SHARE[c] for c in cats])
-    counts = np.floor(share / share.sum() * N).astype(int)
-    counts[np.argsort(-(share / share.sum() * N - counts), kind="stable")[: N - counts.sum()]] += 1
-    category = rng.permutation(np.repeat(np.arange(len(cats)), counts))
-    topic = np.empty(N, dtype=np.int64)
-    for ci, cat in enumerate(cats):
-        tix = np.array([i for i, t in enumerate(topics) if t[0] == cat])
-        z = 1.0 / np.arange(1, len(tix) + 1) ** 0.7
-        members = np.flatnonzero(category == ci)
-        topic[members] = rng.choice(tix, size=len(members), p=z / z.sum())
-    community = rng.integers(0, C, size=N)
-    pop = np.clip(rng.standard_normal(N), -POPULARITY_CLIP, POPULARITY_CLIP)
-    era = rng.choice(3, size=N, p=NEWS_SPLIT)
-    order = rng.permutation(N) + 1
-    news_ids = np.array([f"N{k}" for k in order])
-    return category, topic, community, pop, era, news_ids
-
-
-def planted_communities(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -> tuple[np.ndarray, np.ndarray]:
-    """(news ids, planted community of each) of a generated dataset, from its card's scale, seed and cold share:
-    the world's first draws replayed (a fraction of a second), for graph-feature diagnostics."""
-    if scale not in SPECS:
-        raise InputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    rng = np.random.default_rng([GENERATOR_VERSION, int(seed), int(round(cold_share * 1e6))])
-    _, _, community, _, _, news_ids = _news_latents(SPECS[scale], rng)
-    return news_ids, community
-
-
 def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -> World:
     """Draw every latent variable, the news texts, the histories and both splits' impressions."""
     if scale not in SPECS:
@@ -416,7 +356,7 @@ def build_world(scale: str, seed: int, cold_share: float = DEFAULT_COLD_SHARE) -
     cats = list(vocab.CATEGORIES)
     topics = vocab.subcategory_topics()
     N, U, C = spec.news, spec.users, spec.communities
-    category, topic, community, pop, era, news_ids = _news_latents(spec, rng)
+    category, topic, community, pop, era, news_ids = news_latents(spec, rng)
 
     # Entities: per-community pools with Zipf-like mention rates; vectors = community centroid + noise.
     E = C * spec.entities_per_community

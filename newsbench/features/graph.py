@@ -36,6 +36,8 @@ import numpy as np
 from newsbench.errors import InputError
 from newsbench.features import cache
 from newsbench.features.text import progress_bar
+from newsbench.metrics import unit_rows
+from newsbench.options import GRAPH_EPOCHS
 
 MODES = ("clicks", "entities", "both")
 # Each step propagates the whole graph (forward and backward), and that, not the batch, is a step's cost; a step's
@@ -439,8 +441,7 @@ def graph_features_with_meta(dataset, mode: str = "both", dim: int = 128, layers
                              progress: bool = True, batch_size: int | None = None, model: str = "inductive",
                              entity_init: str = "data") -> tuple[np.ndarray, dict]:
     """Like `graph_features`, also returning the meta (model, sizes, losses, seconds, diagnostics, cache hit).
-    `epochs` None: the model's default (config.GRAPH_EPOCHS)."""
-    from newsbench.config import GRAPH_EPOCHS
+    `epochs` None: the model's default (options.GRAPH_EPOCHS)."""
 
     if model not in GRAPH_MODELS:
         raise InputError(f"graph model must be one of {', '.join(GRAPH_MODELS)}, got {model!r}")
@@ -527,7 +528,6 @@ def diagnostics(matrix: np.ndarray, dataset, community: np.ndarray | None | str 
     on MIND-small."""
     if isinstance(community, str):
         community = planted_community(dataset)
-    from newsbench.baselines import unit_rows
 
     m = np.asarray(matrix, dtype=np.float32)
     n = len(m)
@@ -561,7 +561,7 @@ def planted_community(dataset) -> np.ndarray | None:
     card = dataset.card or {}
     if card.get("generator") != "newsbench.data.synth" or "scale" not in card:
         return None
-    from newsbench.data.synth import planted_communities
+    from newsbench.data.latents import planted_communities
 
     ids, community = planted_communities(card["scale"], int(card["seed"]), float(card.get("cold_share", 0.4)))
     where = dict(zip(ids.tolist(), range(len(ids))))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newsbench.data.dataset import csr_positions
+from newsbench.data.dataset import csr_positions, history_matrix
 from newsbench.errors import InputError
 
 INDUCTIVE_VERSION = 1     # cache key: bump when the arithmetic of training changes
@@ -123,7 +123,6 @@ def train_inductive(dataset, mode: str = "both", dim: int = 128, epochs: int = D
     import torch.nn.functional as F
 
     from newsbench.features.text import progress_bar
-    from newsbench.train import history_matrix
 
     news = dataset.news
     n_news = len(news)

