@@ -32,6 +32,7 @@ from pathlib import Path
 from newsbench.digests import combined_digest, digests, file_digests, folder_digest, folder_files  # noqa: F401
 from newsbench.features.text import encoder_inputs
 from newsbench.options import FUSIONS as BUILTIN_FUSIONS
+from newsbench import plugins
 from newsbench.plugins import plugin_fields
 
 
@@ -41,9 +42,8 @@ def plugin_inputs(cfg, cache_dir=None) -> dict[str, dict]:
     else {}. InputError when the plug-in cannot be imported."""
     if len(cfg.modalities) < 2 or cfg.fusion in BUILTIN_FUSIONS:
         return {}
-    from newsbench.model.registry import plugin_identity
-
-    plugin = plugin_identity(cfg.fusion)
+    # by newsbench.plugins, not the fusion registry: the model package imports config, whose run ids come here
+    plugin = plugins.describe(cfg.fusion, plugins.FUSIONS_GROUP, f"--fusion {cfg.fusion}")
     path = Path(plugin["source"])
     sha = file_digests({"fusion": path}, cache_dir)["fusion"]
     return {"fusion": {"path": str(path), "size": path.stat().st_size, "sha256": sha, **plugin_fields(plugin)}}

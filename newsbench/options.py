@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsbench import plugins
 from newsbench.errors import InputError
 
 SEED_MAX = 2**32 - 1          # numpy's and torch's seeding accept 0..2^32-1 everywhere
@@ -186,10 +187,11 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
         if kind == "file" or arg.startswith(("/", "./", "../", "~")) or Path(arg).is_dir():
             arg = os.path.abspath(os.path.expanduser(arg))
         return f"{kind}:{arg}"
-    from newsbench.features import encoders
-
-    if encoders.is_plugin(text):
-        return encoders.canonical(text)         # newsbench.features.encoders: checked by the commands
+    # a text encoder plug-in (newsbench.features.encoders, which checks it before any work): an import path or an
+    # installed name; asked of newsbench.plugins, which imports nothing that imports this module
+    if kind not in SEED_KINDS and (plugins.is_import_path(text)
+                                   or text.lower() in plugins.installed(plugins.TEXT_ENCODERS_GROUP)):
+        return plugins.canonical(text)
     raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH, "
                      f"file:PATH, an installed plug-in's name or package.module:ClassName")
 

@@ -141,6 +141,11 @@ def identity(cls, target: str, dist: str | None, where: str) -> dict:
     return {"import": target, "distribution": dist, "source": str(Path(source).resolve())}
 
 
+def describe(name: str, group: str, where: str) -> dict:
+    """`identity` of the plug-in `name` names, loaded (not checked: the registries check what it is)."""
+    return identity(*load(name, group, where), where)
+
+
 def plugin_fields(plugin: dict) -> dict:
     """What a plug-in input's description (newsbench.inputs) adds to path, size and sha256: its import path and
     distribution."""

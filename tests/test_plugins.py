@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import torch
 
-from newsbench import inputs, store
+from newsbench import digests, inputs, store
+from newsbench.data.arrays import sha256_file
 from newsbench.cli import main
 from newsbench.config import RunConfig
 from newsbench.features import encoders
 from newsbench.model import registry
-from newsbench.options import train_command
+from newsbench.config import train_command
 from newsbench.params import count_params, flops_per_news
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +146,7 @@ def _purge() -> None:
         del sys.modules[mod]
     registry.forget()
     encoders.forget()
-    inputs._MEMO.clear()
+    digests._MEMO.clear()
 
 
 class Result:
@@ -283,7 +284,7 @@ def test_the_run_id_holds_the_plugins_source_import_path_and_distribution(site):
     found = inputs.run_inputs(by_name)["fusion"]
     assert found["path"] == str((folder / "plugmod.py").resolve())
     assert found["import"] == "plugmod:Good" and found["distribution"] == "plug-dist 0.3"
-    assert found["sha256"] == inputs.arrays.sha256_file(folder / "plugmod.py")
+    assert found["sha256"] == sha256_file(folder / "plugmod.py")
     ident = by_name.identity()
     assert ident["inputs"] == {"fusion": found["sha256"]}
     assert ident["plugins"] == {"fusion": {"import": "plugmod:Good", "distribution": "plug-dist 0.3"}}
@@ -341,7 +342,7 @@ def test_train_records_a_plugin_reuses_it_and_retrains_after_an_edit(cli, site, 
     _purge()
     edited = cli(*args)
     assert edited.exit_code == 0, edited.output
-    new_sha = inputs.arrays.sha256_file(src)
+    new_sha = sha256_file(src)
     assert (f"id+llm/plugmod:Good seed 0: plugmod.py changed since the recorded run {rec['run_id']} "
             f"(sha256 {old_sha[:8]}.. -> {new_sha[:8]}..): training a new run") in edited.output.splitlines()
     assert len(store.load_records(tmp_path / "r")) == 2
@@ -487,7 +488,7 @@ def test_a_text_encoder_plugin_makes_features_named_by_its_code(cli, site, tiny_
     assert rec["config"]["text_encoder"] == "letters"
     found = rec["inputs"]["text encoder"]
     assert found["import"] == "textmod:Letters" and found["distribution"] == "plug-dist 0.3"
-    assert found["sha256"] == inputs.arrays.sha256_file(folder / "textmod.py")
+    assert found["sha256"] == sha256_file(folder / "textmod.py")
     assert rec["features"]["llm"]["dim"] == 8
     assert rec["features"]["llm"]["identity"] == "text encoder plug-in textmod:Letters (plug-dist 0.3)"
     # a tensor-returning spelling of the same function gives the same features, named by its own import path
