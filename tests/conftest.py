@@ -1,8 +1,10 @@
-"""Shared fixtures: the tiny generated dataset (made once per test session) and an isolated cache folder."""
+"""Shared fixtures: the tiny generated dataset (made once per test session), an isolated cache folder, and `cli`
+(newsbench in this process, through its entry point)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,29 @@ def real_mind() -> Path:
     if not REAL_MIND.is_dir():
         pytest.skip("../shared/data/mind-real is absent")
     return REAL_MIND
+
+
+class Result:
+    """What `cli` saw: the exit status, stdout, stderr, and both together."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str):
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+        self.output = stdout + stderr
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`newsbench ARGS` in this process, through the CLI's entry point (one-line errors, exit statuses)."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args) -> Result:
+        from newsbench.cli import main
+
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["newsbench", *map(str, args)])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out = capsys.readouterr()
+        return Result(stop.value.code or 0, out.out, out.err)
+
+    return run

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from newsbench import digests, inputs, store
-from newsbench.cli import main
 from newsbench.config import RunConfig
 from newsbench.data import arrays
 from newsbench.data.arrays import sha256_file
@@ -47,31 +46,9 @@ def write_vectors(folder: Path, ids: list[str], seed: int, name: str = "emb.npy"
     return path
 
 
-class Result:
-    def __init__(self, exit_code: int, stdout: str, stderr: str):
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """`newsbench ARGS` in this process, through the CLI's entry point (one-line errors, exit statuses)."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["newsbench", *map(str, args)])
-        with pytest.raises(SystemExit) as stop:
-            main()
-        out = capsys.readouterr()
-        return Result(stop.value.code or 0, out.out, out.err)
-
-    return run
-
-
 @pytest.fixture
 def train(cli):
-    def run(tiny_dir, results, encoder="file:emb.npy", *extra) -> Result:
+    def run(tiny_dir, results, encoder="file:emb.npy", *extra):
         return cli("train", "-d", tiny_dir, "-m", "llm", "-e", encoder, *FAST, "-r", results, "--no-progress", *extra)
 
     return run

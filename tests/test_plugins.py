@@ -23,7 +23,6 @@ import torch
 
 from newsbench import digests, inputs, store
 from newsbench.data.arrays import sha256_file
-from newsbench.cli import main
 from newsbench.config import RunConfig
 from newsbench.features import encoders
 from newsbench.model import registry
@@ -147,28 +146,6 @@ def _purge() -> None:
     registry.forget()
     encoders.forget()
     digests._MEMO.clear()
-
-
-class Result:
-    def __init__(self, exit_code: int, stdout: str, stderr: str):
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-        self.output = stdout + stderr
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """`newsbench ARGS` in this process, through the CLI's entry point (one-line errors, exit statuses)."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["newsbench", *map(str, args)])
-        with pytest.raises(SystemExit) as stop:
-            main()
-        out = capsys.readouterr()
-        return Result(stop.value.code or 0, out.out, out.err)
-
-    return run
 
 
 # ------------------------------------------------------------------------------------------------- bad plug-ins
