@@ -78,6 +78,7 @@ class Kind:
 
     def encode(self, arg: str, texts: Sequence[str], device: str, batch_size: int | None,
                progress: bool) -> np.ndarray:
+        """The float32 (len(texts), D) matrix of a kind that encodes texts; a `per_news` kind keeps this refusal."""
         raise InputError(f"{self.name}: encoders hold vectors per news id, not per text; use text_features")
 
     def vectors(self, arg: str, news_ids: Sequence[str]) -> np.ndarray:
