@@ -21,6 +21,17 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NEWSBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _help_width_from_columns(monkeypatch):
+    # typer reads TERMINAL_WIDTH once, when typer.rich_utils is first imported, and keeps it as the width of every
+    # later --help: a test that set it (test_docs' 240 columns) fixed the width of the next test's help in the same
+    # worker (an 80-column check then failed, by test order). Every test's help follows COLUMNS instead.
+    from typer import rich_utils
+
+    monkeypatch.delenv("TERMINAL_WIDTH", raising=False)
+    monkeypatch.setattr(rich_utils, "MAX_WIDTH", None)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """A `tiny` generated MIND folder (train/ + dev/), seed 0."""

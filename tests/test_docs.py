@@ -44,7 +44,7 @@ def is_group(cmd) -> bool:
 @functools.cache
 def help_text(path: tuple[str, ...]) -> str:
     # A wide terminal so that no option name is wrapped or cut in the rich help table.
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "240", "TERMINAL_WIDTH": "240"})
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "240"})
     assert result.exit_code == 0, f"newsbench {' '.join(path)} --help exited {result.exit_code}:\n{result.output}"
     return result.output
 

@@ -219,7 +219,7 @@ def description_widths(text: str) -> list[int]:
 
 @pytest.mark.parametrize("path", list(HELP_LINES), ids=" ".join)
 def test_help_reads_at_80_columns(path):
-    res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
@@ -233,7 +233,7 @@ def test_help_reads_at_80_columns(path):
 
 
 def test_run_option_help_comes_from_the_table_with_range_and_default():
-    res = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    res = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "80"})
     for panel in ("Model", "Training", "Features", "Execution", "Output"):
         assert f"─ {panel} ─" in res.stdout
     words = " ".join(re.sub(r"[│╭╮╰╯─]", " ", res.stdout).split())       # wrapped descriptions read on
