@@ -189,8 +189,7 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
         return f"{kind}:{arg}"
     # a text encoder plug-in (newsbench.features.encoders, which checks it before any work): an import path or an
     # installed name; asked of newsbench.plugins, which imports nothing that imports this module
-    if kind not in SEED_KINDS and (plugins.is_import_path(text)
-                                   or text.lower() in plugins.installed(plugins.TEXT_ENCODERS_GROUP)):
+    if plugins.names_plugin(text, plugins.TEXT_ENCODERS_GROUP, SEED_KINDS):
         return plugins.canonical(text)
     raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH, "
                      f"file:PATH, an installed plug-in's name or package.module:ClassName")

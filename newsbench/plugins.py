@@ -53,6 +53,14 @@ def known(name: str, group: str, builtins) -> bool:
     return name in builtins or is_import_path(name) or name in installed(group)
 
 
+def names_plugin(spec: str, group: str, builtin_kinds) -> bool:
+    """Whether a spec names a plug-in of `group` (an import path or an installed name) rather than one of the
+    built-in kinds (`st:NAME`, `hash:DIM`: the kind is the part before the colon)."""
+    if spec.partition(":")[0].strip().lower() in builtin_kinds:
+        return False
+    return is_import_path(spec) or spec.lower() in installed(group)
+
+
 def choices_text(group: str, builtins) -> str:
     """`concat, gate, ..., film or package.module:ClassName`: the built-ins, the installed names, the import path."""
     names = list(builtins) + sorted(n for n in installed(group) if n not in builtins)

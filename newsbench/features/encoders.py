@@ -133,10 +133,7 @@ def installed() -> dict:
 
 def is_plugin(spec: str) -> bool:
     """Whether an encoder spec names a plug-in (an installed name or an import path), not a built-in kind."""
-    kind = spec.partition(":")[0].strip().lower()
-    if kind in _KINDS:
-        return False
-    return plugins.is_import_path(spec) or spec.lower() in installed()
+    return plugins.names_plugin(spec, ENTRY_POINT_GROUP, _KINDS)
 
 
 def canonical(spec: str) -> str:
