@@ -28,8 +28,8 @@ import json
 from pathlib import Path
 
 # The digests themselves (memoised sha256 of files and folders) are newsbench.digests; what a text encoder reads is
-# newsbench.features.text.encoder_inputs. Their names stay importable from here.
-from newsbench.digests import combined_digest, digests, file_digests, folder_digest, folder_files  # noqa: F401
+# newsbench.features.text.encoder_inputs.
+from newsbench.digests import digests, file_digests
 from newsbench.features.text import encoder_inputs
 from newsbench.options import FUSIONS as BUILTIN_FUSIONS
 from newsbench import plugins

@@ -52,11 +52,3 @@ def _can_create_in(folder: Path) -> bool:
     os.close(fd)
     os.unlink(name)
     return True
-
-
-def check_cache_dir(path: Path | None) -> None:
-    """--cache-dir (or $NEWSBENCH_CACHE): the same rule as any output folder."""
-    if path is not None:
-        check_writable_dir(path, "--cache-dir")
-    elif os.environ.get("NEWSBENCH_CACHE"):
-        check_writable_dir(Path(os.environ["NEWSBENCH_CACHE"]), "$NEWSBENCH_CACHE")

@@ -158,18 +158,18 @@ def test_a_model_folder_digest_changes_with_any_file_and_not_with_its_path(tmp_p
         return folder
 
     one, two = model(tmp_path / "one"), model(tmp_path / "two")
-    digest, size = inputs.folder_digest(one)
+    digest, size = digests.folder_digest(one)
     assert size == sum(p.stat().st_size for p in one.rglob("*") if p.is_file() and ".git" not in p.parts)
-    assert inputs.folder_digest(two)[0] == digest                     # same files elsewhere: same digest
+    assert digests.folder_digest(two)[0] == digest                     # same files elsewhere: same digest
     run = {f: RunConfig(modalities=("llm",), text_encoder=f"st:{f}").run_id("fp") for f in (one, two)}
     assert run[one] == run[two]
     (two / ".git" / "HEAD").write_text("ref: other")                  # hidden files are not the model
-    assert inputs.folder_digest(two)[0] == digest
+    assert digests.folder_digest(two)[0] == digest
     (two / "sub" / "tokenizer.json").write_text('{"vocab": ["a", "c"]}')  # a tokenizer file, not a weight
-    assert inputs.folder_digest(two)[0] != digest
+    assert digests.folder_digest(two)[0] != digest
     assert RunConfig(modalities=("llm",), text_encoder=f"st:{two}").run_id("fp") != run[one]
     (one / "config.json").rename(one / "config2.json")                # names count too
-    assert inputs.folder_digest(one)[0] != digest
+    assert digests.folder_digest(one)[0] != digest
 
 
 def test_digests_are_memoised_by_path_size_and_mtime(news_ids, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import pytest
 
 from newsbench.data.arrays import sha256_file
 from newsbench.errors import InputError
-from newsbench.inputs import combined_digest, folder_digest
+from newsbench.digests import combined_digest, folder_digest
 from newsbench.features import cache, text
 from newsbench.features.text import (encode_texts, hash_encode, parse_encoder, text_features,
                                      text_features_with_meta, texts_for)

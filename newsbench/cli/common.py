@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from newsbench.cli.options import BadOption, check_writable_dir
+from newsbench.cli.options import BadOption
 from newsbench.errors import InputError
+from newsbench.paths import check_writable_dir
 
 # The data options stay in typer's first panel ("Options", beside --help); the results folder goes under "Output".
 OUTPUT = "Output"

@@ -9,11 +9,9 @@ from typing import Any, Callable
 
 import typer
 
-# make_config and the folder checks live in the library (the Python API uses them); the commands import them here
-from newsbench.config import RunConfig, make_config  # noqa: F401
+from newsbench.config import RunConfig
 from newsbench.errors import InputError
 from newsbench.options import EXECUTION, OTHER, SPECS, Spec, canonical_text_encoder, check_device
-from newsbench.paths import check_cache_dir, check_writable_dir  # noqa: F401
 
 _CFG_DEFAULT = RunConfig()
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from newsbench.cli.common import OUTPUT, paragraphs
-from newsbench.cli.options import check_writable_dir, choice_option, other_option, run_option
+from newsbench.cli.options import choice_option, other_option, run_option
 from newsbench.errors import InputError
+from newsbench.paths import check_writable_dir
 
 
 HELP = """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model.
