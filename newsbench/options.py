@@ -157,6 +157,9 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("graph_batch_size", ("--batch-size",), int, "Edges per BPR step (a third of them).", 1024, 1 << 24,
          panel=EXECUTION),
     Spec("cold_share", ("--cold-share",), float, "Share of dev candidates unseen in train.", 0.0, 0.95),
+    Spec("trials", ("--trials",), int, "Trials per configuration (the equal budget).", 1, 10_000, panel="Tuning"),
+    Spec("tune_seed", ("--tune-seed",), int, "Seed of the sampler and of every trial's model.", 0, SEED_MAX,
+         panel="Tuning"),
 )}
 
 SEED_KINDS = ("minilm", "hash", "st", "file")

@@ -14,7 +14,7 @@ import threading
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, baselines, data, embed, params, report, train
+from newsbench.cli import ablate, baselines, data, embed, params, report, train, tune
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(embed.app, name="embed")
 train.register(app)
 ablate.register(app)
+tune.register(app)
 baselines.register(app)
 params.register(app)
 report.register(app)

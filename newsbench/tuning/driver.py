@@ -1,0 +1,216 @@
+"""`newsbench tune` as library steps: check a request, carve the validation split, run each configuration's trials
+to an equal budget, then train each configuration's best settings on the full train split with the usual seeds as
+ordinary runs. The CLI (newsbench.cli.tune) draws progress around these steps; the Python API (newsbench.api.tune)
+calls them too.
+
+A trial trains on the carved split's train days and is scored on its validation day (newsbench.tuning.split): it
+never sees the dev split. The final runs go through the grid (claims, records), so they are the runs `ablate` would
+make with those options: their run ids hold the tuned settings, beside the untuned records of the same
+configuration, and `newsbench train` reproduces each from its record's command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from newsbench import ablation, grid
+from newsbench.config import PLACEBO, RunConfig, code_versions
+from newsbench.errors import InputError
+from newsbench.options import OTHER
+from newsbench.tuning import space as spaces
+from newsbench.tuning import split, study as studies
+
+DEFAULT_TRIALS = 8
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked tuning request: one base RunConfig per configuration (seed = the tuning seed), the final seeds."""
+    configs: list[RunConfig]
+    seeds: list[int]
+    space: tuple
+    trials: int
+    metric: str
+    seed: int                   # seeds TPE and every trial's model
+
+
+@dataclass
+class Config:
+    """One configuration of a tuning: its study, searched parameters and budget state."""
+    base: RunConfig
+    params: tuple
+    name: str
+    results: object
+    study: object = None
+
+    @property
+    def label(self) -> str:
+        return self.base.label
+
+
+def make_request(*, results, trials: int = DEFAULT_TRIALS, seeds: Optional[str] = None,
+                 n_seeds: Optional[int] = None, subsets: Optional[str] = None, fusions: Optional[str] = None,
+                 space=None, metric: str = "auc", tune_seed: int = 0, device: str = "auto", **options) -> Request:
+    """Every check that needs no data: the grid options as `ablate` checks them, the budget, the metric and the
+    search-space file (one error line naming it, before any trial)."""
+    OTHER["trials"].check(trials)
+    OTHER["tune_seed"].check(tune_seed)
+    from newsbench import stats
+
+    try:
+        metric = stats.metric_name(metric)
+    except ValueError as err:
+        raise InputError(f"--metric: {err}") from None
+    params = spaces.load_space(space)
+    _require_optuna()
+    req = ablation.make_request(results=results, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions,
+                                device=device, report=False, **options)
+    configs = []
+    for c in req.configs:
+        if subsets is None and fusions is None and PLACEBO in c.modalities:
+            continue            # the default table's configurations; the placebo is a control, not a method to tune
+        one = dataclasses.replace(c, seed=tune_seed)
+        if one not in configs:
+            configs.append(one)
+    seed_list = list(dict.fromkeys(c.seed for c in req.configs))
+    return Request(configs, seed_list, params, trials, metric, tune_seed)
+
+
+def _require_optuna() -> None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise InputError("newsbench tune needs Optuna: pip install 'newsbench[tune]'") from None
+
+
+def plan(req: Request, dataset, results) -> list[Config]:
+    """The studies of a request (opened only when `results` holds tuning.db already; None study otherwise)."""
+    out = []
+    for base in req.configs:
+        params = spaces.for_modalities(req.space, base.modalities)
+        out.append(Config(base, params, studies.study_name(base.label, dataset.fingerprint,
+                                                           study_key(req, base, params)), results))
+    return out
+
+
+def study_key(req: Request, base: RunConfig, params) -> str:
+    """What a configuration's trials depend on beyond its label and dataset: its other options (the searched ones
+    aside), the space, the metric, the split rule, the seed and the code versions."""
+    ident = base.identity()
+    for p in params:
+        ident.pop(p.name, None)
+    ident.pop("seed", None)
+    return studies.key_of({"base": ident, "space": [dataclasses.asdict(p) for p in params], "metric": req.metric,
+                           "split": split.SPLIT_VERSION, "seed": req.seed, "trials": "count",
+                           "code": code_versions(base.modalities)})
+
+
+def open_studies(configs: list[Config], results, dataset, req: Request, info: dict) -> None:
+    store_ = studies.storage(results)
+    for c in configs:
+        c.study = studies.open_study(store_, c.name, {
+            "label": c.label, "fingerprint": dataset.fingerprint, "metric": req.metric,
+            "space": [dataclasses.asdict(p) for p in c.params], "base": c.base.to_dict(), "split": info,
+            "untuned_group": c.base.group_id(), "tuning_seed": req.seed})
+
+
+def progress_of(c: Config) -> tuple[int, float | None]:
+    """(counted trials, best value so far) of a configuration's study."""
+    done, _ = studies.tally(c.study)
+    b = studies.best(c.study)
+    return done, (b.value if b is not None else None)
+
+
+class TuneEvents:
+    """Hooks the CLI draws progress with; the defaults do nothing."""
+
+    def trial_started(self, c: Config, number: int, params: dict) -> None: ...
+    def trial_finished(self, c: Config, number: int, value: float | None, seconds: float) -> None: ...
+    def waiting(self, c: Config, running: int) -> None: ...
+
+
+def run_trials(c: Config, req: Request, carved, features, events: TuneEvents | None = None,
+               run_fn: Callable | None = None) -> None:
+    """Run trials of one configuration until `req.trials` have been counted (by this process or others). A trial
+    stopped by an exception (Ctrl-C included) is FAILed, so it does not count and a rerun draws it again."""
+    from optuna.trial import TrialState
+
+    events = events or TuneEvents()
+    dists = spaces.distributions(c.params)
+    while True:
+        trial = studies.ask(c.results, c.study, dists, req.trials, req.seed)
+        if trial is None:
+            studies.wait_for_others(c.study, on_wait=lambda n: events.waiting(c, n))
+            if studies.tally(c.study)[0] >= req.trials:
+                return
+            continue            # a process we waited for died: its trial is failed (in `ask`) and run here
+        params = dict(trial.params)
+        grid.trace(f"trial-start {c.label} {trial.number}")
+        events.trial_started(c, trial.number, params)
+        t0 = time.perf_counter()
+        try:
+            value = trial_value(carved, features, dataclasses.replace(c.base, **params), req.metric, run_fn)
+        except BaseException:
+            c.study.tell(trial, state=TrialState.FAIL)
+            raise
+        if value is None or not math.isfinite(value):
+            trial.set_user_attr(studies.DIVERGED, True)
+            c.study.tell(trial, state=TrialState.FAIL)
+        else:
+            c.study.tell(trial, value)
+        grid.trace(f"trial-done {c.label} {trial.number}")
+        events.trial_finished(c, trial.number, value, time.perf_counter() - t0)
+
+
+def trial_value(carved, features, cfg: RunConfig, metric: str, run_fn: Callable | None = None) -> float | None:
+    """Train `cfg` on the carved split's train days and return its `metric` on the validation day."""
+    record, _ = grid.call_run(run_fn, carved, features, cfg)
+    return record["metrics"].get(metric)
+
+
+def tuned_config(c: Config) -> RunConfig | None:
+    """The configuration with its best trial's settings (seed: the tuning seed), or None without a COMPLETE trial."""
+    b = studies.best(c.study)
+    if b is None:
+        return None
+    return dataclasses.replace(c.base, **b.params)
+
+
+def final_configs(configs: list[Config], seeds: list[int]) -> list[RunConfig]:
+    """The final runs: each configuration's best settings with every seed, seed-major like `ablate`'s grid; each
+    study records which group of runs is its tuned one (for `report --tuned`)."""
+    out = []
+    tuned = {c.name: tuned_config(c) for c in configs}
+    for c in configs:
+        if tuned[c.name] is None:
+            raise InputError(f"{c.label}: no trial completed (every trial diverged); nothing to train")
+        c.study.set_user_attr("tuned_group", tuned[c.name].group_id())
+        c.study.set_user_attr("tuned_params", studies.best(c.study).params)
+    for s in seeds:
+        for c in configs:
+            out.append(dataclasses.replace(tuned[c.name], seed=s))
+    return out
+
+
+def trial_seconds(study) -> float:
+    """Wall seconds of a study's counted trials, as Optuna timed them (start to completion)."""
+    total = 0.0
+    for t in study.get_trials(deepcopy=False):
+        if studies.counted(t) and t.datetime_start and t.datetime_complete:
+            total += (t.datetime_complete - t.datetime_start).total_seconds()
+    return total
+
+
+def run_final(configs: list[RunConfig], dataset, results, cache_dir=None, events=None, progress: bool = False):
+    """Train every final run not yet recorded, through the grid (claims: two tune processes train each once)."""
+    features, info = grid.compute_features(dataset, configs, cache_dir=cache_dir, progress=progress)
+    ex = grid.LocalExecutor(dataset, features, on_progress=getattr(events, "run_progress", None), features_info=info)
+    return grid.run_grid(configs, dataset, results, executor=ex, events=events)
+
+
+__all__ = ["Config", "DEFAULT_TRIALS", "Request", "TuneEvents", "final_configs", "make_request", "open_studies",
+           "plan", "progress_of", "run_final", "run_trials", "trial_seconds", "trial_value", "tuned_config"]

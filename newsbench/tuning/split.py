@@ -1,0 +1,69 @@
+"""The validation split of tuning, carved from train by time: the last day of train impressions scores each trial,
+the model trains on the days before it. Dev is never part of it.
+
+`carve` returns a new Dataset whose `train` is the earlier days and whose `dev` is the validation day; the real dev
+split is dropped from it (not kept under another name), so no code path that scores `dataset.dev` (train_run,
+score_dev, evaluate, attribution) can reach dev labels from a trial. Its fingerprint is derived from the source's
+and the cut, so caches keyed by it (and the graph features, keyed by the train arrays they learn from) are the
+carved data's own: the validation day's clicks never reach the graph the trials use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+
+from newsbench.data.dataset import Behaviors, Dataset, csr_positions
+from newsbench.errors import InputError
+
+DAY = 86_400
+SPLIT_VERSION = 1         # the carving rule; part of each study's name, so a new rule starts new studies
+
+
+def select(beh: Behaviors, rows: np.ndarray) -> Behaviors:
+    """The impressions `rows` of `beh` (in that order), with their histories and candidates."""
+    def csr(ptr, values):
+        pos = csr_positions(ptr, rows)
+        lengths = ptr[rows + 1] - ptr[rows]
+        return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), values[pos]
+
+    hist_ptr, hist = csr(beh.hist_ptr, beh.hist)
+    cand_ptr, cand = csr(beh.cand_ptr, beh.cand)
+    label = beh.label[csr_positions(beh.cand_ptr, rows)]
+    return Behaviors(beh.impression_id[rows], beh.user[rows], beh.time[rows], hist_ptr, hist, cand_ptr, cand, label)
+
+
+def cut_time(train: Behaviors) -> int:
+    """The first second of the last calendar day (UTC) that has a train impression."""
+    return int(train.time.max()) // DAY * DAY
+
+
+def carve(dataset: Dataset) -> tuple[Dataset, dict]:
+    """(the tuning dataset, a description): train = impressions before the last train day, dev = that day's.
+
+    InputError when the train split has a single day, or a side without a click to learn or score."""
+    tr = dataset.train
+    if tr is None or len(tr) == 0:
+        raise InputError(f"dataset {dataset.name}: tuning needs a train split to carve its validation day from")
+    cut = cut_time(tr)
+    late = tr.time >= cut
+    if late.all():
+        raise InputError(f"dataset {dataset.name}: every train impression is on one day; tuning carves the last "
+                         f"train day off as its validation split and needs earlier days to train on")
+    rest, val = select(tr, np.flatnonzero(~late)), select(tr, np.flatnonzero(late))
+    for name, beh in (("train days before it", rest), ("validation day", val)):
+        if not ((beh.label == 1).any() and (beh.label == 0).any()):
+            raise InputError(f"dataset {dataset.name}: the {name} of the tuning split has no click and non-click to "
+                             f"{'learn' if beh is rest else 'score'}")
+    fingerprint = hashlib.sha256(f"{dataset.fingerprint}|tune-validation-v{SPLIT_VERSION}|{cut}".encode()
+                                 ).hexdigest()[:16]
+    carved = dataclasses.replace(dataset, name=f"{dataset.name} (tuning split)", fingerprint=fingerprint,
+                                 train=rest, dev=val, card=None,
+                                 source={**dataset.source, "tuning_split_of": dataset.fingerprint})
+    day = np.datetime64(cut, "s").astype("datetime64[D]")
+    info = {"rule": f"validation = train impressions on {day} (the last train day); trials train on the days before",
+            "version": SPLIT_VERSION, "validation_day": str(day), "cut_time": cut,
+            "n_train_impressions": len(rest), "n_validation_impressions": len(val)}
+    return carved, info
