@@ -34,6 +34,8 @@ EXAMPLES = """Examples:
   newsbench report -r results -d data/MINDsmall --out results/report
 
   newsbench report --results results --plots --out results/report
+
+  newsbench report -r results --tuned
 """
 
 
@@ -62,6 +64,8 @@ def register(app: typer.Typer) -> None:
         dataset: Optional[str] = typer.Option(None, "--dataset", hidden=True, callback=_refuse_dataset),
         metric: str = typer.Option("auc", "--metric", rich_help_panel=STATISTICS,
                                    help="Metric of the tests: auc | mrr | ndcg@5 | ndcg@10."),
+        tuned: bool = typer.Option(False, "--tuned", rich_help_panel=SELECTION,
+                                   help="The runs `newsbench tune` trained, with the tuning table first."),
         reference: Optional[str] = typer.Option(None, "--reference", rich_help_panel=STATISTICS,
                                                 help="Row every Δ and p of the ablation is against \\[default: id]."),
         test: str = choice_option("permutation", ("--test",), ("ttest", "wilcoxon", "permutation"),
@@ -105,4 +109,4 @@ def register(app: typer.Typer) -> None:
         print_and_write(results, out_dir=out, alpha=alpha, test=test, metric=req.metric, card=req.card,
                         fmt=chosen[0] if chosen else None, n_resamples=resamples, plots=plots, cluster=cluster,
                         margin=margin, table=table, selection=req.selection, metrics=req.metrics,
-                        reference=reference, bars=plots)
+                        reference=reference, bars=plots, tuned=tuned)

@@ -70,6 +70,7 @@ class Selection:
     configs: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     flag: str = ""                     # how messages name the option that set `fingerprint`
+    groups: tuple[str, ...] = ()       # only these group keys (report --tuned: the tuned runs), labelled among them
 
 
 def load_groups(results_dir, dataset: str | None = None,
@@ -80,7 +81,7 @@ def load_groups(results_dir, dataset: str | None = None,
     results_dir = Path(results_dir)
     sel = selection or Selection()
     if dataset and not sel.fingerprint:
-        sel = Selection(dataset, sel.configs, sel.seeds, sel.flag)
+        sel = Selection(dataset, sel.configs, sel.seeds, sel.flag, sel.groups)
     records = store.load_records(results_dir)
     if not records:
         raise InputError(f"no run records in {results_dir}")
@@ -105,7 +106,11 @@ def load_groups(results_dir, dataset: str | None = None,
         records = [r for r in records if r["config"]["seed"] in sel.seeds]
     by_key: dict[str, list[dict]] = {}
     for r in records:
-        by_key.setdefault(r["group"], []).append(r)
+        if not sel.groups or r["group"] in sel.groups:
+            by_key.setdefault(r["group"], []).append(r)
+    if not by_key:
+        raise InputError(f"none of the selected runs is in {results_dir}")
+    records = [r for recs in by_key.values() for r in recs]
     labels = group_labels({key: recs[0] for key, recs in by_key.items()})
     if sel.configs:
         keep = select_configs(sel.configs, labels, {key: recs[0]["label"] for key, recs in by_key.items()})

@@ -52,7 +52,7 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
                     fmt: str | None = None, dataset: str | None = None, n_resamples: int = 10_000,
                     seed: int = 0, plots: bool = False, cluster: str = "user", margin: float = MARGIN,
                     table: str | None = None, selection: Selection | None = None, metrics=None,
-                    reference: str | None = None, bars: bool = False) -> dict:
+                    reference: str | None = None, bars: bool = False, tuned: bool = False) -> dict:
     """Build the report of `results_dir`, print it (rich tables, or `fmt` markdown|latex|csv as plain text), write
     every format under `out_dir` when given, and return the JSON-ready dict of every number.
 
@@ -63,6 +63,7 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
     four in the files and only `metric` in the terminal. `table`: print only the table with this key (`runs`: one
     row per run); CSV prints one table, `table` or else the ablation table (the one every report has), so that
     stdout is one well-formed CSV. `bars`: the terminal bars of the modality weights (always with --table weights).
+    `tuned`: the report of the tuned runs, with the tuning table first (newsbench.report.tuned).
     """
     if plots:
         from newsbench.report import figures as plots_mod
@@ -72,7 +73,10 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
         card = read_card(card)
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    report = build_report(results_dir, alpha=alpha, test=test, metric=metric, card=card, dataset=dataset,
+    build = build_report
+    if tuned:
+        from newsbench.report.tuned import build_tuned_report as build
+    report = build(results_dir, alpha=alpha, test=test, metric=metric, card=card, dataset=dataset,
                           n_resamples=n_resamples, seed=seed, cluster=cluster, margin=margin, selection=selection,
                           metrics=metric_names(metrics) if metrics else METRICS, reference=reference)
     if fmt == "csv" and table is None:

@@ -112,7 +112,7 @@ def study_key(req: Request, base: RunConfig, params) -> str:
 def open_studies(configs: list[Config], results, dataset, req: Request, info: dict) -> None:
     store_ = studies.storage(results)
     for c in configs:
-        c.study = studies.open_study(store_, c.name, {
+        c.study = studies.open_study(results, store_, c.name, {
             "label": c.label, "fingerprint": dataset.fingerprint, "metric": req.metric,
             "space": [dataclasses.asdict(p) for p in c.params], "base": c.base.to_dict(), "split": info,
             "untuned_group": c.base.group_id(), "tuning_seed": req.seed})

@@ -39,8 +39,9 @@ def storage(results):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)      # one line per trial is ours to print, not Optuna's
     Path(results).mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(f"sqlite:///{db_path(results).resolve()}",
-                                      engine_kwargs={"connect_args": {"timeout": 60}})
+    with mutex(results):         # two processes creating the schema at once would collide
+        return optuna.storages.RDBStorage(f"sqlite:///{db_path(results).resolve()}",
+                                          engine_kwargs={"connect_args": {"timeout": 60}})
 
 
 def study_name(label: str, fingerprint: str, key: str) -> str:
@@ -56,14 +57,15 @@ def key_of(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def open_study(store, name: str, attrs: dict):
+def open_study(results, store, name: str, attrs: dict):
     """The study `name` (created, with `attrs` as user attributes, when new)."""
     import optuna
 
-    study = optuna.create_study(storage=store, study_name=name, direction="maximize", load_if_exists=True)
-    for k, v in attrs.items():
-        if study.user_attrs.get(k) != v:
-            study.set_user_attr(k, v)
+    with mutex(results):
+        study = optuna.create_study(storage=store, study_name=name, direction="maximize", load_if_exists=True)
+        for k, v in attrs.items():
+            if study.user_attrs.get(k) != v:
+                study.set_user_attr(k, v)
     return study
 
 
