@@ -1,4 +1,4 @@
-"""The Python API: `ablate`, `train`, `baselines` and `report` with the command line's options as keyword arguments.
+"""The Python API: `ablate`, `train`, `tune`, `baselines` and `report`, the command line's options as keyword arguments.
 
 Each takes the options of its command under RunConfig's field names (`epochs=1`, `text_encoder="hash"`,
 `graph="clicks"`), `data` as a MIND folder or None for the embedded demo dataset, and returns an object rather than
@@ -109,6 +109,45 @@ def ablate(data: Optional[PathLike] = None, *, results: PathLike = "results", ca
     return out
 
 
+@dataclass
+class Tuned:
+    """A tune: per configuration its study, chosen settings, best validation value, trials and wall seconds
+    (`configurations`), the final runs' records (each configuration's best settings x seeds), the results folder,
+    and for a dry run the studies it would use (`plan`: label, study, searched parameters)."""
+    configurations: list[dict]
+    records: list[dict]
+    results: Path
+    plan: list[dict] = field(default_factory=list)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return store.records_frame(self.records)
+
+
+def tune(data: Optional[PathLike] = None, *, results: PathLike = "results", cache_dir: Optional[PathLike] = None,
+         unknown_news: str = "error", trials: int = 8, space: Optional[PathLike] = None, metric: str = "auc",
+         tune_seed: int = 0, seeds: Union[str, Iterable[int], None] = None, n_seeds: Optional[int] = None,
+         subsets: Union[str, Iterable[str], None] = None, fusions: Union[str, Iterable[str], None] = None,
+         device: str = "auto", dry_run: bool = False, progress: bool = False, **options) -> Tuned:
+    """`newsbench tune`: each configuration's `trials` on the validation day carved from train (studies in
+    RESULTS/tuning.db), then its best settings trained with `seeds` as ordinary runs; `report(tuned=True)` compares
+    them. `space`: a TOML file (docs/tuning.md); `options`: the base run options by RunConfig field."""
+    from newsbench.tuning import driver
+
+    req = driver.make_request(results=results, trials=trials, seeds=_text(seeds), n_seeds=n_seeds,
+                              subsets=_text(subsets), fusions=_text(fusions), space=space, metric=metric,
+                              tune_seed=tune_seed, device=device, **options)
+    dataset, carved, info = driver.load(req, data, cache_dir, unknown_news, dry_run)
+    if dry_run:
+        plan = [{"label": c.label, "study": c.name, "searched": [p.name for p in c.params]}
+                for c in driver.plan(req, dataset, results)]
+        return Tuned([], [], Path(results), plan=plan)
+    done = driver.tune(req, dataset, carved, info, results, cache_dir, final_events=_Lines(_say(progress)),
+                       progress=progress, say=_say(progress))
+    records = [store.load_record(results, c.run_id(dataset.fingerprint)) for c in done.final]
+    return Tuned(done.summary(), records, Path(results))
+
+
 def train(data: Optional[PathLike] = None, *, results: PathLike = "results", cache_dir: Optional[PathLike] = None,
           unknown_news: str = "error", modalities: Union[str, Iterable[str]] = "id+llm+gnn",
           fusion: str = "attention", device: str = "auto", amp: bool = False, force: bool = False,
@@ -144,10 +183,10 @@ def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fi
            metric: str = "auc", reference: Optional[str] = None, test: str = "permutation", alpha: float = 0.05,
            margin: float = 0.005, cluster: str = "user", resamples: int = 10_000, table: Optional[str] = None,
            metrics: Union[str, Iterable[str], None] = None, out: Optional[PathLike] = None,
-           card: Optional[PathLike] = None, plots: bool = False) -> ReportResult:
+           card: Optional[PathLike] = None, plots: bool = False, tuned: bool = False) -> ReportResult:
     """`newsbench report`: the tables and paired tests of a results folder, as DataFrames and markdown; every
     format written to `out` when given. The selection (`data`, `fingerprint`, `configs`, `seeds`) and the card are
-    found and checked as the command line does."""
+    found and checked as the command line does. `tuned`: the runs `tune` trained, with the tuning table first."""
     from newsbench.report.request import make_request
 
     test = _choice(test, "--test", TESTS)
@@ -158,7 +197,7 @@ def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fi
                        card=card, metric=metric, metrics=_text(metrics), out=out)
     return _build(results, out, alpha=alpha, test=test, metric=req.metric, card=req.card, selection=req.selection,
                   metrics=req.metrics, reference=reference, margin=margin, cluster=cluster, n_resamples=resamples,
-                  table=table, plots=plots)
+                  table=table, plots=plots, tuned=tuned)
 
 
 def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:
@@ -170,6 +209,9 @@ def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:
 
     plots = kwargs.pop("plots", False)
     card = kwargs.pop("card", None)
+    build = build_report
+    if kwargs.pop("tuned", False):
+        from newsbench.report.tuned import build_tuned_report as build
     if card is not None and not isinstance(card, dict):
         card = read_card(card)
     if plots:
@@ -177,7 +219,7 @@ def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:
 
         figures.require_matplotlib()
     kwargs["metrics"] = kwargs.get("metrics") or METRICS
-    rep = build_report(results, card=card, **kwargs)
+    rep = build(results, card=card, **kwargs)
     written = write_report(rep, out) if out is not None else []
     if plots:
         rep.data["figures"] = figures.write_figures(rep, out if out is not None else Path(results) / "report")

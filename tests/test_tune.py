@@ -317,3 +317,19 @@ def test_two_processes_run_each_trial_once(tiny_dir, tmp_path):
     assert len(starts(errs[0])) + len(starts(errs[1])) == 3
     assert [s for s, _, _ in trials_of(results)["id"]] == ["COMPLETE"] * 3
     assert len(store.load_records(results)) == 1             # the final run, once
+
+
+def test_api_tune_and_tuned_report(tiny_dir, tmp_path):
+    from newsbench import api
+
+    results = tmp_path / "r"
+    plan = api.tune(tiny_dir, results=results, subsets="id", trials=2, seeds=[0], dry_run=True, text_encoder="hash",
+                    epochs=1)
+    assert [p["label"] for p in plan.plan] == ["id"] and plan.records == []
+    done = api.tune(tiny_dir, results=results, subsets="id", trials=2, seeds=[0], text_encoder="hash", epochs=1)
+    (conf,) = done.configurations
+    assert conf["trials"] == 2 and set(conf["params"]) == {"lr", "news_dropout", "id_dropout", "user_hidden"}
+    assert [r["config"]["lr"] for r in done.records] == [conf["params"]["lr"]]
+    rep = api.report(results, tuned=True, resamples=100)
+    assert list(rep.tables)[0] == "tuning"
+    assert rep.tables["tuning"]["trials"].tolist() == [2]

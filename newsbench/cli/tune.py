@@ -87,10 +87,7 @@ def tune(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and the search space; run nothing.",
                                  rich_help_panel=OUTPUT),
 ) -> None:
-    from newsbench import grid
-    from newsbench.ablation import check_inputs
-    from newsbench.data.load import load_training_data
-    from newsbench.tuning import driver, split
+    from newsbench.tuning import driver
 
     console, out = Console(stderr=True), Console()
     req = driver.make_request(
@@ -102,28 +99,20 @@ def tune(
         text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
         entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
         graph_seed=graph_seed, cpu_threads=cpu_threads)
-    dataset = load_training_data(data, cache_dir, unknown_news)
-    check_inputs(dataset, req.configs, cache_dir, dry_run)
-    carved, info = split.carve(dataset)
-    configs = driver.plan(req, dataset, results)
+    dataset, carved, info = driver.load(req, data, cache_dir, unknown_news, dry_run)
     if dry_run:
-        _print_plan(out, req, configs, dataset, info, results)
+        _print_plan(out, req, driver.plan(req, dataset, results), dataset, info, results)
         return
     started = time.perf_counter()
     try:
-        driver.open_studies(configs, results, dataset, req, info)
-        if any(driver.progress_of(c)[0] < req.trials for c in configs):
-            console.print(f"tune: {info['rule']} ({info['n_train_impressions']:,} / "
-                          f"{info['n_validation_impressions']:,} impressions)", highlight=False)
-            features, _ = grid.compute_features(carved, req.configs, cache_dir=cache_dir, progress=True)
-            with _TuneProgress(console, configs, req) as view:
-                for c in configs:
-                    driver.run_trials(c, req, carved, features, view)
-        final = driver.final_configs(configs, req.seeds)
-        res = driver.run_final(final, dataset, results, cache_dir, events=_FinalLines(console), progress=True)
+        with _TuneProgress(console, req) as view:
+            done = driver.tune(req, dataset, carved, info, results, cache_dir, events=view,
+                               final_events=_FinalLines(console), progress=True,
+                               say=lambda line: console.print(line, highlight=False))
     except KeyboardInterrupt:
         console.print("interrupted: finished trials and runs are kept; rerun the same command to resume")
         raise SystemExit(130)
+    res, configs = done.grid, done.configs
     console.print(f"tune: {plural(len(res.ran), 'final run')} trained, {res.done_before} already recorded"
                   f"{f', {len(res.by_others)} by another process' if res.by_others else ''} in "
                   f"{time.perf_counter() - started:.1f} s", highlight=False)
@@ -183,39 +172,48 @@ def _print_summary(out: Console, configs, req) -> None:
 class _TuneProgress:
     """One bar per configuration: trials counted of the budget, the best validation value so far."""
 
-    def __init__(self, console: Console, configs, req):
-        from newsbench.tuning import driver
-
-        self.metric = req.metric
+    def __init__(self, console: Console, req):
+        self.metric, self.trials = req.metric, req.trials
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console)
         self.tasks = {}
-        for c in configs:
-            done, best = driver.progress_of(c)
-            self.tasks[c.name] = self.progress.add_task(c.label, total=req.trials, completed=min(done, req.trials),
-                                                        info=self._best(best))
+
+    def _task(self, c):
+        """The configuration's bar, added when its first trial starts (resumed: at its count so far)."""
+        if c.name not in self.tasks:
+            if not self.tasks:
+                self.progress.start()
+            done, best = _progress(c)
+            self.tasks[c.name] = self.progress.add_task(c.label, total=self.trials,
+                                                        completed=min(done, self.trials), info=self._best(best))
+        return self.tasks[c.name]
 
     def _best(self, best) -> str:
         return "" if best is None else f"best {self.metric} {best:.4f}"
 
+    # The bars start with the first trial and stop after the last: the features before and the final runs after
+    # draw progress of their own, and rich shows one live display at a time.
     def __enter__(self):
-        self.progress.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        self.trials_done()
+
+    def trials_done(self):
+        if self.tasks:
+            self.progress.stop()
 
     def trial_started(self, c, number, params):
+        task = self._task(c)
         done, best = _progress(c)
-        self.progress.update(self.tasks[c.name], info=f"{self._best(best)}  trial {number}: {_settings(params)}"
-                             .strip()[:70])
+        self.progress.update(task, info=f"{self._best(best)}  trial {number}: {_settings(params)}".strip()[:70])
 
     def trial_finished(self, c, number, value, seconds):
         done, best = _progress(c)
-        self.progress.update(self.tasks[c.name], completed=done, info=self._best(best))
+        self.progress.update(self._task(c), completed=done, info=self._best(best))
 
     def waiting(self, c, running):
-        self.progress.update(self.tasks[c.name], info=f"waiting for {plural(running, 'trial')} of another process")
+        self.progress.update(self._task(c), info=f"waiting for {plural(running, 'trial')} of another process")
 
 
 def _progress(c):

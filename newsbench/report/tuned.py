@@ -86,7 +86,8 @@ def build_tuned_report(results, selection: Selection | None = None, **kwargs) ->
     for i, t in enumerate(tables, 1):
         t.number = i
     data = dict(report.data)
-    data["tuning"] = {"configurations": table.records, "ordering": ordering(report, before, kwargs.get("metric", "auc"))}
+    data["tuning"] = {"configurations": table.records,
+                      "ordering": ordering(report, before, kwargs.get("metric", "auc"))}
     data["tables"] = {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
                       for t in tables}
     return dataclasses.replace(report, tables=tables, data=data)

@@ -109,6 +109,54 @@ def study_key(req: Request, base: RunConfig, params) -> str:
                            "code": code_versions(base.modalities)})
 
 
+def load(req: Request, data, cache_dir, unknown_news: str = "error", dry_run: bool = False):
+    """(the dataset, its tuning split, the split's description), checked before any trial."""
+    from newsbench.ablation import check_inputs
+    from newsbench.data.load import load_training_data
+
+    dataset = load_training_data(data, cache_dir, unknown_news)
+    check_inputs(dataset, req.configs, cache_dir, dry_run)
+    carved, info = split.carve(dataset)
+    return dataset, carved, info
+
+
+@dataclass
+class Outcome:
+    """What a tune did: its configurations (with their studies) and the final runs' grid result."""
+    configs: list
+    final: list
+    grid: object
+
+    def summary(self) -> list[dict]:
+        """Per configuration: label, study, chosen settings, best validation value, counted trials, wall seconds."""
+        out = []
+        for c in self.configs:
+            b = studies.best(c.study)
+            out.append({"label": c.label, "study": c.name, "params": dict(b.params) if b else {},
+                        "best_value": b.value if b else None, "trials": studies.tally(c.study)[0],
+                        "wall_seconds": trial_seconds(c.study)})
+        return out
+
+
+def tune(req: Request, dataset, carved, info: dict, results, cache_dir=None, events: "TuneEvents | None" = None,
+         final_events=None, progress: bool = False, say: Callable[[str], None] = lambda line: None) -> Outcome:
+    """Every configuration's trials to the budget (features of the tuning split computed once, when a trial is
+    pending), then the final runs of the best settings."""
+    configs = plan(req, dataset, results)
+    open_studies(configs, results, dataset, req, info)
+    if any(progress_of(c)[0] < req.trials for c in configs):
+        say(f"tune: {info['rule']} ({info['n_train_impressions']:,} / {info['n_validation_impressions']:,} "
+            f"impressions)")
+        features, _ = grid.compute_features(carved, req.configs, cache_dir=cache_dir, progress=progress)
+        for c in configs:
+            run_trials(c, req, carved, features, events)
+    if events is not None:
+        events.trials_done()
+    final = final_configs(configs, req.seeds)
+    res = run_final(final, dataset, results, cache_dir, events=final_events, progress=progress)
+    return Outcome(configs, final, res)
+
+
 def open_studies(configs: list[Config], results, dataset, req: Request, info: dict) -> None:
     store_ = studies.storage(results)
     for c in configs:
@@ -131,6 +179,7 @@ class TuneEvents:
     def trial_started(self, c: Config, number: int, params: dict) -> None: ...
     def trial_finished(self, c: Config, number: int, value: float | None, seconds: float) -> None: ...
     def waiting(self, c: Config, running: int) -> None: ...
+    def trials_done(self) -> None: ...
 
 
 def run_trials(c: Config, req: Request, carved, features, events: TuneEvents | None = None,
@@ -212,5 +261,6 @@ def run_final(configs: list[RunConfig], dataset, results, cache_dir=None, events
     return grid.run_grid(configs, dataset, results, executor=ex, events=events)
 
 
-__all__ = ["Config", "DEFAULT_TRIALS", "Request", "TuneEvents", "final_configs", "make_request", "open_studies",
-           "plan", "progress_of", "run_final", "run_trials", "trial_seconds", "trial_value", "tuned_config"]
+__all__ = ["Config", "DEFAULT_TRIALS", "Outcome", "Request", "TuneEvents", "final_configs", "load", "make_request",
+           "open_studies", "plan", "progress_of", "run_final", "run_trials", "trial_seconds", "trial_value", "tune",
+           "tuned_config"]
