@@ -71,8 +71,8 @@ def make_request(*, results, trials: int = DEFAULT_TRIALS, seeds: Optional[str] 
                                 device=device, report=False, **options)
     configs = []
     for c in req.configs:
-        if subsets is None and fusions is None and PLACEBO in c.modalities:
-            continue            # the default table's configurations; the placebo is a control, not a method to tune
+        if subsets is None and PLACEBO in c.modalities:
+            continue            # the default subsets without the placebo: a control, tuned only when named
         one = dataclasses.replace(c, seed=tune_seed)
         if one not in configs:
             configs.append(one)

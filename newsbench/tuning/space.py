@@ -50,7 +50,7 @@ def _num(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-# The declared space. Ranges: the learning rate a decade either side of the default 1e-3; dropout up to NRMS's 0.2
+# The declared space. Ranges: the learning rate over two decades around the default 3e-3; dropout up to NRMS's 0.2
 # and beyond; the user encoder's width around its default 200. The same space for every configuration: no range is
 # chosen to suit one fusion.
 DEFAULT_SPACE: tuple[Param, ...] = (
