@@ -148,8 +148,11 @@ def tune(req: Request, dataset, carved, info: dict, results, cache_dir=None, eve
         say(f"tune: {info['rule']} ({info['n_train_impressions']:,} / {info['n_validation_impressions']:,} "
             f"impressions)")
         features, _ = grid.compute_features(carved, req.configs, cache_dir=cache_dir, progress=progress)
-        for c in configs:
-            run_trials(c, req, carved, features, events)
+        # first every trial this process can take, then the others' last ones (taken over if their process dies):
+        # a second process moves on to the next configuration instead of waiting for the first one's last trial
+        for wait in (False, True):
+            for c in configs:
+                run_trials(c, req, carved, features, events, wait=wait)
     if events is not None:
         events.trials_done()
     final = final_configs(configs, req.seeds)
@@ -183,9 +186,10 @@ class TuneEvents:
 
 
 def run_trials(c: Config, req: Request, carved, features, events: TuneEvents | None = None,
-               run_fn: Callable | None = None) -> None:
+               run_fn: Callable | None = None, wait: bool = True) -> None:
     """Run trials of one configuration until `req.trials` have been counted (by this process or others). A trial
-    stopped by an exception (Ctrl-C included) is FAILed, so it does not count and a rerun draws it again."""
+    stopped by an exception (Ctrl-C included) is FAILed, so it does not count and a rerun draws it again.
+    `wait` False: return as soon as no trial is left to ask, though another process may still be running some."""
     from optuna.trial import TrialState
 
     events = events or TuneEvents()
@@ -193,6 +197,8 @@ def run_trials(c: Config, req: Request, carved, features, events: TuneEvents | N
     while True:
         trial = studies.ask(c.results, c.study, dists, req.trials, req.seed)
         if trial is None:
+            if not wait:
+                return
             studies.wait_for_others(c.study, on_wait=lambda n: events.waiting(c, n))
             if studies.tally(c.study)[0] >= req.trials:
                 return
