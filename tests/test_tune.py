@@ -333,3 +333,10 @@ def test_api_tune_and_tuned_report(tiny_dir, tmp_path):
     rep = api.report(results, tuned=True, resamples=100)
     assert list(rep.tables)[0] == "tuning"
     assert rep.tables["tuning"]["trials"].tolist() == [2]
+
+
+def test_a_space_with_nothing_for_a_configuration_is_refused(cli, tiny_dir, tmp_path):
+    f = tmp_path / "space.toml"
+    f.write_text("lr = false\nnews_dropout = false\nuser_hidden = false\n")     # id_dropout alone
+    res = cli("tune", "-d", tiny_dir, *FAST, "--subsets", "llm", "--space", f, "-r", tmp_path / "r")
+    assert res.exit_code == 2 and "llm: no parameter of the search space applies to it (id_dropout)" in res.stderr

@@ -76,6 +76,10 @@ def make_request(*, results, trials: int = DEFAULT_TRIALS, seeds: Optional[str] 
         one = dataclasses.replace(c, seed=tune_seed)
         if one not in configs:
             configs.append(one)
+    for c in configs:
+        if not spaces.for_modalities(params, c.modalities):
+            raise InputError(f"{c.label}: no parameter of the search space applies to it "
+                             f"({', '.join(p.name for p in params)}); add one with --space")
     seed_list = list(dict.fromkeys(c.seed for c in req.configs))
     return Request(configs, seed_list, params, trials, metric, tune_seed)
 
