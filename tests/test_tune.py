@@ -183,6 +183,21 @@ def test_report_tuned(cli, tuned, tmp_path):
     assert sum(len(g["run_ids"]) for g in data["groups"]) == 4
     tuned_groups = {c["study"] for c in data["tuning"]["configurations"]}
     assert len(tuned_groups) == 2
+    # Δ tuned − untuned: the mean per-impression difference of seed-averaged AUC, from the records' own arrays
+    storage = studies.storage(tuned)
+    attrs = {s.study_name: s.user_attrs for s in optuna.get_all_study_summaries(storage)}
+
+    def seed_mean(group):
+        runs = [r for r in store.load_records(tuned) if r["group"] == group]
+        arrays = [store.load_arrays(tuned, r["run_id"]) for r in runs]
+        order = [np.argsort(a["impression_id"]) for a in arrays]
+        return np.mean([a["auc"][o] for a, o in zip(arrays, order)], axis=0)
+
+    for row in data["tables"]["tuning"]["rows"]:
+        a = attrs[row["study"]]
+        want = np.nanmean(seed_mean(a["tuned_group"]) - seed_mean(a["untuned_group"]))
+        assert row["diff_impression"] == pytest.approx(want, abs=1e-9)
+        assert 0 <= row["p_impression_holm"] <= 1 and 0 <= row["p_seed_holm"] <= 1
 
 
 def test_report_tuned_without_tuning(cli, tmp_path):

@@ -16,7 +16,7 @@ import math
 from newsbench import stats, store
 from newsbench.errors import InputError
 from newsbench.report.groups import Selection
-from newsbench.report.tables import Cell, Report, Table, _fmt
+from newsbench.report.tables import Cell, Report, Table, _fmt, _fmt_p
 
 
 def tuned_studies(results, fingerprint: str | None = None) -> list[dict]:
@@ -78,10 +78,11 @@ def build_tuned_report(results, selection: Selection | None = None, **kwargs) ->
     report = build_report(results, selection=tuned_sel, **kwargs)
     present = {r["group"] for r in store.load_records(results) if r["dataset"]["fingerprint"] == fp}
     untuned = tuple(e["untuned_group"] for e in found if e["untuned_group"] in present)
-    before = None
+    before, gains = None, {}
     if untuned:
         before = build_report(results, selection=dataclasses.replace(tuned_sel, groups=untuned), **kwargs)
-    table = tuning_table(found, report, before, kwargs.get("metric", "auc"))
+        gains = tuning_gains(results, tuned_sel, [e for e in found if e["untuned_group"] in untuned], **kwargs)
+    table = tuning_table(found, report, before, kwargs.get("metric", "auc"), gains)
     tables = [table, *report.tables]
     for i, t in enumerate(tables, 1):
         t.number = i
@@ -91,6 +92,26 @@ def build_tuned_report(results, selection: Selection | None = None, **kwargs) ->
     data["tables"] = {t.key: {"number": t.number, "title": t.title, "notes": t.notes, "rows": t.records}
                       for t in tables}
     return dataclasses.replace(report, tables=tables, data=data)
+
+
+def tuning_gains(results, sel: Selection, found: list[dict], alpha: float = 0.05, test: str = "permutation",
+                 metric: str = "auc", n_resamples: int = 10_000, seed: int = 0, cluster: str = "user",
+                 margin: float | None = None, cache_dir=None, **_) -> dict[str, dict]:
+    """Tuned against untuned, per configuration: the report's two-level paired tests on `metric` (impression level
+    clustered by user as the report is, seed level paired by seed; Holm over these configurations). By study."""
+    from newsbench.report.builder import _Builder
+    from newsbench.report.groups import load_groups
+    from newsbench.report.tables import MARGIN
+    from newsbench.report.users import impression_users
+
+    keys = tuple(k for e in found for k in (e["tuned_group"], e["untuned_group"]))
+    groups, records = load_groups(results, None, dataclasses.replace(sel, groups=keys))
+    by_key = {g.key: g for g in groups}
+    users, note = impression_users(groups, records, cache_dir) if cluster == "user" else (None, "--cluster none")
+    b = _Builder(groups, alpha, test, metric, None, n_resamples, seed, cluster,
+                 MARGIN if margin is None else margin, users, note)
+    entries = b.family([(by_key[e["tuned_group"]], by_key[e["untuned_group"]]) for e in found], b.metric, "tuning")
+    return {e["study"]: x for e, x in zip(found, entries)}
 
 
 def _fusion_rows(report: Report | None) -> list[dict]:
@@ -136,13 +157,15 @@ def ordering_note(o: dict, metric: str) -> str:
             f"that tuning changed the ranking.")
 
 
-def tuning_table(found: list[dict], report: Report, untuned: Report | None, metric: str) -> Table:
+def tuning_table(found: list[dict], report: Report, untuned: Report | None, metric: str,
+                 gains: dict[str, dict] | None = None) -> Table:
     metric = stats.metric_name(metric)
     ml = stats.METRIC_LABELS[metric]
+    gains = gains or {}
     groups = {g["group"]: g for g in report.data.get("groups", [])}
     before = {g["group"]: g for g in (untuned.data.get("groups", []) if untuned is not None else [])}
     header = ["Configuration", "Chosen settings", "Best validation", "Trials", "Wall time (s)",
-              f"Dev {ml} untuned", f"Dev {ml} tuned"]
+              f"Dev {ml} untuned", f"Dev {ml} tuned", f"Δ{ml} tuned − untuned", "p impr. (Holm)", "p seed (Holm)"]
     rows, recs = [], []
     order = [g["group"] for g in report.data.get("groups", [])]
     for e in sorted(found, key=lambda e: order.index(e["tuned_group"]) if e["tuned_group"] in order else 99):
@@ -150,18 +173,30 @@ def tuning_table(found: list[dict], report: Report, untuned: Report | None, metr
         dev_t = (g or {}).get("metrics", {}).get(metric, {}).get("mean")
         dev_u = (u or {}).get("metrics", {}).get(metric, {}).get("mean")
         settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items())
+        gain = gains.get(e["study"])
+        test = [Cell("—")] * 3
+        if gain is not None:
+            test = [Cell(f"{gain['impression']['diff']:+.4f}"),
+                    Cell(_fmt_p(gain["impression_p_holm"]), bold=gain["impression_significant"]),
+                    Cell(_fmt_p(gain["seed_p_holm"]) if gain["seed"]["n"] >= 2 else gain["seed"]["note"],
+                         bold=bool(gain["seed_significant"]))]
         rows.append([Cell(e["label"]), Cell(settings), Cell(f"{_fmt(e['best_value'])} ({e['metric']})"),
-                     Cell(str(e["trials"])), Cell(f"{e['wall_seconds']:.0f}"), Cell(_fmt(dev_u)), Cell(_fmt(dev_t))])
+                     Cell(str(e["trials"])), Cell(f"{e['wall_seconds']:.0f}"), Cell(_fmt(dev_u)), Cell(_fmt(dev_t)),
+                     *test])
         recs.append({"configuration": e["label"], **{f"param_{k}": v for k, v in e["params"].items()},
                      "best_validation": e["best_value"], "validation_metric": e["metric"], "trials": e["trials"],
                      "wall_seconds": e["wall_seconds"], f"dev_{metric}_untuned": dev_u, f"dev_{metric}_tuned": dev_t,
-                     "study": e["study"]})
+                     "diff_impression": gain["impression"]["diff"] if gain else None,
+                     "p_impression_holm": gain["impression_p_holm"] if gain else None,
+                     "p_seed_holm": gain["seed_p_holm"] if gain else None,
+                     "verdict": gain["verdict"] if gain else None, "study": e["study"]})
     budgets = sorted({e["trials"] for e in found})
     notes = [f"Each configuration tuned by `newsbench tune` (Optuna TPE, studies in tuning.db) with "
              f"{'the same budget of ' + str(budgets[0]) if len(budgets) == 1 else 'UNEQUAL budgets: ' + str(budgets)}"
              f" trial{'s' if budgets != [1] else ''} on a validation day carved from train (dev never read); best "
              f"validation value of each; wall time: the trials' summed seconds (unequal costs show here). The tuned "
              f"rows below are each configuration's best settings trained on the full train split with the usual "
-             f"seeds; untuned: the same configuration with the base options, when recorded.",
+             f"seeds; untuned: the same configuration with the base options, when recorded. Δ and p: tuned against "
+             f"untuned on dev {ml}, the report's two-level paired tests (Holm over these configurations).",
              ordering_note(ordering(report, untuned, metric), metric)]
     return Table("tuning", "Tuning: equal budget per configuration", header, rows, notes, recs)
