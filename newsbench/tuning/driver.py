@@ -92,7 +92,7 @@ def _require_optuna() -> None:
 
 
 def plan(req: Request, dataset, results) -> list[Config]:
-    """The studies of a request (opened only when `results` holds tuning.db already; None study otherwise)."""
+    """One Config per configuration of a request, its study named but not opened (`open_studies` opens them)."""
     out = []
     for base in req.configs:
         params = spaces.for_modalities(req.space, base.modalities)
@@ -109,7 +109,7 @@ def study_key(req: Request, base: RunConfig, params) -> str:
         ident.pop(p.name, None)
     ident.pop("seed", None)
     return studies.key_of({"base": ident, "space": [dataclasses.asdict(p) for p in params], "metric": req.metric,
-                           "split": split.SPLIT_VERSION, "seed": req.seed, "trials": "count",
+                           "split": split.SPLIT_VERSION, "seed": req.seed,
                            "code": code_versions(base.modalities)})
 
 
