@@ -355,3 +355,16 @@ def test_a_space_with_nothing_for_a_configuration_is_refused(cli, tiny_dir, tmp_
     f.write_text("lr = false\nnews_dropout = false\nuser_hidden = false\n")     # id_dropout alone
     res = cli("tune", "-d", tiny_dir, *FAST, "--subsets", "llm", "--space", f, "-r", tmp_path / "r")
     assert res.exit_code == 2 and "llm: no parameter of the search space applies to it (id_dropout)" in res.stderr
+
+
+def test_ctrl_c_fails_the_running_trial_and_says_how_to_resume(tiny_dir, tmp_path):
+    from test_interrupt import DEFAULT_SIGINT, signal_at
+
+    results, cache = tmp_path / "r", tmp_path / "cache"
+    release = tmp_path / "release"
+    cmd = [sys.executable, "-c", DEFAULT_SIGINT, sys.executable, *tune_cmd(tiny_dir, results)[1:]]
+    status, err = signal_at(cmd, env_for(cache, f"trial-start id 1:{release}"), "trial-start id 1", signal.SIGINT,
+                            release)
+    assert status == 130, err[-2000:]
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    assert [s for s, _, _ in trials_of(results)["id"]] == ["COMPLETE", "FAIL"]     # not left RUNNING, not counted

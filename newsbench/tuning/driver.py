@@ -208,10 +208,10 @@ def run_trials(c: Config, req: Request, carved, features, events: TuneEvents | N
                 return
             continue            # a process we waited for died: its trial is failed (in `ask`) and run here
         params = dict(trial.params)
-        grid.trace(f"trial-start {c.label} {trial.number}")
-        events.trial_started(c, trial.number, params)
         t0 = time.perf_counter()
-        try:
+        try:            # from here to `tell`, a stop fails the trial: it is not left RUNNING for a rerun to clear
+            grid.trace(f"trial-start {c.label} {trial.number}")
+            events.trial_started(c, trial.number, params)
             value = trial_value(carved, features, dataclasses.replace(c.base, **params), req.metric, run_fn)
         except BaseException:
             c.study.tell(trial, state=TrialState.FAIL)
