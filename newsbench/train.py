@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 import newsbench
-from newsbench import store
+from newsbench import beyond, store
 from newsbench.attribution import drops_record
 from newsbench.config import RECORD_SCHEMA, RunConfig
 from newsbench.data.dataset import Behaviors, Dataset, history_matrix
@@ -524,6 +524,9 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     scores, weights = score_dev(model, dataset, cfg, device)
     k = len(cfg.modalities)
     metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None)
+    t1 = time.perf_counter()
+    arrays.update(beyond.run_arrays(scores, dataset))     # diversity, novelty, ... of the top 5 and 10 (beyond.py)
+    beyond_seconds = time.perf_counter() - t1
     _sync(device)
     eval_seconds = time.perf_counter() - t0
     attribution, attribution_seconds = None, None
@@ -553,6 +556,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         },
         "metrics": metrics,
         "metrics_by": metrics_by,
+        "beyond": beyond.summary(arrays),
         "params": count_params(cfg, llm_dim or 384, gnn_dim or 128, n_rows),
         "flops_per_news": flops_per_news(cfg, llm_dim or 384, gnn_dim or 128),
         "timings": {
@@ -560,6 +564,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
             "seconds_per_epoch": train_seconds / max(len(epoch_seconds), 1),
             "samples_per_second": n_samples * len(epoch_seconds) / train_seconds if train_seconds > 0 else None,
             "eval_seconds": eval_seconds,
+            "beyond_seconds": beyond_seconds,      # the part of eval_seconds spent on the beyond-accuracy metrics
             "eval_candidates_per_second": len(scores) / eval_seconds if eval_seconds > 0 else None,
             "attribution_seconds": attribution_seconds,
             # process-wide peak (Linux reports KiB): includes data loading and features held by the caller

@@ -1,0 +1,266 @@
+"""Beyond-accuracy metrics of a run's dev rankings: diversity, novelty, unexpectedness, calibration, coverage.
+
+Every metric reads the top k of each dev impression's ranking by the model's scores, for k in KS (5 and 10; the
+report's `--k` picks one). Definitions, formulas and references: docs/metrics.md. In short, for the top list L of an
+impression (n = min(k, candidates) news; fewer than k when the impression has fewer candidates) and its user's
+history H (the full dev history, as listed, not cut to the run's history length):
+
+- `ild-cat`: share of the n(n-1)/2 pairs of L in different categories (category intra-list diversity);
+- `ild-emb`: 1 - the mean cosine similarity of the pairs of L (embedding intra-list diversity);
+- `novelty`: mean over L of -log2 p(i), p(i) = (users who clicked i in train + 1) / (train users + 1);
+- `unexpectedness`: mean over L x H of 1 - cos(i, h) (Kaminskas & Bridge's content-based unexpectedness);
+- `calibration`: Jensen-Shannon divergence (base 2, in [0, 1]) between the categories of H and of L (RADio);
+- `coverage`: catalogue level, distinct news in any L over distinct dev candidate news; one value per run, with
+  COVERAGE_RESAMPLES bootstrap replicates over users (the same resamples in every run of a dataset, so that two
+  runs' replicates pair).
+
+Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history.
+
+The ranking is the one nDCG@k scores (newsbench.metrics): score descending, and among equal scores the candidate
+listed later first; so the top k is one deterministic list on every machine.
+
+Embeddings: the rows of the model-free `hash` text encoder over the titles (newsbench.features.text.hash_encode,
+unit L2 rows), the same vectors for every run of a dataset whatever its modalities or text encoder: a diversity
+measured with a run's own features would change with the model under comparison. A news with an empty title has a
+zero row: its cosine with anything counts as 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from newsbench.metrics import _ascending_order
+
+KS = (5, 10)
+DEFAULT_K = 10
+COVERAGE_RESAMPLES = 200
+COVERAGE_SEED = 0
+EMBEDDING = "hash:384 of titles"
+HASH_DIM = 384
+# per-impression metrics: record name -> array name stem (the array of k is f"{stem}{k}")
+PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelty", "unexpectedness": "unexp",
+                  "calibration": "calib"}
+NAMES = (*PER_IMPRESSION, "coverage")
+LABELS = {"ild-cat": "ILD cat.", "ild-emb": "ILD emb.", "novelty": "Novelty", "unexpectedness": "Unexp.",
+          "calibration": "Calib. JS", "coverage": "Coverage"}
+LOWER_IS_BETTER = ("calibration",)      # a divergence from the history: lower is closer to the user's mix
+
+
+def array_names(k: int) -> dict[str, str]:
+    """{metric@k: npz array name} of the per-impression metrics at cut-off k."""
+    return {f"{m}@{k}": f"{stem}{k}" for m, stem in PER_IMPRESSION.items()}
+
+
+def all_array_names() -> dict[str, str]:
+    """{metric@k: npz array name} for every per-impression metric and every k in KS."""
+    return {name: arr for k in KS for name, arr in array_names(k).items()}
+
+
+# ----------------------------------------------------------------------------------------------- ranking
+def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int) -> np.ndarray:
+    """(M, k) int64: the CSR slots of each impression's top k candidates in rank order, -1 past its last candidate.
+
+    The order is newsbench.metrics' ranking: score descending, ties broken by listing the later candidate first."""
+    scores = np.asarray(scores)
+    ptr = np.asarray(ptr, dtype=np.int64)
+    m, nnz = len(ptr) - 1, len(scores)
+    lengths = np.diff(ptr)
+    seg = np.repeat(np.arange(m), lengths)
+    start, end = ptr[:-1][seg], ptr[1:][seg]
+    slot = np.arange(nnz)
+    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0)))
+    rank = slot - start                                     # 0-based rank of the candidate in slot start + rank
+    desc = asc[start + end - 1 - slot]
+    out = np.full((m, k), -1, dtype=np.int64)
+    keep = rank < k
+    out[seg[keep], rank[keep]] = desc[keep]
+    return out
+
+
+# ------------------------------------------------------------------------------------------- item values
+def novelty_values(train, n_news: int) -> np.ndarray:
+    """(N,) float64 -log2 p(i), p(i) = (distinct train users who clicked news i + 1) / (distinct train users + 1).
+
+    Add-one smoothing: a news no train user clicked gets log2(U + 1), the largest value, and a news every user
+    clicked gets 0. Users, not clicks: a user who clicks one news in several impressions counts once."""
+    imp = np.repeat(np.arange(len(train.cand_ptr) - 1), np.diff(train.cand_ptr))
+    clicked = train.label == 1
+    pairs = np.unique(train.user[imp[clicked]].astype(np.int64) * n_news + train.cand[clicked])
+    users_per_news = np.bincount(pairs % n_news, minlength=n_news)
+    n_users = len(np.unique(train.user))
+    return -np.log2((users_per_news + 1.0) / (n_users + 1.0))
+
+
+def embedding_vectors(news) -> np.ndarray:
+    """(N, HASH_DIM) float32 unit rows (zero for an empty title): the `hash` encoder over the titles."""
+    from newsbench.features.text import hash_encode
+
+    return hash_encode([str(t) for t in news.title], dim=HASH_DIM)
+
+
+# -------------------------------------------------------------------------------- the dev split's side
+class DevContext:
+    """Everything the metrics need that does not depend on the run: the candidates, each impression's history
+    (its category distribution and the mean of its unit rows), the item values, and the coverage bootstrap's user
+    draws with their candidate pools. Built once per dataset (`for_dataset` keeps the last one), so a grid pays
+    for it once per process and each run only for its own top lists."""
+
+    def __init__(self, cand: np.ndarray, cand_ptr: np.ndarray, user: np.ndarray, hist_ptr: np.ndarray,
+                 hist: np.ndarray, category: np.ndarray, novelty: np.ndarray, vectors: np.ndarray,
+                 n_resamples: int = COVERAGE_RESAMPLES, seed: int = COVERAGE_SEED):
+        from scipy import sparse
+
+        self.cand = np.asarray(cand).astype(np.int64)
+        self.cand_ptr = np.asarray(cand_ptr, dtype=np.int64)
+        self.m = m = len(self.cand_ptr) - 1
+        self.category = np.asarray(category).astype(np.int64)
+        self.n_news = n_news = len(self.category)
+        self.n_cat = int(self.category.max(initial=0)) + 1
+        self.novelty = np.asarray(novelty, dtype=np.float64)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.norm2 = (self.vectors.astype(np.float64) ** 2).sum(axis=1)
+        hist_ptr, hist = np.asarray(hist_ptr, dtype=np.int64), np.asarray(hist).astype(np.int64)
+        self.h_len = h_len = np.diff(hist_ptr)
+        h_imp = np.repeat(np.arange(m), h_len)
+        h_cat = np.bincount(h_imp * self.n_cat + self.category[hist], minlength=m * self.n_cat)
+        self.h_dist = h_cat.reshape(m, self.n_cat) / np.maximum(h_len, 1)[:, None]
+        hist_rows = sparse.csr_matrix((np.ones(len(hist), dtype=np.float32), (h_imp, hist)), shape=(m, n_news))
+        self.centroid = np.asarray(hist_rows @ self.vectors) / np.maximum(h_len, 1)[:, None].astype(np.float32)
+
+        # coverage bootstrap: users drawn with replacement; a drawn user brings all their impressions
+        _, uidx = np.unique(np.asarray(user), return_inverse=True)
+        self.uidx = uidx = uidx.reshape(-1)
+        n_users = int(uidx.max(initial=-1)) + 1
+        draws = np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
+        self.chosen = np.zeros((n_users, n_resamples), dtype=np.float32)
+        self.chosen[draws, np.arange(n_resamples)[:, None]] = 1.0
+        imp = np.repeat(np.arange(m), np.diff(self.cand_ptr))
+        pool = self._incidence(uidx[imp], self.cand, n_users)
+        self.pool_boot = np.maximum((np.asarray(pool @ self.chosen) > 0).sum(axis=0), 1)
+        self.pool_size = len(np.unique(self.cand))
+        self.n_users = n_users
+
+    def _incidence(self, users, items, n_users):
+        """news x users, nonzero where the user met the news (duplicates sum: still nonzero)."""
+        from scipy import sparse
+
+        return sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (items, users)),
+                                 shape=(self.n_news, n_users))
+
+    def values(self, top: np.ndarray) -> dict[str, np.ndarray]:
+        """Every per-impression metric of the top lists `top` ((M, k) slots into `cand`, -1 padding): {stem: (M,)}.
+
+        No (M, k, k) or (M, k, d) array: with S the sum of the top list's rows and c its history's mean row, the
+        sum of the pairs' cosines is (|S|^2 - sum |v|^2) / 2 and the mean cosine of L x H is S.c / n; the
+        same-category pairs are the sum over categories of C(count, 2). tests/test_beyond.py checks every value
+        against loops over pairs."""
+        from scipy import sparse
+
+        m, n_cat = self.m, self.n_cat
+        valid = top >= 0
+        n = valid.sum(axis=1)
+        rows = np.broadcast_to(np.arange(m)[:, None], top.shape)[valid]
+        items = self.cand[top[valid]]
+        out: dict[str, np.ndarray] = {}
+
+        pairs = n * (n - 1) / 2.0
+        q_counts = np.bincount(rows * n_cat + self.category[items], minlength=m * n_cat).reshape(m, n_cat)
+        same_pairs = (q_counts * (q_counts - 1) / 2.0).sum(axis=1)
+        out["ild_cat"] = _divide(pairs - same_pairs, pairs)
+        out["novelty"] = _divide(np.bincount(rows, self.novelty[items], minlength=m), n)
+        js = _js_divergence(self.h_dist, q_counts / np.maximum(n, 1)[:, None])
+        js[(self.h_len == 0) | (n == 0)] = np.nan
+        out["calib"] = js
+
+        top_rows = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), (rows, items)),
+                                     shape=(m, self.n_news))
+        s = np.asarray(top_rows @ self.vectors)               # float32 sums of <= 10 unit rows: ~1e-7 relative
+        sq = np.bincount(rows, self.norm2[items], minlength=m)
+        out["ild_emb"] = 1.0 - _divide((np.einsum("ij,ij->i", s, s).astype(np.float64) - sq) / 2.0, pairs)
+        unexp = 1.0 - _divide(np.einsum("ij,ij->i", s, self.centroid).astype(np.float64), n)
+        unexp[self.h_len == 0] = np.nan
+        out["unexp"] = unexp
+        return out
+
+    def coverage(self, top: np.ndarray) -> tuple[float, np.ndarray]:
+        """(coverage, (n_resamples,) its bootstrap replicates over users) of the top lists `top`.
+
+        The draws depend only on the number of distinct users and the seed, so every run over one dev split gets
+        the same resamples and two runs' replicates pair (the report's paired bootstrap of a difference)."""
+        ok = top >= 0
+        items = self.cand[top[ok]]
+        users = np.broadcast_to(self.uidx[:, None], top.shape)[ok]
+        shown = self._incidence(users, items, self.n_users)
+        boot = (np.asarray(shown @ self.chosen) > 0).sum(axis=0) / self.pool_boot
+        value = len(np.unique(items)) / self.pool_size if self.pool_size else float("nan")
+        return value, boot
+
+    @classmethod
+    def for_dataset(cls, dataset) -> "DevContext":
+        key = getattr(dataset, "fingerprint", None)
+        hit = _CONTEXT.get("last")
+        if key is not None and hit is not None and hit[0] == key:
+            return hit[1]
+        beh, news = dataset.dev, dataset.news
+        ctx = cls(beh.cand, beh.cand_ptr, beh.user, beh.hist_ptr, beh.hist, news.category,
+                  novelty_values(dataset.train, len(news)), embedding_vectors(news))
+        if key is not None:
+            _CONTEXT["last"] = (key, ctx)       # one dataset at a time: a grid evaluates many runs of one dataset
+        return ctx
+
+
+_CONTEXT: dict[str, tuple] = {}
+
+
+def _divide(num, den) -> np.ndarray:
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0."""
+    mid = (p + q) / 2.0
+
+    def kl(a):
+        safe_a, safe_mid = np.where(a > 0, a, 1.0), np.where(mid > 0, mid, 1.0)
+        return np.where(a > 0, a * np.log2(safe_a / safe_mid), 0.0).sum(axis=1)
+
+    return np.maximum(0.5 * kl(p) + 0.5 * kl(q), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------- a run
+def run_arrays(scores: np.ndarray, dataset, context: DevContext | None = None) -> dict[str, np.ndarray]:
+    """The beyond-accuracy arrays of a run's dev scores (CSR order): for each k in KS the per-impression arrays
+    (float64 (M,), NaN where undefined), `coverage{k}` (1,) and `coverage{k}_boot` (COVERAGE_RESAMPLES,)."""
+    ctx = context or DevContext.for_dataset(dataset)
+    top_all = top_slots(scores, ctx.cand_ptr, max(KS))
+    arrays: dict[str, np.ndarray] = {}
+    for k in KS:
+        top = top_all[:, :k]
+        for stem, v in ctx.values(top).items():
+            arrays[f"{stem}{k}"] = v
+        value, boot = ctx.coverage(top)
+        arrays[f"coverage{k}"] = np.array([value])
+        arrays[f"coverage{k}_boot"] = boot
+    return arrays
+
+
+def summary(arrays: dict[str, np.ndarray]) -> dict:
+    """The record's `beyond` entry: {k, metrics {name@k: mean over defined impressions (coverage: its value)},
+    embedding, coverage_resamples}."""
+    from newsbench.metrics import mean_or_none
+
+    metrics = {}
+    for k in KS:
+        for name, arr in array_names(k).items():
+            metrics[name] = mean_or_none(np.asarray(arrays[arr], dtype=np.float64))
+        metrics[f"coverage@{k}"] = float(arrays[f"coverage{k}"][0])
+    return {"k": list(KS), "metrics": metrics, "embedding": EMBEDDING,
+            "coverage_resamples": COVERAGE_RESAMPLES, "coverage_seed": COVERAGE_SEED}
+
+
+def has_arrays(arrays: dict) -> bool:
+    """Whether a record's arrays hold the beyond-accuracy metrics (records made before they were recorded do not)."""
+    return all(f"coverage{k}_boot" in arrays for k in KS)
