@@ -144,10 +144,10 @@ def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fi
            metric: str = "auc", reference: Optional[str] = None, test: str = "permutation", alpha: float = 0.05,
            margin: float = 0.005, cluster: str = "user", resamples: int = 10_000, table: Optional[str] = None,
            metrics: Union[str, Iterable[str], None] = None, out: Optional[PathLike] = None,
-           card: Optional[PathLike] = None, plots: bool = False) -> ReportResult:
+           card: Optional[PathLike] = None, plots: bool = False, k: int = 10) -> ReportResult:
     """`newsbench report`: the tables and paired tests of a results folder, as DataFrames and markdown; every
     format written to `out` when given. The selection (`data`, `fingerprint`, `configs`, `seeds`) and the card are
-    found and checked as the command line does."""
+    found and checked as the command line does. `k`: the beyond-accuracy table's cut-off, 5 or 10 (--k)."""
     from newsbench.report.request import make_request
 
     test = _choice(test, "--test", TESTS)
@@ -158,7 +158,7 @@ def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fi
                        card=card, metric=metric, metrics=_text(metrics), out=out)
     return _build(results, out, alpha=alpha, test=test, metric=req.metric, card=req.card, selection=req.selection,
                   metrics=req.metrics, reference=reference, margin=margin, cluster=cluster, n_resamples=resamples,
-                  table=table, plots=plots)
+                  table=table, plots=plots, k=k)
 
 
 def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:
