@@ -35,8 +35,8 @@ KS = (5, 10)
 DEFAULT_K = 10
 COVERAGE_RESAMPLES = 200
 COVERAGE_SEED = 0
-EMBEDDING = "hash:384 of titles"
-HASH_DIM = 384
+EMBEDDING = "hash:256 of titles"
+HASH_DIM = 256
 # per-impression metrics: record name -> array name stem (the array of k is f"{stem}{k}")
 PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelty", "unexpectedness": "unexp",
                   "calibration": "calib"}
@@ -57,10 +57,11 @@ def all_array_names() -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------------- ranking
-def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int) -> np.ndarray:
+def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
     """(M, k) int64: the CSR slots of each impression's top k candidates in rank order, -1 past its last candidate.
 
-    The order is newsbench.metrics' ranking: score descending, ties broken by listing the later candidate first."""
+    The order is newsbench.metrics' ranking: score descending, ties broken by listing the later candidate first;
+    `order`: metrics.ascending_order(scores, ptr) when the caller has it (evaluation shares one sort)."""
     scores = np.asarray(scores)
     ptr = np.asarray(ptr, dtype=np.int64)
     m, nnz = len(ptr) - 1, len(scores)
@@ -68,7 +69,7 @@ def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int) -> np.ndarray:
     seg = np.repeat(np.arange(m), lengths)
     start, end = ptr[:-1][seg], ptr[1:][seg]
     slot = np.arange(nnz)
-    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0)))
+    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0))) if order is None else order
     rank = slot - start                                     # 0-based rank of the candidate in slot start + rank
     desc = asc[start + end - 1 - slot]
     out = np.full((m, k), -1, dtype=np.int64)
@@ -132,11 +133,12 @@ class DevContext:
         self.uidx = uidx = uidx.reshape(-1)
         n_users = int(uidx.max(initial=-1)) + 1
         draws = np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
-        self.chosen = np.zeros((n_users, n_resamples), dtype=np.float32)
-        self.chosen[draws, np.arange(n_resamples)[:, None]] = 1.0
+        chosen = np.zeros((n_users, n_resamples), dtype=np.float32)        # users x draws: 1 where drawn
+        chosen[draws, np.arange(n_resamples)[:, None]] = 1.0
         imp = np.repeat(np.arange(m), np.diff(self.cand_ptr))
         pool = self._incidence(uidx[imp], self.cand, n_users)
-        self.pool_boot = np.maximum((np.asarray(pool @ self.chosen) > 0).sum(axis=0), 1)
+        self.pool_boot = np.maximum((np.asarray(pool @ chosen) > 0).sum(axis=0), 1)
+        self.chosen_by_impression = np.ascontiguousarray(chosen[uidx])     # impressions x draws: its user's
         self.pool_size = len(np.unique(self.cand))
         self.n_users = n_users
 
@@ -147,52 +149,68 @@ class DevContext:
         return sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (items, users)),
                                  shape=(self.n_news, n_users))
 
-    def values(self, top: np.ndarray) -> dict[str, np.ndarray]:
-        """Every per-impression metric of the top lists `top` ((M, k) slots into `cand`, -1 padding): {stem: (M,)}.
+    def by_cutoff(self, top: np.ndarray, ks) -> dict[int, tuple[dict[str, np.ndarray], float, np.ndarray]]:
+        """{k: (per-impression metrics {stem: (M,)}, coverage, its (n_resamples,) bootstrap replicates)} of the top
+        lists `top` ((M, >= max(ks)) slots into the candidates, -1 padding) cut at each k in `ks`.
 
-        No (M, k, k) or (M, k, d) array: with S the sum of the top list's rows and c its history's mean row, the
-        sum of the pairs' cosines is (|S|^2 - sum |v|^2) / 2 and the mean cosine of L x H is S.c / n; the
-        same-category pairs are the sum over categories of C(count, 2). tests/test_beyond.py checks every value
-        against loops over pairs."""
+        One pass over the ranks, k by increasing k: each block of ranks adds its items to running sums (the rows'
+        embedding sum S, category counts, novelty, the news x draw coverage counts), so the top 10 costs what the
+        top 5 and the 5 after it cost. No (M, k, k) or (M, k, d) array: the sum of the pairs' cosines is
+        (|S|^2 - sum |v|^2) / 2, the mean cosine of L x H is S.c / n (c: the history's mean row), the same-category
+        pairs are the sum over categories of C(count, 2). tests/test_beyond.py checks every value against loops.
+
+        Coverage's replicates: users drawn with replacement, a drawn user bringing all their impressions; the draws
+        depend only on the number of distinct users and the seed, so every run over one dev split gets the same
+        resamples and two runs' replicates pair (the report's paired bootstrap of a difference)."""
         from scipy import sparse
 
         m, n_cat = self.m, self.n_cat
-        valid = top >= 0
-        n = valid.sum(axis=1)
-        rows = np.broadcast_to(np.arange(m)[:, None], top.shape)[valid]
-        items = self.cand[top[valid]]
-        out: dict[str, np.ndarray] = {}
+        s = np.zeros((m, self.vectors.shape[1]), dtype=np.float32)
+        q_counts = np.zeros(m * n_cat, dtype=np.int64)
+        n = np.zeros(m, dtype=np.int64)
+        nov, sq = np.zeros(m), np.zeros(m)
+        seen = np.zeros(self.n_news, dtype=bool)
+        boot_counts = np.zeros((self.n_news, self.chosen_by_impression.shape[1]), dtype=np.float32)
+        out, done = {}, 0
+        for k in sorted(ks):
+            block = top[:, done:k]
+            valid = block >= 0
+            per_row = valid.sum(axis=1)
+            rows = np.repeat(np.arange(m), per_row)            # row-major: the rows of valid entries, in order
+            items = self.cand[block[valid]]
+            n += per_row
+            q_counts += np.bincount(rows * n_cat + self.category[items], minlength=m * n_cat)
+            nov += np.bincount(rows, self.novelty[items], minlength=m)
+            sq += np.bincount(rows, self.norm2[items], minlength=m)
+            ptr = np.concatenate([[0], np.cumsum(per_row)])
+            block_rows = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), items, ptr), shape=(m, self.n_news))
+            s += block_rows @ self.vectors
+            seen[items] = True
+            boot_counts += block_rows.T @ self.chosen_by_impression      # news x draws: times drawn in a top list
+            done = k
 
-        pairs = n * (n - 1) / 2.0
-        q_counts = np.bincount(rows * n_cat + self.category[items], minlength=m * n_cat).reshape(m, n_cat)
-        same_pairs = (q_counts * (q_counts - 1) / 2.0).sum(axis=1)
-        out["ild_cat"] = _divide(pairs - same_pairs, pairs)
-        out["novelty"] = _divide(np.bincount(rows, self.novelty[items], minlength=m), n)
-        js = _js_divergence(self.h_dist, q_counts / np.maximum(n, 1)[:, None])
-        js[(self.h_len == 0) | (n == 0)] = np.nan
-        out["calib"] = js
-
-        top_rows = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), (rows, items)),
-                                     shape=(m, self.n_news))
-        s = np.asarray(top_rows @ self.vectors)               # float32 sums of <= 10 unit rows: ~1e-7 relative
-        sq = np.bincount(rows, self.norm2[items], minlength=m)
-        out["ild_emb"] = 1.0 - _divide((np.einsum("ij,ij->i", s, s).astype(np.float64) - sq) / 2.0, pairs)
-        unexp = 1.0 - _divide(np.einsum("ij,ij->i", s, self.centroid).astype(np.float64), n)
-        unexp[self.h_len == 0] = np.nan
-        out["unexp"] = unexp
+            q = q_counts.reshape(m, n_cat)
+            pairs = n * (n - 1) / 2.0
+            vals = {"ild_cat": _divide(pairs - (q * (q - 1) / 2.0).sum(axis=1), pairs),
+                    "novelty": _divide(nov, n)}
+            js = _js_divergence(self.h_dist, q / np.maximum(n, 1)[:, None])
+            js[(self.h_len == 0) | (n == 0)] = np.nan
+            vals["calib"] = js
+            vals["ild_emb"] = 1.0 - _divide((np.einsum("ij,ij->i", s, s).astype(np.float64) - sq) / 2.0, pairs)
+            unexp = 1.0 - _divide(np.einsum("ij,ij->i", s, self.centroid).astype(np.float64), n)
+            unexp[self.h_len == 0] = np.nan
+            vals["unexp"] = unexp
+            value = np.count_nonzero(seen) / self.pool_size if self.pool_size else float("nan")
+            out[k] = (vals, value, (boot_counts > 0).sum(axis=0) / self.pool_boot)
         return out
 
-    def coverage(self, top: np.ndarray) -> tuple[float, np.ndarray]:
-        """(coverage, (n_resamples,) its bootstrap replicates over users) of the top lists `top`.
+    def values(self, top: np.ndarray) -> dict[str, np.ndarray]:
+        """Every per-impression metric of the top lists `top` ((M, k) slots, -1 padding): {stem: (M,)}."""
+        return self.by_cutoff(top, (top.shape[1],))[top.shape[1]][0]
 
-        The draws depend only on the number of distinct users and the seed, so every run over one dev split gets
-        the same resamples and two runs' replicates pair (the report's paired bootstrap of a difference)."""
-        ok = top >= 0
-        items = self.cand[top[ok]]
-        users = np.broadcast_to(self.uidx[:, None], top.shape)[ok]
-        shown = self._incidence(users, items, self.n_users)
-        boot = (np.asarray(shown @ self.chosen) > 0).sum(axis=0) / self.pool_boot
-        value = len(np.unique(items)) / self.pool_size if self.pool_size else float("nan")
+    def coverage(self, top: np.ndarray) -> tuple[float, np.ndarray]:
+        """(coverage, (n_resamples,) its bootstrap replicates over users) of the top lists `top`."""
+        _, value, boot = self.by_cutoff(top, (top.shape[1],))[top.shape[1]]
         return value, boot
 
     @classmethod
@@ -221,27 +239,23 @@ def _divide(num, den) -> np.ndarray:
 
 def _js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0."""
+    from scipy.special import rel_entr
+
     mid = (p + q) / 2.0
-
-    def kl(a):
-        safe_a, safe_mid = np.where(a > 0, a, 1.0), np.where(mid > 0, mid, 1.0)
-        return np.where(a > 0, a * np.log2(safe_a / safe_mid), 0.0).sum(axis=1)
-
-    return np.maximum(0.5 * kl(p) + 0.5 * kl(q), 0.0)
+    js = (rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / (2.0 * np.log(2.0))
+    return np.maximum(js, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------- a run
-def run_arrays(scores: np.ndarray, dataset, context: DevContext | None = None) -> dict[str, np.ndarray]:
+def run_arrays(scores: np.ndarray, dataset, context: DevContext | None = None,
+               order: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The beyond-accuracy arrays of a run's dev scores (CSR order): for each k in KS the per-impression arrays
-    (float64 (M,), NaN where undefined), `coverage{k}` (1,) and `coverage{k}_boot` (COVERAGE_RESAMPLES,)."""
+    (float64 (M,), NaN where undefined), `coverage{k}` (1,) and `coverage{k}_boot` (COVERAGE_RESAMPLES,).
+    `order`: metrics.ascending_order(scores, dev.cand_ptr), when evaluation has sorted the scores already."""
     ctx = context or DevContext.for_dataset(dataset)
-    top_all = top_slots(scores, ctx.cand_ptr, max(KS))
     arrays: dict[str, np.ndarray] = {}
-    for k in KS:
-        top = top_all[:, :k]
-        for stem, v in ctx.values(top).items():
-            arrays[f"{stem}{k}"] = v
-        value, boot = ctx.coverage(top)
+    for k, (vals, value, boot) in ctx.by_cutoff(top_slots(scores, ctx.cand_ptr, max(KS), order), KS).items():
+        arrays.update({f"{stem}{k}": v for stem, v in vals.items()})
         arrays[f"coverage{k}"] = np.array([value])
         arrays[f"coverage{k}_boot"] = boot
     return arrays

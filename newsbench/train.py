@@ -42,7 +42,7 @@ from newsbench.attribution import drops_record
 from newsbench.config import RECORD_SCHEMA, RunConfig
 from newsbench.data.dataset import Behaviors, Dataset, history_matrix
 from newsbench.errors import InputError
-from newsbench.metrics import ARRAY_METRICS, mean_or_none, subset_metrics
+from newsbench.metrics import ARRAY_METRICS, ascending_order, mean_or_none, subset_metrics
 from newsbench.model import Recommender, has_weights
 from newsbench.model.row_adam import RowAdam
 from newsbench.params import count_params, flops_per_news
@@ -365,14 +365,16 @@ def score_candidates(model: Recommender, news_vecs: torch.Tensor, news_logits: t
     return scores.cpu().numpy()
 
 
-def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None) -> tuple[dict, dict, dict]:
-    """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays."""
+def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None,
+             order: np.ndarray | None = None) -> tuple[dict, dict, dict]:
+    """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays; `order`:
+    metrics.ascending_order of the scores, when the caller has it (it sorts them once for this and the top lists)."""
     from newsbench.metrics import impression_metrics
 
     beh, news = dataset.dev, dataset.news
     m = len(beh)
     labels = beh.label.astype(np.int64)
-    per = impression_metrics(scores, labels, beh.cand_ptr)
+    per = impression_metrics(scores, labels, beh.cand_ptr, order=order)
     # the user of each impression: the report's impression-level tests treat a user's impressions as one unit
     arrays = {"impression_id": beh.impression_id.astype(np.int64), "user": beh.user.astype(np.int64)}
     arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_KEYS})
@@ -523,9 +525,10 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     t0 = time.perf_counter()
     scores, weights = score_dev(model, dataset, cfg, device)
     k = len(cfg.modalities)
-    metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None)
+    order = ascending_order(scores, dataset.dev.cand_ptr)     # one sort: MRR and nDCG, then the top lists
+    metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None, order)
     t1 = time.perf_counter()
-    arrays.update(beyond.run_arrays(scores, dataset))     # diversity, novelty, ... of the top 5 and 10 (beyond.py)
+    arrays.update(beyond.run_arrays(scores, dataset, order=order))    # diversity, novelty, ... (beyond.py)
     beyond_seconds = time.perf_counter() - t1
     _sync(device)
     eval_seconds = time.perf_counter() - t0
