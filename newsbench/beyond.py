@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newsbench.metrics import _ascending_order
+from newsbench.metrics import ascending_order
 
 KS = (5, 10)
 DEFAULT_K = 10
@@ -62,20 +62,14 @@ def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int, order: np.ndarray | N
 
     The order is newsbench.metrics' ranking: score descending, ties broken by listing the later candidate first;
     `order`: metrics.ascending_order(scores, ptr) when the caller has it (evaluation shares one sort)."""
-    scores = np.asarray(scores)
     ptr = np.asarray(ptr, dtype=np.int64)
-    m, nnz = len(ptr) - 1, len(scores)
-    lengths = np.diff(ptr)
-    seg = np.repeat(np.arange(m), lengths)
-    start, end = ptr[:-1][seg], ptr[1:][seg]
-    slot = np.arange(nnz)
-    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0))) if order is None else order
-    rank = slot - start                                     # 0-based rank of the candidate in slot start + rank
-    desc = asc[start + end - 1 - slot]
-    out = np.full((m, k), -1, dtype=np.int64)
-    keep = rank < k
-    out[seg[keep], rank[keep]] = desc[keep]
-    return out
+    asc = ascending_order(scores, ptr) if order is None else np.asarray(order)
+    if asc.size == 0:
+        return np.full((len(ptr) - 1, k), -1, dtype=np.int64)
+    rank = np.arange(k)
+    valid = rank[None, :] < np.diff(ptr)[:, None]
+    # the ascending order read backwards within each impression: rank r sits r slots before its end
+    return np.where(valid, asc[np.where(valid, ptr[1:, None] - 1 - rank[None, :], 0)], -1)
 
 
 # ------------------------------------------------------------------------------------------- item values
