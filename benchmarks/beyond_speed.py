@@ -2,9 +2,10 @@
 evaluation, per configuration, in one run.
 
 Evaluation without them = score_dev + the sort of the scores + evaluate (AUC, MRR, nDCG, cold/warm, categories);
-with them, plus beyond.run_arrays over the same sort (top 5 and 10, five per-impression metrics each, coverage with its bootstrap replicates). The
-part that does not depend on the run (histories, hash-encoded titles, the coverage draws: beyond.DevContext) is
-built once per dataset per process, as in a grid; its one-off cost is printed apart. CPU seconds
+with them, plus beyond.run_arrays over the same sort (top 5 and 10, five per-impression metrics each, coverage
+with its bootstrap replicates). The part that does not depend on the run (histories, hash-encoded titles, the
+coverage draws: beyond.DevContext) is built once per dataset per process, as in a grid; its one-off cost is
+printed apart, with what it makes of a 21-run grid on 2 workers and of a lone run. CPU seconds
 (time.process_time), best of 5, one torch thread as in a run (cfg.cpu_threads = 1).
 
 Run: python benchmarks/beyond_speed.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, hash)

@@ -20,9 +20,9 @@ The ranking is the one nDCG@k scores (newsbench.metrics): score descending, and 
 listed later first; so the top k is one deterministic list on every machine.
 
 Embeddings: the rows of the model-free `hash` text encoder over the titles (newsbench.features.text.hash_encode,
-unit L2 rows), the same vectors for every run of a dataset whatever its modalities or text encoder: a diversity
-measured with a run's own features would change with the model under comparison. A news with an empty title has a
-zero row: its cosine with anything counts as 0.
+HASH_DIM wide, unit L2 rows), the same vectors for every run of a dataset whatever its modalities or text encoder:
+a diversity measured with a run's own features would change with the model under comparison. A news with an empty
+title has a zero row: its cosine with anything counts as 0.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelt
 NAMES = (*PER_IMPRESSION, "coverage")
 LABELS = {"ild-cat": "ILD cat.", "ild-emb": "ILD emb.", "novelty": "Novelty", "unexpectedness": "Unexp.",
           "calibration": "Calib. JS", "coverage": "Coverage"}
-LOWER_IS_BETTER = ("calibration",)      # a divergence from the history: lower is closer to the user's mix
 
 
 def array_names(k: int) -> dict[str, str]:

@@ -155,7 +155,8 @@ def beyond_table(b, k: int) -> Table | None:
                                       + f" with the base within each metric (a family per metric)")
                      + f" Coverage: impression level a paired bootstrap over users ({beyond.COVERAGE_RESAMPLES} "
                        f"resamples recorded with each run, the same draws for every run): 95% CI and p from the "
-                       f"bootstrap standard error (normal approximation); seed level the paired t-test on per-seed values.")
+                       f"bootstrap standard error (normal approximation); seed level the paired t-test on per-seed "
+                       f"values.")
     elif not tested:
         notes.append(f"No tests: the base row ({base_note}) was made before beyond-accuracy metrics were recorded.")
     if missing:
