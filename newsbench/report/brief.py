@@ -253,8 +253,8 @@ def _beyond(t: Table, metric, alpha, cols, how) -> Brief:
         rows.append(row)
     k = t.records[0].get("k") if t.records else "?"
     base = next((r["configuration"] for r in t.records if r.get("baseline")), "the base row")
-    notes = [f"Mean over seeds at k = {k} (--k 5|10); {_mark(how)}: differs from {base} at impression level (Holm "
-             f"per metric, alpha {alpha}). Std, Δ, CI, seed-level p: --table beyond --markdown."]
+    notes = [f"Mean over seeds, k = {k} (--k 5|10); {_mark(how)}: differs from {base} at impression level (Holm per "
+             f"metric, alpha {alpha}); std, Δ, p: --table beyond --markdown."]
     return Brief(header, rows, notes)
 
 
