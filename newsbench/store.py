@@ -12,7 +12,8 @@ metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, wa
 {ild-cat@5, ..., coverage@10}, embedding, coverage_resamples, coverage_seed} (newsbench.beyond; absent in older
 records), params {...},
 flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_second, eval_seconds, peak_rss_mb,
-cuda_max_allocated_mb, attribution_seconds, beyond_seconds}, train_loss [..], features {...}, weights {modalities [..], categories
+cuda_max_allocated_mb, attribution_seconds, beyond_seconds},
+train_loss [..], features {...}, weights {modalities [..], categories
 [..]} (gate/attention only), attribution {modalities, all, cold, warm, category {cat: {modality: AUC lost}}, n} (runs
 of 2+ modalities, newsbench.attribution; else null), environment {newsbench, torch, numpy, python, platform,
 device}, created.
