@@ -166,6 +166,8 @@ def export_mlflow(results: str | os.PathLike = "results", *, tracking_uri: str |
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from newsbench.features.text import progress_bar
+
     records = store.load_records(results)
     if not records:
         raise InputError(f"no run records in {store.runs_dir(results)}: nothing to export")
@@ -174,30 +176,28 @@ def export_mlflow(results: str | os.PathLike = "results", *, tracking_uri: str |
     with _quiet():
         try:
             client = MlflowClient(tracking_uri=tracking_uri)
-            uri = client.tracking_uri if hasattr(client, "tracking_uri") else str(tracking_uri)
+            uri = str(client.tracking_uri)
             eid = _experiment(client, experiment)
             found = {}
             for r in _runs_by_tag(client, eid, "run"):
-                rid = r.data.tags.get(TAG)
                 if r.data.tags.get(COMPLETE) == "1":
-                    found[rid] = r.info.run_id
+                    found[r.data.tags.get(TAG)] = r.info.run_id
                 else:                                  # stopped half-way by an earlier export: log it again
                     client.delete_run(r.info.run_id)
+            created, skipped = [], []
+            with progress_bar("exporting to MLflow", len(records), progress) as advance:
+                for record in records:
+                    if record["run_id"] in found:
+                        skipped.append(record["run_id"])
+                    else:
+                        _log_record(client, eid, results, record, Metric, Param, RunTag)
+                        created.append(record["run_id"])
+                    advance(1)
+            report = _log_report(client, eid, Path(results) / "report")
         except MlflowException as err:
+            # a store MLflow refuses (its file store without an opt-in), a server that answers with an error
             raise InputError(f"MLflow tracking store {tracking_uri or mlflow.get_tracking_uri()}: "
                              f"{str(err).splitlines()[0]}") from None
-        created, skipped = [], []
-        from newsbench.features.text import progress_bar
-
-        with progress_bar("exporting to MLflow", len(records), progress) as advance:
-            for record in records:
-                if record["run_id"] in found:
-                    skipped.append(record["run_id"])
-                else:
-                    _log_record(client, eid, results, record, Metric, Param, RunTag)
-                    created.append(record["run_id"])
-                advance(1)
-        report = _log_report(client, eid, Path(results) / "report", RunTag)
     return Exported(created, skipped, report, eid, uri)
 
 
@@ -215,7 +215,7 @@ def _log_record(client, eid: str, results, record: dict, Metric, Param, RunTag) 
     client.set_terminated(rid, "FINISHED", end_time=ts)
 
 
-def _log_report(client, eid: str, folder: Path, RunTag) -> str | None:
+def _log_report(client, eid: str, folder: Path) -> str | None:
     if not folder.is_dir():
         return None
     digest = folder_digest(folder)
