@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from newsbench import store
-from newsbench.errors import InputError
+from newsbench.errors import InputError, warn
 
 TAG = "newsbench.run_id"
 KIND = "newsbench.kind"
@@ -169,6 +169,10 @@ def export_mlflow(results: str | os.PathLike = "results", *, tracking_uri: str |
     from newsbench.features.text import progress_bar
 
     records = store.load_records(results)
+    for r in [r for r in records if store.record_state(results, r["run_id"]) != "done"]:
+        warn(f"run {r['run_id']} in {store.runs_dir(results)} is damaged ({store.damage(results, r['run_id'])}); "
+             f"not exported")
+        records.remove(r)
     if not records:
         raise InputError(f"no run records in {store.runs_dir(results)}: nothing to export")
     if not experiment:

@@ -101,16 +101,24 @@ def extend_news(news: News, table) -> tuple[News, int]:
     return merged, len(merged) - len(news)
 
 
-def split_behaviors(split: Split, news: News) -> Behaviors:
-    """The split's behaviors over the extended news table. Every news id must be in a news.tsv (the run's data or
-    the split's): a candidate without a row could not be ranked."""
+def split_behaviors(split: Split, news: News, unknown_news: str = "error") -> Behaviors:
+    """The split's behaviors over the extended news table. Every candidate must be in a news.tsv (the run's data or
+    the split's): the format ranks every candidate, so one without a row is an error whatever `unknown_news` says;
+    history ids absent from every news.tsv follow `unknown_news` (error, or drop with a warning)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from newsbench.data.mind import map_behaviors
+    from newsbench.data import mind
 
-    users = pc.unique(split.behaviors.user)
-    return map_behaviors(split.behaviors, pa.array(news.ids, type=pa.string()), users, "error")
+    t = split.behaviors
+    ids = pa.array(news.ids, type=pa.string())
+    _, missing = mind._lookup(t.cand_tokens, ids)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[0])
+        raise InputError(f"unknown news id {t.cand_tokens[k].as_py()} in the impressions column, absent from every "
+                         f"news.tsv ({int(missing.sum())} such candidates in this file); prediction ranks every "
+                         f"candidate, so each needs a news row", file=t.path, line=mind._row_of(t.cand_ptr, k) + 1)
+    return mind.map_behaviors(t, ids, pc.unique(t.user), unknown_news)
 
 
 # ------------------------------------------------------------------------------------------------------- features
@@ -239,7 +247,7 @@ def predict(run: str, split: str | os.PathLike, out: str | os.PathLike, *, resul
                          f"{run_id}: newer code, or other text-encoder files); retrain it with `newsbench train`")
     news, n_old = dataset.news, len(dataset.news)
     ext_news, n_new = extend_news(news, the_split.news)
-    beh = split_behaviors(the_split, ext_news)
+    beh = split_behaviors(the_split, ext_news, unknown_news)
     new_features = new_news_features(cfg, ext_news, n_old, progress)     # before training: its errors come first
 
     features, info = {}, {}
@@ -289,7 +297,10 @@ def _with_device(cfg: RunConfig) -> RunConfig:
 
     from newsbench.train import resolve_device
 
-    return dataclasses.replace(cfg, device=resolve_device(cfg.device))
+    try:
+        return dataclasses.replace(cfg, device=resolve_device(cfg.device))
+    except InputError as err:
+        raise InputError(f"the run was trained on {cfg.device}: {err.reason.split(': ', 1)[-1]}") from None
 
 
 def _short(value) -> str:

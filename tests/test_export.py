@@ -144,6 +144,16 @@ def test_cli_export_line_and_errors(small, cli, monkeypatch):
                         "'newsbench[mlflow]'\n")
 
 
+def test_a_damaged_record_is_skipped_with_a_warning(small, capsys):
+    results, uri = small
+    victim = store.load_records(results)[1]["run_id"]
+    store.record_paths(results, victim)[1].unlink()          # its .npz gone
+    done = api.export_mlflow(results, tracking_uri=uri)
+    assert len(done.created) == 2 and victim not in done.created
+    err = capsys.readouterr().err
+    assert f"run {victim}" in err and "is damaged (no .npz); not exported" in err
+
+
 def test_metric_names_mlflow_takes():
     assert [metric_name(k) for k in ("auc", "ndcg@5", "ndcg@10", "ild@10/cat")] == ["auc", "ndcg5", "ndcg10",
                                                                                      "ild10/cat"]

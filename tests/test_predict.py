@@ -247,6 +247,21 @@ def test_malformed_test_rows_get_the_readers_line(runs, tiny_dir, tmp_path, cli,
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_history_news_follow_unknown_news_but_candidates_never_drop(runs, tiny_dir, tmp_path, cli):
+    results, records = runs
+    split = strip_labels(tiny_dir / "dev", tmp_path / "test")
+    rows = split.joinpath("behaviors.tsv").read_text().splitlines()
+    cols = rows[2].split("\t")
+    cols[3] = (cols[3] + " GONE1").strip()
+    _write(split, rows[:2] + ["\t".join(cols)] + rows[3:])
+    args = ("-d", tiny_dir, "--run", records["gate"]["run_id"], "--split", split, "-r", results, "--no-progress")
+    r = cli("predict", *args, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and "behaviors.tsv:3: unknown news id GONE1 in the history column" in r.stderr
+    r = cli("predict", *args, "-o", tmp_path / "out", "--unknown-news", "drop")
+    assert r.exit_code == 0 and "dropped 1 history and 0 candidate" in r.stderr
+    assert len((tmp_path / "out" / "prediction.txt").read_text().splitlines()) == len(rows)
+
+
 def test_repeated_impression_ids_are_refused_for_prediction(runs, tiny_dir, tmp_path):
     results, records = runs
     split = strip_labels(tiny_dir / "dev", tmp_path / "test")
