@@ -162,3 +162,4 @@ def test_metric_names_mlflow_takes():
 def test_help_has_examples(cli):
     r = cli("export", "--help")
     assert r.exit_code == 0 and "newsbench export --mlflow" in r.stdout and "--tracking-uri" in r.stdout
+    assert "pip install 'newsbench[mlflow]'" in r.stdout

@@ -327,6 +327,7 @@ def test_run_and_data_errors(runs, tiny_dir, tmp_path, cli):
 def test_help_has_an_example(cli):
     r = cli("predict", "--help")
     assert r.exit_code == 0 and "newsbench predict" in r.stdout and "--split" in r.stdout
+    assert "[r1,r2,...]" in r.stdout
 
 
 @pytest.mark.minilm

@@ -15,7 +15,7 @@ per record: the run config as params, the dev metrics and the per-epoch training
 dataset fingerprint and versions as tags, the record's JSON and arrays as artifacts; the report folder once.
 
 Exporting again adds only records not exported yet (found by their newsbench.run_id tag). Needs MLflow: pip install
-'newsbench[mlflow]'.""")
+'newsbench\\[mlflow]'.""")
 
 EPILOG = """Examples:
 

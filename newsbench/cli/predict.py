@@ -19,7 +19,7 @@ dev metrics and training losses must equal the record's exactly (--no-verify ski
 labels (a dev split: they are not read) or not (MIND's test split); its news.tsv may add news absent from the data:
 the text encoder encodes them; a run with the gnn modality cannot place them and stops.
 
-Each line is `<impression id> [r1,r2,...]`: the 1-based rank of every candidate in candidate order, 1 = most
+Each line is `<impression id> \\[r1,r2,...]`: the 1-based rank of every candidate in candidate order, 1 = most
 likely clicked; equal scores share a rank. prediction.json names the run and the dev metrics reproduced.""")
 
 EPILOG = """Examples:
