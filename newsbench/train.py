@@ -604,9 +604,8 @@ def reproduce_command(cfg: RunConfig, dataset: Dataset) -> str:
 
 
 def run_and_save(dataset: Dataset, features: dict | None, cfg: RunConfig, results, features_info: dict | None = None,
-                 progress: Progress = None, on_model: OnModel = None) -> dict:
+                 progress: Progress = None) -> dict:
     """train_run, then write the record atomically into `results` (store.save_record). Returns the record."""
-    record, arrays = train_run(dataset, features, cfg, progress=progress, features_info=features_info,
-                               on_model=on_model)
+    record, arrays = train_run(dataset, features, cfg, progress=progress, features_info=features_info)
     store.save_record(results, record, arrays)
     return record

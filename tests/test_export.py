@@ -137,6 +137,11 @@ def test_cli_export_line_and_errors(small, cli, monkeypatch):
     assert r.exit_code == 2 and r.stderr == "newsbench: error: export: choose a tracker: --mlflow\n"
     r = cli("export", "--mlflow", "-r", results.parent / "empty", "--tracking-uri", uri)
     assert r.exit_code == 2 and "no run records" in r.stderr
+    # MLflow's own refusals are one line too: MLflow 3 refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    r = cli("export", "--mlflow", "-r", results, "--tracking-uri", f"file://{results.parent / 'fs'}")
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith(f"newsbench: error: MLflow tracking store file://{results.parent / 'fs'}: ")
     monkeypatch.setitem(sys.modules, "mlflow", None)          # as if the extra were not installed
     r = cli("export", "--mlflow", "-r", results, "--tracking-uri", uri)
     assert r.exit_code == 2
