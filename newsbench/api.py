@@ -1,4 +1,5 @@
-"""The Python API: `ablate`, `train`, `baselines` and `report` with the command line's options as keyword arguments.
+"""The Python API: `ablate`, `train`, `baselines`, `report`, `predict` and `export_mlflow` with the command line's
+options as keyword arguments.
 
 Each takes the options of its command under RunConfig's field names (`epochs=1`, `text_encoder="hash"`,
 `graph="clicks"`), `data` as a MIND folder or None for the embedded demo dataset, and returns an object rather than
@@ -137,6 +138,28 @@ def baselines(data: Optional[PathLike] = None, *, only: Union[str, Iterable[str]
     dataset = load_training_data(data, cache_dir, unknown_news)
     records = bl.score_baselines(dataset, cfg, names, cache_dir=cache_dir, results=results, progress=progress)
     return Baselines(records, f"{dataset.name} ({dataset.fingerprint[:12]})")
+
+
+def predict(run: str, split: PathLike, *, out: PathLike = "prediction", results: PathLike = "results",
+            data: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, unknown_news: str = "error",
+            verify: bool = True, progress: bool = False):
+    """`newsbench predict`: recorded run `run` (an id or unique prefix) of `results` trained again on `data`, checked
+    against its record (`verify`), and its ranking of the split folder `split` written to `out` as prediction.txt,
+    prediction.zip and prediction.json (newsbench.predict). Returns a newsbench.predict.Prediction."""
+    from newsbench.predict import predict as run_predict
+
+    return run_predict(run, split, out, results=results, data=data, cache_dir=cache_dir, unknown_news=unknown_news,
+                       verify=verify, progress=progress, say=_say(progress))
+
+
+def export_mlflow(results: PathLike = "results", *, tracking_uri: Optional[str] = None,
+                  experiment: str = "newsbench", progress: bool = False):
+    """`newsbench export --mlflow`: every record of `results` as one MLflow run (found again by its run id, so a
+    second export adds nothing), the report folder once per export (newsbench.export). Returns a
+    newsbench.export.Exported."""
+    from newsbench.export import export_mlflow as run_export
+
+    return run_export(results, tracking_uri=tracking_uri, experiment=experiment, progress=progress)
 
 
 def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fingerprint: Optional[str] = None,

@@ -48,6 +48,7 @@ from newsbench.model.row_adam import RowAdam
 from newsbench.params import count_params, flops_per_news
 
 Progress = Callable[[dict], None] | None
+OnModel = Callable[[Recommender, torch.device], None] | None
 METRIC_KEYS = ARRAY_METRICS   # array name -> record name
 EVAL_NEWS_CHUNK = 16384
 EVAL_USER_CHUNK = 8192      # users pool straight from the news table: no (chunk, L, d) tensor
@@ -489,22 +490,24 @@ def environment(device: torch.device) -> dict:
 
 
 def train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress = None,
-              features_info: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+              features_info: dict | None = None, on_model: OnModel = None) -> tuple[dict, dict[str, np.ndarray]]:
     """Train and evaluate one config. Returns (record, arrays) in the format of newsbench.store.
 
     Runs with cfg.cpu_threads torch threads (restored afterwards): the metrics depend on the thread count, so it is
-    part of the config rather than of whichever executor happens to run it.
+    part of the config rather than of whichever executor happens to run it. `on_model(model, device)` is called once
+    the record is made, with the trained model in eval mode and the same threads (newsbench.predict scores another
+    split with it: no model is saved).
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.cpu_threads)
     try:
-        return _train_run(dataset, features, cfg, progress, features_info)
+        return _train_run(dataset, features, cfg, progress, features_info, on_model)
     finally:
         torch.set_num_threads(previous)
 
 
 def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress,
-               features_info: dict | None) -> tuple[dict, dict[str, np.ndarray]]:
+               features_info: dict | None, on_model: OnModel = None) -> tuple[dict, dict[str, np.ndarray]]:
     if dataset.train is None or dataset.dev is None:
         raise InputError(f"dataset {dataset.name} needs both a train and a dev split")
     if (dataset.dev.label < 0).any():
@@ -583,6 +586,8 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         "command": reproduce_command(cfg, dataset),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if on_model is not None:
+        on_model(model, device)
     return record, arrays
 
 
