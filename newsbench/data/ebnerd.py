@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 
 from newsbench.data.arrays import sha256_file
 from newsbench.data.dataset import Behaviors, Dataset, News, csr_positions
+from newsbench.data.mind import _drop, _select_rows      # the same CSR edits as MIND's --unknown-news drop
 from newsbench.errors import InputError, warn
 
 # Bump when the parsed arrays change meaning: it is part of every EB-NeRD fingerprint (MIND's has its own).
@@ -151,6 +152,13 @@ def _kind_ok(kind: str, t: pa.DataType) -> bool:
     return pa.types.is_integer(v) if kind == INT_LIST else (pa.types.is_string(v) or pa.types.is_large_string(v))
 
 
+def describe(t: pa.DataType) -> str:
+    """A column type as the schema documents it: list<int32>, not Arrow's list<element: int32>."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list<{describe(t.value_type)}>"
+    return str(t)
+
+
 def read_parquet(path: Path, columns: dict[str, str], optional: tuple[str, ...] = ()) -> pa.Table:
     """Only `columns` of a parquet file, each checked for its kind; InputError for a missing, empty or unreadable
     file, a missing column (those in `optional` may be absent) or a column of the wrong type."""
@@ -175,7 +183,7 @@ def read_parquet(path: Path, columns: dict[str, str], optional: tuple[str, ...] 
     for c in wanted:
         t = schema.field(c).type
         if not _kind_ok(columns[c], t):
-            raise InputError(f"column {c} is {t}, expected {columns[c]}", file=path)
+            raise InputError(f"column {c} is {describe(t)}, expected {columns[c]}", file=path)
     try:
         return pq.read_table(path, columns=wanted)
     except (pa.ArrowException, OSError) as err:
@@ -327,8 +335,8 @@ def read_split(folder: Path) -> SplitTable:
         dup = np.ones(len(cand_keys), bool)
         dup[np.unique(cand_keys, return_index=True)[1]] = False
         k = int(np.flatnonzero(dup)[0])
-        raise InputError(f"{_where(_row_of(cand_ptr, k), 'article_ids_inview')}: article {cand[k]} is listed twice",
-                         file=path)
+        raise InputError(f"{_where(_row_of(cand_ptr, k), 'article_ids_inview')}: an article listed twice "
+                         f"({cand[k]})", file=path)
     if LABELS in t.column_names:
         click_ptr, clicked = _lists(_array(t, LABELS), path, LABELS)
         clicked = np.asarray(clicked.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -375,8 +383,6 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
             where, file, aid = _where(_row_of(s.hist_ptr, k), "article_id_fixed"), s.hist_path, s.hist[k]
         raise InputError(f"{where}: unknown article id {aid}, absent from {articles} ({n_hist + n_cand} such "
                          f"references in this split; --unknown-news drop removes them)", file=file)
-    from newsbench.data.mind import _drop, _select_rows      # the same CSR edits as MIND's drop mode
-
     hist_ptr_u, hist_u = s.hist_ptr, hist_idx
     if n_hist:
         hist_u, hist_ptr_u = _drop(hist_idx, s.hist_ptr, hist_missing)
