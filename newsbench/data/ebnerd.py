@@ -312,6 +312,15 @@ def _pair_keys(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (row << 32) | (values.astype(np.int64) & 0xFFFFFFFF)
 
 
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """np.isin by binary search in an already sorted array (numpy's hash-based unique, which isin calls, is slow on
+    these row-shifted keys: seconds per million)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[pos] == values
+
+
 def read_split(folder: Path) -> SplitTable:
     """behaviors.parquet + history.parquet of one split folder, checked on whole columns."""
     path = folder / BEHAVIORS
@@ -331,7 +340,8 @@ def read_split(folder: Path) -> SplitTable:
         raise InputError(f"{_where(int(empty[0]), 'article_ids_inview')}: empty list (an impression needs at least "
                          f"one candidate)", file=path)
     cand_keys = _pair_keys(cand_ptr, cand)
-    if len(np.unique(cand_keys)) != len(cand_keys):
+    sorted_cands = np.sort(cand_keys)
+    if (sorted_cands[1:] == sorted_cands[:-1]).any():
         dup = np.ones(len(cand_keys), bool)
         dup[np.unique(cand_keys, return_index=True)[1]] = False
         k = int(np.flatnonzero(dup)[0])
@@ -341,12 +351,12 @@ def read_split(folder: Path) -> SplitTable:
         click_ptr, clicked = _lists(_array(t, LABELS), path, LABELS)
         clicked = np.asarray(clicked.to_numpy(zero_copy_only=False), dtype=np.int64)
         click_keys = _pair_keys(click_ptr, clicked)
-        outside = np.flatnonzero(~np.isin(click_keys, cand_keys))
+        outside = np.flatnonzero(~_in_sorted(click_keys, sorted_cands))
         if len(outside):
             k = int(outside[0])
             raise InputError(f"{_where(_row_of(click_ptr, k), LABELS)}: clicked article {clicked[k]} is not in "
                              f"article_ids_inview", file=path)
-        label = np.isin(cand_keys, click_keys).astype(np.int8)
+        label = _in_sorted(cand_keys, np.sort(click_keys)).astype(np.int8)
     else:
         label = np.full(len(cand), -1, dtype=np.int8)   # the test split: no labels
     hpath = folder / HISTORY
@@ -390,11 +400,7 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
     if n_cand:
         cand, cand_ptr = _drop(cand_idx, s.cand_ptr, cand_missing)
         label = label[~cand_missing]
-    # Per-user history -> per-impression CSR: the rows of history.parquet gathered in impression order.
-    lengths = hist_ptr_u[hist_row + 1] - hist_ptr_u[hist_row]
-    ptr = np.zeros(len(hist_row) + 1, np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    hist = hist_u[csr_positions(hist_ptr_u, hist_row)].astype(np.int32)
+    ptr, hist = gather_histories(hist_ptr_u, hist_u.astype(np.int32), hist_row)
     b = Behaviors(s.impression_id, _lookup(s.user, user_index).astype(np.int32), s.time, ptr, hist,
                   cand_ptr, cand.astype(np.int32), label)
     if n_hist or n_cand:
@@ -407,6 +413,25 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
         warn(msg)
         warnings.append(msg)
     return b
+
+
+GATHER_ROWS = 1 << 14     # impressions per step of gather_histories: bounds its scratch memory (see docs/data.md)
+
+
+def gather_histories(user_ptr: np.ndarray, user_hist: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user history CSR -> per-impression CSR (impression i gets history row rows[i]), int32 values.
+
+    The result is 4 bytes per (impression, history click) pair, the bulk of an EB-NeRD dataset in memory (a user's
+    history repeats in each of their impressions); it is filled in steps of GATHER_ROWS impressions so the int64
+    positions it needs never add more than a step's worth on top."""
+    lengths = user_ptr[rows + 1] - user_ptr[rows]
+    ptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    out = np.empty(int(ptr[-1]), dtype=np.int32)
+    for lo in range(0, len(rows), GATHER_ROWS):
+        hi = min(lo + GATHER_ROWS, len(rows))
+        out[ptr[lo]:ptr[hi]] = user_hist[csr_positions(user_ptr, rows[lo:hi])]
+    return ptr, out
 
 
 # ---------------------------------------------------------------------------------------------------------- reader
