@@ -25,7 +25,7 @@ ap.add_argument("--scale", type=float, default=0.05)
 ap.add_argument("--history", type=float, default=60.0, help="mean history clicks per user")
 ap.add_argument("--inview", type=float, default=12.0, help="mean candidates per impression")
 ap.add_argument("--out", type=Path, required=True)
-ap.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
+ap.add_argument("--step", choices=("write", "read"), help=argparse.SUPPRESS)
 args = ap.parse_args()
 
 
@@ -60,27 +60,34 @@ def write(folder: Path, m: int, users: int, n_art: int, rng) -> None:
     }), folder / "history.parquet")
 
 
-if not args.read_only:
-    if not (args.out / "articles.parquet").exists():
-        rng = np.random.default_rng(0)
-        n_art = int(125_541 * min(1.0, 10 * args.scale))
-        m, users = round(12e6 * args.scale), round(1e6 * args.scale)
-        write(args.out / "train", m, users, n_art, rng)
-        write(args.out / "validation", m // 10, users // 2, n_art, rng)
-        k = rng.poisson(3, n_art)
-        pq.write_table(pa.table({
-            "article_id": pa.array(np.arange(1, n_art + 1), pa.int32()),
-            "title": pa.array([f"title {i}" for i in range(n_art)]),
-            "subtitle": pa.array([f"subtitle {i}" for i in range(n_art)]),
-            "category_str": pa.array(np.array(["nyheder", "sport", "underholdning"])[np.arange(n_art) % 3]),
-            "subcategory": lists(np.ones(n_art, np.int64), np.arange(n_art) % 50, pa.int16()),
-            "ner_clusters": lists(k, np.char.add("E", rng.integers(0, 20_000, int(k.sum())).astype(str)),
-                                  pa.string()),
-        }), args.out / "articles.parquet")
-    out = subprocess.run([sys.executable, __file__, "--read-only", "--out", str(args.out), "--scale",
-                          str(args.scale)], capture_output=True, text=True)
-    print(out.stdout + out.stderr, end="")
-    sys.exit(out.returncode)
+if args.step is None:
+    # Writing and reading each run in their own child of this lean process: Linux carries a process's peak RSS
+    # across exec, so a reader started by the writer would report the writer's peak.
+    for step in ("write", "read"):
+        if step == "write" and (args.out / "articles.parquet").exists():
+            continue
+        out = subprocess.run([sys.executable, __file__, "--step", step, *sys.argv[1:]], capture_output=True, text=True)
+        print(out.stdout + out.stderr, end="")
+        if out.returncode:
+            sys.exit(out.returncode)
+    sys.exit(0)
+
+if args.step == "write":
+    rng = np.random.default_rng(0)
+    n_art = int(125_541 * min(1.0, 10 * args.scale))
+    m, users = round(12e6 * args.scale), round(1e6 * args.scale)
+    write(args.out / "train", m, users, n_art, rng)
+    write(args.out / "validation", m // 10, users // 2, n_art, rng)
+    k = rng.poisson(3, n_art)
+    pq.write_table(pa.table({
+        "article_id": pa.array(np.arange(1, n_art + 1), pa.int32()),
+        "title": pa.array([f"title {i}" for i in range(n_art)]),
+        "subtitle": pa.array([f"subtitle {i}" for i in range(n_art)]),
+        "category_str": pa.array(np.array(["nyheder", "sport", "underholdning"])[np.arange(n_art) % 3]),
+        "subcategory": lists(np.ones(n_art, np.int64), np.arange(n_art) % 50, pa.int16()),
+        "ner_clusters": lists(k, np.char.add("E", rng.integers(0, 20_000, int(k.sum())).astype(str)), pa.string()),
+    }), args.out / "articles.parquet")
+    sys.exit(0)
 
 from newsbench.data.arrays import dataset_arrays  # noqa: E402
 from newsbench.data.ebnerd import read_ebnerd  # noqa: E402
@@ -96,4 +103,5 @@ print(f"scale {args.scale}: {len(ds.train):,} train + {len(ds.dev):,} dev impres
       f"{len(ds.users):,} users; history pairs {len(ds.train.hist) + len(ds.dev.hist):,}, candidates "
       f"{len(ds.train.cand) + len(ds.dev.cand):,}")
 print(f"parquet {files / 2**20:,.0f} MiB; read {seconds:.1f} s; peak RSS {peak / 2**10:,.0f} MiB (after imports "
-      f"{base / 2**10:,.0f} MiB); Dataset arrays {held / 2**20:,.0f} MiB")
+      f"{base / 2**10:,.0f} MiB); Dataset arrays {held / 2**20:,.0f} MiB, of which histories "
+      f"{(ds.train.hist.nbytes + ds.dev.hist.nbytes) / 2**20:,.0f} MiB")
