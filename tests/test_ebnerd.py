@@ -187,3 +187,24 @@ def test_cli_synth_info_validate_and_ablate(cli, tmp_path):
              "--history-len", "10")
     assert ab.exit_code == 0, ab.output
     assert (res / "report" / "report.md").is_file() and "1 run trained" in ab.output
+
+
+def test_gather_histories_equals_a_loop_over_impressions(monkeypatch):
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 9, 40)
+    user_ptr = np.r_[0, np.cumsum(lengths)]
+    user_hist = rng.integers(0, 1000, int(user_ptr[-1])).astype(np.int32)
+    rows = rng.integers(0, 40, 333)
+    monkeypatch.setattr(ebnerd, "GATHER_ROWS", 7)          # many steps, a short last one
+    ptr, hist = ebnerd.gather_histories(user_ptr, user_hist, rows)
+    expect = [user_hist[user_ptr[r]:user_ptr[r + 1]] for r in rows]
+    assert hist.dtype == np.int32 and list(np.diff(ptr)) == [len(e) for e in expect]
+    assert np.array_equal(hist, np.concatenate(expect))
+
+
+def test_info_json_names_the_format(cli, eb_dir, tiny_dir, tmp_path):
+    import json
+
+    for folder, fmt in ((eb_dir, "ebnerd"), (tiny_dir, "mind")):
+        res = cli("data", "info", "-d", folder, "--json", "--cache-dir", tmp_path)
+        assert res.exit_code == 0 and json.loads(res.stdout)["format"] == fmt, res.output
