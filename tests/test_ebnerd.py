@@ -208,3 +208,15 @@ def test_info_json_names_the_format(cli, eb_dir, tiny_dir, tmp_path):
     for folder, fmt in ((eb_dir, "ebnerd"), (tiny_dir, "mind")):
         res = cli("data", "info", "-d", folder, "--json", "--cache-dir", tmp_path)
         assert res.exit_code == 0 and json.loads(res.stdout)["format"] == fmt, res.output
+
+
+def test_times_with_a_zone_or_sub_seconds_read_as_whole_utc_seconds(eb_dir, tmp_path):
+    root = tmp_path / "eb"
+    shutil.copytree(eb_dir, root)
+    path = root / "validation" / "behaviors.parquet"
+    t = pq.read_table(path)
+    us = t.column("impression_time").combine_chunks().cast(pa.int64()).to_numpy() + 999_999
+    i = t.schema.get_field_index("impression_time")
+    pq.write_table(t.set_column(i, "impression_time", pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))),
+                   path)
+    assert np.array_equal(ebnerd.read_ebnerd(root).dev.time, ebnerd.read_ebnerd(eb_dir).dev.time)

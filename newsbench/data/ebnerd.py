@@ -214,12 +214,12 @@ def _strings(arr: pa.Array) -> np.ndarray:
 
 
 def _lists(arr: pa.Array, path: Path, column: str, allow_null_list: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(CSR ptr, flat values) of a list column; a null list is an error (or empty with `allow_null_list`), a null
-    element always is."""
+    """(CSR ptr, flat numpy values) of a list column; a null list is an error (or empty with `allow_null_list`), a
+    null element always is."""
     if pa.types.is_null(arr.type):
         if len(arr) and not allow_null_list:
             raise InputError(f"{_where(0, column)}: no list (null)", file=path)
-        return np.zeros(len(arr) + 1, np.int64), np.zeros(0, np.int64)
+        return np.zeros(len(arr) + 1, np.int64), np.zeros(0, dtype=object)
     if not allow_null_list:
         _no_nulls(arr, path, column, "no list")
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -229,7 +229,8 @@ def _lists(arr: pa.Array, path: Path, column: str, allow_null_list: bool = False
     if flat.null_count:
         k = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0])
         raise InputError(f"{_where(_row_of(ptr, k), column)}: a null inside the list", file=path)
-    return ptr, flat
+    values = np.asarray(flat.to_numpy(zero_copy_only=False))
+    return ptr, values.astype(np.int64) if pa.types.is_integer(flat.type) else values
 
 
 def _row_of(ptr: np.ndarray, k: int) -> int:
@@ -256,13 +257,12 @@ def read_articles(path: Path) -> News:
     _check_unique(ids, path, "article_id", "article id")
     category = pd.Categorical(_strings(_array(t, "category_str")))
     sub_ptr, sub_flat = _lists(_array(t, "subcategory"), path, "subcategory", allow_null_list=True)
-    sub_flat = np.asarray(sub_flat.to_numpy(zero_copy_only=False) if len(sub_flat) else [], dtype=np.int64)
     has_sub = np.diff(sub_ptr) > 0
     first_sub = np.full(len(ids), "", dtype=object)
     first_sub[has_sub] = sub_flat[sub_ptr[:-1][has_sub]].astype(str)
     subcategory = pd.Categorical(first_sub)
     ent_ptr, ent_flat = _lists(_array(t, "ner_clusters"), path, "ner_clusters", allow_null_list=True)
-    names = np.asarray(ent_flat.to_numpy(zero_copy_only=False) if len(ent_flat) else [], dtype=object)
+    names = ent_flat.astype(object)
     # Codes in first-seen order over (article, position), as MIND's reader numbers WikidataIds; then each article's
     # repeats removed, keeping the first (removing later repeats does not change any first sighting).
     codes, uniques = pd.factorize(names) if len(names) else (np.zeros(0, np.int64), np.array([], dtype=object))
@@ -330,11 +330,9 @@ def read_split(folder: Path) -> SplitTable:
     user = _ints(_array(t, "user_id"), path, "user_id")
     times = _array(t, "impression_time")
     _no_nulls(times, path, "impression_time")
-    time = times.cast(pa.timestamp("s")) if pa.types.is_timestamp(times.type) else times.cast(pa.date64()).cast(
-        pa.timestamp("ms")).cast(pa.timestamp("s"))
-    time = time.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64)
+    # to whole seconds (sub-second parts dropped), a zone's times as UTC, a date as its midnight
+    time = np.asarray(times.to_numpy(zero_copy_only=False)).astype("datetime64[s]").astype(np.int64)
     cand_ptr, cand = _lists(_array(t, "article_ids_inview"), path, "article_ids_inview")
-    cand = np.asarray(cand.to_numpy(zero_copy_only=False), dtype=np.int64)
     empty = np.flatnonzero(np.diff(cand_ptr) == 0)
     if len(empty):
         raise InputError(f"{_where(int(empty[0]), 'article_ids_inview')}: empty list (an impression needs at least "
@@ -349,7 +347,6 @@ def read_split(folder: Path) -> SplitTable:
                          f"({cand[k]})", file=path)
     if LABELS in t.column_names:
         click_ptr, clicked = _lists(_array(t, LABELS), path, LABELS)
-        clicked = np.asarray(clicked.to_numpy(zero_copy_only=False), dtype=np.int64)
         click_keys = _pair_keys(click_ptr, clicked)
         outside = np.flatnonzero(~_in_sorted(click_keys, sorted_cands))
         if len(outside):
@@ -364,7 +361,6 @@ def read_split(folder: Path) -> SplitTable:
     hist_user = _ints(_array(h, "user_id"), hpath, "user_id")
     _check_unique(hist_user, hpath, "user_id", "user id")
     hist_ptr, hist = _lists(_array(h, "article_id_fixed"), hpath, "article_id_fixed")
-    hist = np.asarray(hist.to_numpy(zero_copy_only=False), dtype=np.int64)
     return SplitTable(path, impression_id, user, time, cand_ptr, cand, label, hpath, hist_user, hist_ptr, hist)
 
 
