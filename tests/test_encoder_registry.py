@@ -77,8 +77,8 @@ def test_every_builtin_kind_is_a_registered_entry():
                               "st:org/model": ("st", "org/model"), "file:x.npy": ("file", "x.npy")}.items():
         kind, parsed = text.encoder_kind(spec)
         assert kind is kinds[name] and parsed == arg and text.parse_encoder(spec) == (name, arg)
-    # what each declares is what the feature code asks of it: only file: and ebnerd: supply vectors per news id, only the
-    # model encoders hold their batching version in the key
+    # what each declares is what the feature code asks of it: only file: and ebnerd: supply vectors per news id,
+    # only the model encoders hold their batching version in the key
     assert [n for n, k in kinds.items() if k.per_news] == ["file", "ebnerd"]
     assert [n for n, k in kinds.items() if k.batched] == ["minilm", "st"]
     assert not encoders.PLUGIN.per_news and not encoders.PLUGIN.batched

@@ -26,7 +26,7 @@ from newsbench import plugins
 from newsbench.errors import InputError
 
 ENTRY_POINT_GROUP = plugins.TEXT_ENCODERS_GROUP
-BUILTIN_KINDS = ("minilm", "hash", "st", "file", "ebnerd")        # the names newsbench.features.text registers, in order
+BUILTIN_KINDS = ("minilm", "hash", "st", "file", "ebnerd")   # the names newsbench.features.text registers, in order
 PROBE_TEXTS = ["Markets rally as inflation cools", "Local team wins the championship"]
 
 _RESOLVED: dict[str, tuple[type, dict]] = {}
