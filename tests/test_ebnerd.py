@@ -220,3 +220,17 @@ def test_times_with_a_zone_or_sub_seconds_read_as_whole_utc_seconds(eb_dir, tmp_
     pq.write_table(t.set_column(i, "impression_time", pa.array(us, pa.int64()).cast(pa.timestamp("us", tz="UTC"))),
                    path)
     assert np.array_equal(ebnerd.read_ebnerd(root).dev.time, ebnerd.read_ebnerd(eb_dir).dev.time)
+
+
+def test_the_writer_refuses_two_histories_for_one_user(tiny_dir, tmp_path):
+    from newsbench.data.ebnerd_write import write_ebnerd
+
+    ds = read_mind(tiny_dir)
+    b = ds.train
+    u = b.user[0]
+    later = int(np.flatnonzero(b.user == u)[1])             # the user's second impression
+    assert b.hist_ptr[later + 1] > b.hist_ptr[later]
+    b.hist[b.hist_ptr[later]] = (b.hist[b.hist_ptr[later]] + 1) % len(ds.news)
+    with pytest.raises(InputError, match=f"impression {b.impression_id[later]} has another history"):
+        write_ebnerd(ds, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -147,10 +147,8 @@ CASES = [
     Case("user-without-history", user_of_first_impression_loses_history, TB, where(0, "user_id")),
     Case("inview-lists-an-article-twice", set_cell(DB, "article_ids_inview", 0, lambda v: v + v[:1]), DB,
          where(0, "article_ids_inview") + "an article listed twice"),
-    # duplicates (MIND: a duplicate news id)
+    # duplicates (MIND: a duplicate news id; a repeated impression id is kept with a warning, in both readers)
     Case("duplicate-article-id", copy_row(A, 1, 4, "article_id"), A, where(4, "article_id") + "duplicate article id"),
-    Case("duplicate-impression-id", copy_row(TB, 0, 9, "impression_id"), TB,
-         where(9, "impression_id") + "duplicate impression id"),
     Case("duplicate-history-user", copy_row(TH, 2, 3, "user_id"), TH, where(3, "user_id") + "duplicate user id"),
 ]
 
@@ -207,3 +205,15 @@ def test_malformed_through_cli(base, tmp_path):
         assert "Traceback" not in proc.stderr
         assert_no_cache(cache)
         shutil.rmtree(root)
+
+
+def test_repeated_impression_ids_are_kept_and_renumbered_with_a_warning(base, tmp_path, capsys):
+    root = tmp_path / "rep"
+    shutil.copytree(base, root)
+    copy_row(TB, 0, 9, "impression_id")(root)
+    ds = load_dataset(root, cache_dir=tmp_path / "cache", progress=False)
+    n = pq.read_metadata(root / TB).num_rows
+    assert list(ds.train.impression_id) == list(range(1, n + 1))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 repeated impression id (row 9 repeats" in err and "of row 0)" in err
+    assert ds.source["warnings"] and "repeated impression id" in ds.source["warnings"][0]

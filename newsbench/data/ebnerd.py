@@ -321,12 +321,23 @@ def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[pos] == values
 
 
-def read_split(folder: Path) -> SplitTable:
-    """behaviors.parquet + history.parquet of one split folder, checked on whole columns."""
+def read_split(folder: Path, messages: list[str]) -> SplitTable:
+    """behaviors.parquet + history.parquet of one split folder, checked on whole columns. Repeated impression ids
+    are kept, each row its own impression numbered by its row + 1, with a warning (as MIND's reader does: reports
+    pair runs by impression id, so one id must name one impression)."""
     path = folder / BEHAVIORS
     t = read_parquet(path, BEHAVIOR_COLUMNS, optional=(LABELS,))
     impression_id = _ints(_array(t, "impression_id"), path, "impression_id")
-    _check_unique(impression_id, path, "impression_id", "impression id")
+    _, first, inverse = np.unique(impression_id, return_index=True, return_inverse=True)
+    repeats = np.flatnonzero(first[inverse] != np.arange(len(impression_id)))
+    if len(repeats):
+        row = int(repeats[0])
+        msg = (f"{path}: {len(repeats):,} repeated impression id{'s' if len(repeats) != 1 else ''} (row {row} repeats "
+               f"{impression_id[row]} of row {int(first[inverse[row]])}); every row is kept as its own impression, "
+               f"numbered by its row + 1")
+        warn(msg)
+        messages.append(msg)
+        impression_id = np.arange(1, len(impression_id) + 1, dtype=np.int64)
     user = _ints(_array(t, "user_id"), path, "user_id")
     times = _array(t, "impression_time")
     _no_nulls(times, path, "impression_time")
@@ -444,15 +455,15 @@ def read_ebnerd(path: str | os.PathLike, unknown_news: str = "error", *, fingerp
     step(f"reading {articles}")
     news = read_articles(articles)
     tables = {}
+    messages: list[str] = []
     for split, folder in splits.items():
         step(f"reading {folder / BEHAVIORS} and {HISTORY}")
-        tables[split] = read_split(folder)
+        tables[split] = read_split(folder, messages)
     step("building the news index")
     article_index = pd.Index(news.ids.astype(np.int64))
     # Users in first-seen order over train then dev impressions, as MIND's reader lists them.
     users = pd.unique(np.concatenate([t.user for t in tables.values()] + [np.zeros(0, np.int64)]))
     user_index = pd.Index(users)
-    messages: list[str] = []
     behaviors = {s: map_split(t, article_index, user_index, unknown_news, articles, messages)
                  for s, t in tables.items()}
     card = None
