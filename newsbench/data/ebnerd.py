@@ -308,8 +308,10 @@ class SplitTable:
 
 def _pair_keys(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     """(row, value) pairs of a CSR list as one int64 key each (article ids are 32-bit)."""
-    row = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr))
-    return (row << 32) | (values.astype(np.int64) & 0xFFFFFFFF)
+    keys = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr))
+    keys <<= 32                                  # in place: two arrays of 8 bytes per pair at most, not four
+    keys |= np.asarray(values, dtype=np.int64) & 0xFFFFFFFF
+    return keys
 
 
 def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -367,6 +369,7 @@ def read_split(folder: Path, messages: list[str]) -> SplitTable:
         label = _in_sorted(cand_keys, np.sort(click_keys)).astype(np.int8)
     else:
         label = np.full(len(cand), -1, dtype=np.int8)   # the test split: no labels
+    del t, cand_keys, sorted_cands                      # the split's largest scratch, before the history is read
     hpath = folder / HISTORY
     h = read_parquet(hpath, HISTORY_COLUMNS)
     hist_user = _ints(_array(h, "user_id"), hpath, "user_id")
@@ -388,7 +391,7 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
         r = int(np.flatnonzero(hist_row < 0)[0])
         raise InputError(f"{_where(r, 'user_id')}: user {s.user[r]} has no row in {s.hist_path}", file=s.path)
     hist_idx = _lookup(s.hist, article_index)
-    cand_idx = _lookup(s.cand, article_index)
+    cand_idx = _lookup(s.cand, article_index).astype(np.int32)
     hist_missing, cand_missing = hist_idx < 0, cand_idx < 0
     n_hist, n_cand = int(hist_missing.sum()), int(cand_missing.sum())
     if (n_hist or n_cand) and unknown_news == "error":
@@ -400,6 +403,7 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
             where, file, aid = _where(_row_of(s.hist_ptr, k), "article_id_fixed"), s.hist_path, s.hist[k]
         raise InputError(f"{where}: unknown article id {aid}, absent from {articles} ({n_hist + n_cand} such "
                          f"references in this split; --unknown-news drop removes them)", file=file)
+    s.cand = None                   # the raw ids (8 bytes a candidate) are not needed past this point
     hist_ptr_u, hist_u = s.hist_ptr, hist_idx
     if n_hist:
         hist_u, hist_ptr_u = _drop(hist_idx, s.hist_ptr, hist_missing)
@@ -409,7 +413,7 @@ def map_split(s: SplitTable, article_index: pd.Index, user_index: pd.Index, unkn
         label = label[~cand_missing]
     ptr, hist = gather_histories(hist_ptr_u, hist_u.astype(np.int32), hist_row)
     b = Behaviors(s.impression_id, _lookup(s.user, user_index).astype(np.int32), s.time, ptr, hist,
-                  cand_ptr, cand.astype(np.int32), label)
+                  cand_ptr, cand.astype(np.int32, copy=False), label)
     if n_hist or n_cand:
         keep = np.flatnonzero(np.diff(cand_ptr) > 0)
         dropped = len(b) - len(keep)
@@ -464,8 +468,9 @@ def read_ebnerd(path: str | os.PathLike, unknown_news: str = "error", *, fingerp
     # Users in first-seen order over train then dev impressions, as MIND's reader lists them.
     users = pd.unique(np.concatenate([t.user for t in tables.values()] + [np.zeros(0, np.int64)]))
     user_index = pd.Index(users)
-    behaviors = {s: map_split(t, article_index, user_index, unknown_news, articles, messages)
-                 for s, t in tables.items()}
+    # Each split's raw table is let go as soon as it is mapped: the peak holds one split's scratch, not both.
+    behaviors = {s: map_split(tables.pop(s), article_index, user_index, unknown_news, articles, messages)
+                 for s in list(tables)}
     card = None
     if "dataset_card.json" in files:
         try:
