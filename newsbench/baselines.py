@@ -178,7 +178,7 @@ def _encoder_name(info: dict) -> str:
     newsbench.inputs), so two contents of one file are two labels and a long absolute path does not fill the row."""
     encoder = str(info.get("encoder", "?"))
     kind, _, arg = encoder.partition(":")
-    if info.get("inputs") and kind in ("file", "st"):
+    if info.get("inputs") and kind in ("file", "st", "ebnerd"):
         return f"{kind}:{Path(arg).name or arg} {str(info.get('weights_sha256') or '')[:8]}".strip()
     return encoder
 

@@ -65,7 +65,7 @@ def content_identity(identity: dict, inputs: dict[str, dict]) -> dict:
         return identity
     out = dict(identity)
     kind, _, arg = str(out.get("text_encoder", "")).partition(":")
-    if kind in ("file", "st"):
+    if kind in ("file", "st", "ebnerd"):       # named by content: the path gives way to the kind
         if kind == "file":
             suffix = Path(arg).suffix.lower()
             kind = f"file{suffix if suffix in ('.npy', '.parquet') else '.vec'}"     # read_vectors' three readers

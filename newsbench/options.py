@@ -162,7 +162,7 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
          panel="Tuning"),
 )}
 
-SEED_KINDS = ("minilm", "hash", "st", "file")
+SEED_KINDS = ("minilm", "hash", "st", "file", "ebnerd")
 
 
 def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
@@ -183,11 +183,11 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
         if not arg.strip().isdigit() or not (1 <= int(arg) <= 65536):
             raise InputError(f"{flag} {spec!r}: hash:DIM needs an integer DIM in 1..65,536")
         return "hash" if int(arg) == DEFAULT_HASH_DIM else f"hash:{int(arg)}"
-    if kind in ("st", "file") and sep:
+    if kind in ("st", "file", "ebnerd") and sep:
         arg = arg.strip()
         if not arg:
             raise InputError(f"{flag} {spec!r}: {kind}: needs a {'model name or folder' if kind == 'st' else 'path'}")
-        if kind == "file" or arg.startswith(("/", "./", "../", "~")) or Path(arg).is_dir():
+        if kind != "st" or arg.startswith(("/", "./", "../", "~")) or Path(arg).is_dir():
             arg = os.path.abspath(os.path.expanduser(arg))
         return f"{kind}:{arg}"
     # a text encoder plug-in (newsbench.features.encoders, which checks it before any work): an import path or an
@@ -195,7 +195,7 @@ def canonical_text_encoder(spec: str, flag: str = "--text-encoder") -> str:
     if plugins.names_plugin(text, plugins.TEXT_ENCODERS_GROUP, SEED_KINDS):
         return plugins.canonical(text)
     raise InputError(f"{flag} {spec!r}: unknown text encoder; use minilm, hash, hash:DIM, st:NAME_OR_PATH, "
-                     f"file:PATH, an installed plug-in's name or package.module:ClassName")
+                     f"file:PATH, ebnerd:PATH, an installed plug-in's name or package.module:ClassName")
 
 
 # RunConfig fields that matter only when a modality is present: a run without that modality ignores them, so they

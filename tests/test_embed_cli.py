@@ -78,8 +78,8 @@ def test_input_error_is_one_line_exit_2(tmp_path):
                            "--cache-dir", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["newsbench: error: --text-encoder 'bert': unknown text encoder; use "
-                                                "minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, an installed "
-                                                "plug-in's name or package.module:ClassName (see "
+                                                "minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, ebnerd:PATH, "
+                                                "an installed plug-in's name or package.module:ClassName (see "
                                                 "`newsbench embed text --help`)"]
 
 

@@ -77,9 +77,9 @@ def test_every_builtin_kind_is_a_registered_entry():
                               "st:org/model": ("st", "org/model"), "file:x.npy": ("file", "x.npy")}.items():
         kind, parsed = text.encoder_kind(spec)
         assert kind is kinds[name] and parsed == arg and text.parse_encoder(spec) == (name, arg)
-    # what each declares is what the feature code asks of it: only file: supplies vectors per news id, only the
-    # model encoders hold their batching version in the key
-    assert [n for n, k in kinds.items() if k.per_news] == ["file"]
+    # what each declares is what the feature code asks of it: only file: and ebnerd: supply vectors per news id,
+    # only the model encoders hold their batching version in the key
+    assert [n for n, k in kinds.items() if k.per_news] == ["file", "ebnerd"]
     assert [n for n, k in kinds.items() if k.batched] == ["minilm", "st"]
     assert not encoders.PLUGIN.per_news and not encoders.PLUGIN.batched
     with pytest.raises(ValueError, match="registered twice"):
@@ -100,7 +100,7 @@ def test_the_registry_lists_installed_plugins_beside_the_builtins(tmp_path, monk
                                            "hash = plugmod_enc:Letters\n")
     _forget()
     listed = encoders.available()
-    assert list(listed) == ["minilm", "hash", "st", "file", "letters"]
+    assert list(listed) == ["minilm", "hash", "st", "file", "ebnerd", "letters"]
     assert listed["letters"] is encoders.PLUGIN and listed["hash"] is encoders.builtins()["hash"]
     assert encoders.lookup("letters") == (encoders.PLUGIN, "letters")
     assert encoders.lookup("plugmod_enc:Letters") == (encoders.PLUGIN, "plugmod_enc:Letters")

@@ -229,7 +229,7 @@ def test_file_errors(ds, tmp_path):
     with pytest.raises(InputError, match="has 1 values, the first has 2"):
         text_features(ds, f"file:{pq}", cache_dir=tmp_path, progress=False)
     pd.DataFrame({"key": ids[:2], "x": [1.0, 2.0]}).to_parquet(pq)
-    with pytest.raises(InputError, match="needs an 'id' column"):
+    with pytest.raises(InputError, match="needs an 'id' or 'article_id' column"):
         text_features(ds, f"file:{pq}", cache_dir=tmp_path, progress=False)
     with pytest.raises(InputError, match="not found"):
         text_features(ds, f"file:{tmp_path / 'nope.vec'}", cache_dir=tmp_path, progress=False)

@@ -14,7 +14,7 @@ import threading
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, baselines, data, embed, params, report, train, tune
+from newsbench.cli import ablate, baselines, data, embed, export, params, predict, report, train, tune
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -46,6 +46,8 @@ tune.register(app)
 baselines.register(app)
 params.register(app)
 report.register(app)
+predict.register(app)
+export.register(app)
 
 
 def _version(value: bool):

@@ -17,11 +17,11 @@ from newsbench.data.mind import unused_split_folders
 from newsbench.errors import InputError
 
 app = typer.Typer(
-    help="Get, check and summarise MIND-format data.", epilog="Example: newsbench data info -d ../MIND",
+    help="Get, check and summarise MIND or EB-NeRD data.", epilog="Example: newsbench data info -d ../MIND",
     no_args_is_help=True,
 )
 # `-d/--data` names a data folder in every command that reads one; info and validate also take it as PATH.
-PathArg = typer.Argument(None, help="MIND folder (or -d DATA).", show_default=False)
+PathArg = typer.Argument(None, help="MIND or EB-NeRD folder (or -d DATA).", show_default=False)
 
 QUANTILES = (10, 25, 50, 75, 90, 99)
 
@@ -92,6 +92,7 @@ def dataset_stats(ds: Dataset) -> dict:
     abstract_words = np.array([len(a.split()) for a in news.abstract], dtype=np.int64)
     out = {
         "name": ds.name,
+        "format": (ds.source or {}).get("format", "mind"),
         "fingerprint": ds.fingerprint,
         "news": n,
         "users": _distinct_users(ds),
@@ -189,7 +190,8 @@ def data_folder(path: Optional[Path], data: Optional[Path], required: bool) -> O
 @app.command(epilog="Example: newsbench data info -d ../MIND --json")
 def info(
     path: Optional[Path] = PathArg,
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND folder. Default: the generated demo."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND or EB-NeRD folder (detected by its files). "
+                                        "Default: the generated demo."),
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.", rich_help_panel=OUTPUT),
@@ -203,6 +205,10 @@ def info(
     if raw:
         if path is None:
             raise InputError("--raw needs a data folder (PATH or -d DATA)")
+        from newsbench.data.load import data_format
+
+        if data_format(path) == "ebnerd":
+            raise InputError(f"--raw reads MIND's tsv rows; {path} is an EB-NeRD folder (drop --raw)")
         stats = raw_stats(path)
     else:
         ds = load_dataset(path, cache_dir=cache_dir, unknown_news=unknown_news, progress=not as_json)
@@ -218,7 +224,10 @@ def _render(stats: dict) -> None:
     from rich.table import Table
 
     console = Console()
+    from newsbench.data.load import FORMATS
+
     console.print(f"[bold]{stats['name']}[/bold]"
+                  + (f"  {FORMATS[stats['format']]}" if stats.get("format") in FORMATS else "")
                   + (f"  fingerprint {stats['fingerprint']}" if stats.get("fingerprint") else "")
                   + ("  (rows as written, not joined to news)" if stats.get("raw") else ""))
     console.print(f"news {stats['news']:,} · users {stats['users']:,} · categories {stats['categories']} · "
@@ -267,14 +276,14 @@ def _num(x) -> str:
 @app.command(epilog="Example: newsbench data validate -d ../MIND/MINDsmall_dev")
 def validate(
     path: Optional[Path] = PathArg,
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND folder or one split folder."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="MIND or EB-NeRD folder, or one split folder."),
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
 ):
-    """Check every file of a MIND folder; exit 0 with one summary line, or 2 with the file, line and reason."""
-    from newsbench.data.load import load_dataset
+    """Check every file of a MIND or EB-NeRD folder; exit 0 with one summary line, or 2 with the file, line (MIND)
+    or row and column (EB-NeRD) and reason."""
+    from newsbench.data.load import FORMATS, data_format, load_dataset, reader
 
-    from newsbench.data import mind
     from newsbench.errors import warn
 
     path = data_folder(path, data, required=True)
@@ -291,14 +300,15 @@ def validate(
             # An excerpt may lack clicks and still be well-formed: say it, without failing the check of the files.
             warn(f"{path}: the {split} split has no click (no impression token ending in -1); train and ablate "
                  f"cannot {'learn from' if split == 'train' else 'score'} it")
-    splits = mind.find_splits(path)
-    single = len(splits) == 1 and (Path(path) / "behaviors.tsv").exists()
+    fmt = data_format(path)
+    splits = reader(path).find_splits(path)
+    single = len(splits) == 1 and any((Path(path) / f).exists() for f in ("behaviors.tsv", "behaviors.parquet"))
+    names = "train/ and validation/" if fmt == "ebnerd" else "train/ and dev/, or MINDsmall_train/ and MINDsmall_dev/"
     if not single:
         for split in ("train", "dev"):
             if split not in splits:
-                warn(f"{path}: no {split} split (train/ and dev/, or MINDsmall_train/ and MINDsmall_dev/); "
-                     f"train and ablate need both")
-    for folder in unused_split_folders(Path(path), splits):
+                warn(f"{path}: no {split} split ({names}); train and ablate need both")
+    for folder in (unused_split_folders(Path(path), splits) if fmt == "mind" else []):
         warn(f"{folder}: ignored (not a split name); splits are train/ and dev/ (or MINDsmall_train/, "
              f"MINDsmall_dev/): rename it to use it")
     users = _distinct_users(ds)
@@ -307,7 +317,8 @@ def validate(
         b = getattr(ds, split)
         if b is not None:
             parts.append(f"{split} {plural(len(b), 'impression')} / {plural(len(b.cand), 'candidate')}")
-    print(f"ok: {path}: " + ", ".join(parts))
+    # MIND's line is as it always was; an EB-NeRD folder is named as such first.
+    print(f"ok: {path}: " + ", ".join(([FORMATS[fmt]] if fmt != "mind" else []) + parts))
 
 
 def _distinct_users(ds: Dataset) -> int:

@@ -12,7 +12,8 @@ from newsbench.errors import InputError
 from newsbench.paths import check_writable_dir
 
 
-HELP = """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model.
+HELP = """Generate MIND-format train/ and dev/ folders plus dataset_card.json, from a known click model (or, with
+--format ebnerd, the same world as EB-NeRD's articles.parquet, train/ and validation/).
 
 Clicks mix popularity (ID), topic (title words) and community (entities, co-clicks), weighted per category. The card
 lists the weights and the dev metrics of reference scorers: the oracle, the learnable ceiling, training-free centroids
@@ -32,6 +33,8 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = run_option("seed", 0, help="Random seed: one seed, the same bytes.", rich_help_panel=None),
         cold_share: float = other_option("cold_share", 0.4),
+        fmt: str = choice_option("mind", ("--format",), ("mind", "ebnerd"),
+                                 help="mind (tsv) or ebnerd (EB-NeRD's parquet schema): the same world."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress spinner.",
                                       rich_help_panel=OUTPUT, show_default=False),
     ):
@@ -48,7 +51,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--out {out}: folder exists and is not empty; choose a new folder")
         check_writable_dir(out, "--out")
         t0 = time.perf_counter()
-        path = generate(scale, seed, out, progress=progress, cold_share=cold_share)
+        path = generate(scale, seed, out, progress=progress, cold_share=cold_share, fmt=fmt)
         card = json.loads((path / "dataset_card.json").read_text())
         s, ref = card["sizes"], card["reference_dev"]
         lc = ref["learnable_ceiling"]

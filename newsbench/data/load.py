@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from newsbench import paths
-from newsbench.data import arrays, mind
+from newsbench.data import arrays, ebnerd, mind
 from newsbench.data.dataset import Dataset
 from newsbench.errors import InputError
 
@@ -21,9 +21,24 @@ def check_unknown_news(value: str) -> str:
     return v
 
 
+FORMATS = {"mind": "MIND (tsv)", "ebnerd": "EB-NeRD (parquet)"}
+
+
+def data_format(path: str | os.PathLike) -> str:
+    """"ebnerd" for a folder of EB-NeRD parquet files (newsbench.data.ebnerd.is_ebnerd), else "mind"."""
+    return "ebnerd" if ebnerd.is_ebnerd(path) else "mind"
+
+
+def reader(path: str | os.PathLike):
+    """The reader module of a data folder's format: newsbench.data.mind or newsbench.data.ebnerd (each has
+    find_splits, input_files and dataset_fingerprint)."""
+    return ebnerd if data_format(path) == "ebnerd" else mind
+
+
 def load_dataset(path: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None,
                  unknown_news: str = "error", progress: bool = True) -> Dataset:
-    """Read a MIND folder (see `newsbench.data.mind`) or, with `path=None`, the embedded generated demo dataset.
+    """Read a MIND folder (see `newsbench.data.mind`), an EB-NeRD folder (`newsbench.data.ebnerd`, detected by its
+    parquet files) or, with `path=None`, the embedded generated demo dataset.
 
     The parsed arrays are cached under `<cache>/datasets/<fingerprint>/`; a rerun on unchanged files loads them
     without parsing. A damaged cache entry is reported as a warning and rebuilt. Nothing is cached when validation
@@ -38,12 +53,15 @@ def load_dataset(path: str | os.PathLike | None, cache_dir: str | os.PathLike | 
         path = default_path(cache_dir)
     root = Path(path)
     cache_root = paths.cache_dir(cache_dir)
-    files = mind.input_files(root)
+    fmt = data_format(root)
+    module = reader(root)
+    files = module.input_files(root)
     with _progress(progress) as step:
         step("fingerprinting input files")
         hashes, fresh = arrays.file_hashes(files, cache_root)
-        fingerprint = mind.dataset_fingerprint(hashes)
-        source = {"path": str(root.resolve()), "files": {k: str(p) for k, p in files.items()}, "sha256": hashes}
+        fingerprint = module.dataset_fingerprint(hashes)
+        source = {"path": str(root.resolve()), "format": fmt, "files": {k: str(p) for k, p in files.items()},
+                  "sha256": hashes}
         try:
             ds = arrays.load(cache_root, fingerprint, unknown_news)
         except arrays.CorruptCache as err:
@@ -57,7 +75,8 @@ def load_dataset(path: str | os.PathLike | None, cache_dir: str | os.PathLike | 
             for msg in ds.source.get("warnings", []):
                 mind.warn(msg)  # the same warnings as the parse that built the entry
             return ds
-        ds = mind.read_mind(root, unknown_news=unknown_news, fingerprint=fingerprint, step=step)
+        read = ebnerd.read_ebnerd if fmt == "ebnerd" else mind.read_mind
+        ds = read(root, unknown_news=unknown_news, fingerprint=fingerprint, step=step)
         ds.source = {**ds.source, **source}
         step("writing the array cache")
         arrays.save(ds, cache_root, unknown_news, file_info=hashes)
@@ -92,14 +111,18 @@ def require_splits(dataset: Dataset, data: str | os.PathLike | None) -> None:
         where = str(data) if data is not None else dataset.name
         hint = ""
         if data is not None:
-            unused = mind.unused_split_folders(Path(data), mind.find_splits(data))
+            unused = (mind.unused_split_folders(Path(data), mind.find_splits(data))
+                      if data_format(data) == "mind" else [])
             if unused:
                 hint = f" ({', '.join(p.name + '/' for p in unused)} is not a split name: rename it)"
         raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
-                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/){hint}")
-    if (dataset.dev.label < 0).any():
-        raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
-                         f"it cannot be scored")
+                         f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/; EB-NeRD: train/ and "
+                         f"validation/){hint}")
+    for name in ("train", "dev"):
+        if (getattr(dataset, name).label < 0).any():
+            raise InputError(f"-d {data or dataset.name}: the {name} split has unlabelled impressions (a test "
+                             f"split?); it cannot be {'trained on' if name == 'train' else 'scored'}: only "
+                             f"`newsbench predict --split` takes a split without labels")
 
 
 def load_training_data(data: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None,

@@ -685,9 +685,14 @@ def _reference(world: World, seen: np.ndarray) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- public API
 
+FORMATS = ("mind", "ebnerd")
+
+
 def generate(scale: str, seed: int, out: str | os.PathLike, progress: bool = False,
-             cold_share: float = DEFAULT_COLD_SHARE) -> Path:
-    """Generate a MIND-format folder at `out` (train/, dev/, dataset_card.json) and return its path.
+             cold_share: float = DEFAULT_COLD_SHARE, fmt: str = "mind") -> Path:
+    """Generate a MIND-format folder at `out` (train/, dev/, dataset_card.json) and return its path; with
+    `fmt="ebnerd"` the same world in EB-NeRD's schema (articles.parquet, train/, validation/: see
+    newsbench.data.ebnerd_write).
 
     Same (scale, seed, cold_share) -> same bytes. `out` must not exist or be an empty folder; everything is built
     in a temporary folder beside it and renamed into place, so a killed run leaves nothing half-written.
@@ -695,7 +700,9 @@ def generate(scale: str, seed: int, out: str | os.PathLike, progress: bool = Fal
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("output folder exists and is not empty; choose a new folder", file=out)
-    tmp = _build_tmp(scale, seed, out, progress, cold_share)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown data format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    tmp = _build_tmp(scale, seed, out, progress, cold_share, fmt)
     try:
         if out.exists():
             out.rmdir()  # empty: replace it
@@ -724,7 +731,7 @@ def default_path(cache_dir: str | os.PathLike | None = None, scale: str = "demo"
     return target
 
 
-def _build_tmp(scale: str, seed: int, out: Path, progress: bool, cold_share: float) -> Path:
+def _build_tmp(scale: str, seed: int, out: Path, progress: bool, cold_share: float, fmt: str = "mind") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f"{atomic.TMP_PREFIX}{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -734,11 +741,27 @@ def _build_tmp(scale: str, seed: int, out: Path, progress: bool, cold_share: flo
             step("reference scorers")
             card = make_card(world)
             step("writing files")
-            write_world(world, tmp, card)
+            if fmt == "ebnerd":
+                _write_ebnerd(world, tmp, card)
+            else:
+                write_world(world, tmp, card)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return tmp
+
+
+def _write_ebnerd(world: World, folder: Path, card: dict) -> None:
+    """The world in EB-NeRD's schema: written as MIND, read back by the MIND reader, written from those arrays
+    (newsbench.data.ebnerd_write), so both formats of one world read into the same arrays."""
+    from newsbench.data.ebnerd_write import write_ebnerd
+    from newsbench.data.mind import read_mind
+
+    mind_dir = folder / "mind"
+    write_world(world, mind_dir, card)
+    write_ebnerd(read_mind(mind_dir), folder)
+    shutil.rmtree(mind_dir)
+    atomic.write_json(folder / "dataset_card.json", {**card, "format": "ebnerd"})
 
 
 @contextlib.contextmanager

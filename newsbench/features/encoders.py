@@ -26,7 +26,7 @@ from newsbench import plugins
 from newsbench.errors import InputError
 
 ENTRY_POINT_GROUP = plugins.TEXT_ENCODERS_GROUP
-BUILTIN_KINDS = ("minilm", "hash", "st", "file")        # the names newsbench.features.text registers, in order
+BUILTIN_KINDS = ("minilm", "hash", "st", "file", "ebnerd")   # the names newsbench.features.text registers, in order
 PROBE_TEXTS = ["Markets rally as inflation cools", "Local team wins the championship"]
 
 _RESOLVED: dict[str, tuple[type, dict]] = {}
@@ -123,8 +123,8 @@ def lookup(spec: str) -> tuple[Kind, str]:
             return kind, parsed
     if is_plugin(spec):
         return PLUGIN, spec
-    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, an "
-                     f"installed plug-in's name or package.module:ClassName")
+    raise InputError(f"unknown text encoder {spec!r}: use minilm, hash, hash:DIM, st:NAME_OR_PATH, file:PATH, "
+                     f"ebnerd:PATH, an installed plug-in's name or package.module:ClassName")
 
 
 def installed() -> dict:

@@ -565,7 +565,9 @@ def planted_community(dataset) -> np.ndarray | None:
 
     ids, community = planted_communities(card["scale"], int(card["seed"]), float(card.get("cold_share", 0.4)))
     where = dict(zip(ids.tolist(), range(len(ids))))
-    rows = [where.get(i) for i in dataset.news.ids]
+    # The EB-NeRD form of a generated world names article N123 by its number (newsbench.data.ebnerd_write).
+    prefix = "N" if card.get("format") == "ebnerd" else ""
+    rows = [where.get(prefix + str(i)) for i in dataset.news.ids]
     if any(r is None for r in rows):
         return None
     return community[np.asarray(rows)]

