@@ -280,9 +280,9 @@ def _planted_series(table: dict | None, value: str, sides: tuple[str, str]) -> d
                 continue
             s = cfg.setdefault(mod, {"points": [], "ceiling": [], "cold": None, "warm": None})
             if r["category"] == sides[0]:
-                s["cold"] = learned
+                s["cold"] = (r["category"], learned)
             elif r["category"] == sides[1]:
-                s["warm"] = learned
+                s["warm"] = (r["category"], learned)
             elif r.get(f"planted_{mod}") is not None:
                 s["points"].append((r["category"], r[f"planted_{mod}"], learned))
                 if r.get(f"ceiling_{mod}") is not None:
@@ -334,7 +334,7 @@ def planted_figure(series: dict[str, dict], ylabel: str, what: str, diagonal: bo
                 ax.plot([0.0, hi], [0.0, hi], color=GREY, lw=0.6, ls="--", zorder=1)
             for side, color, ls in (("cold", COLD, (0, (4, 2))), ("warm", WARM, (0, (1, 1.5)))):
                 if s[side] is not None:
-                    ax.axhline(s[side], color=color, lw=1.1, ls=ls, zorder=1)
+                    ax.axhline(s[side][1], color=color, lw=1.1, ls=ls, zorder=1)
             rho_txt = "n/a" if not math.isfinite(rho) else f"{rho:+.2f}"
             ax.set_title(f"{MOD_LABELS[mod]}: Spearman ρ = {rho_txt}", loc="left")
             if j == 0:
@@ -349,9 +349,10 @@ def planted_figure(series: dict[str, dict], ylabel: str, what: str, diagonal: bo
             for cat, planted, ceil in s["ceiling"]:
                 csv_rows.append({"configuration": cfg, "modality": mod, "category": cat, "planted": planted,
                                  "ceiling": ceil, "spearman": rho})
-            for side, name in zip(("cold", "warm"), cold_warm):
-                if s[side] is not None:
-                    csv_rows.append({"configuration": cfg, "modality": mod, "category": name, what: s[side]})
+            for side in ("cold", "warm"):
+                if s[side] is not None:    # the table's row name: "(cold news)", "(warm cands)", ...
+                    csv_rows.append({"configuration": cfg, "modality": mod, "category": s[side][0],
+                                     what: s[side][1]})
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], ls="none", marker="o", ms=3.8, color=GREY, label="a news category"),
