@@ -33,8 +33,7 @@ def to_markdown(report: Report) -> str:
         parts += ["## Figures", ""]
         for caption, png in report.figures:
             stem = png[:-len(".png")]
-            parts += [f"![{caption}]({png})", "", f"{caption}: [PNG]({png}), [PDF]({stem}.pdf), "
-                      f"[numbers]({stem}.csv).", ""]
+            parts += [f"![{caption}]({png})", "", f"[PDF]({stem}.pdf), [plotted numbers]({stem}.csv)", ""]
     return "\n".join(parts)
 
 
