@@ -121,6 +121,28 @@ def test_forest_csv_holds_every_ci_of_the_ablation_table(example):
     assert all(r["ci_low_seed"] == "" for r in rows if r["table"] == "baselines")
 
 
+def test_forest_artists_are_the_tables_intervals(example):
+    # Read back from the drawn figure: each printed interval is a line with the report's ends, and the numbers'
+    # column shows the ablation table's CI text.
+    _, _, saved = example
+    with plots._style():
+        fig, _, rows = plots.forest_figure(saved)
+    fig.canvas.draw()
+    texts = " | ".join(t.get_text() for ax in fig.axes for t in ax.get_yticklabels())
+    printed = [r for r in saved["tables"]["ablation"]["rows"] if r.get("ci_low") is not None]
+    for r in printed:
+        assert f"{r['diff_impression']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" in texts
+    ends = {tuple(np.round(np.asarray(line.get_xdata(), dtype=float), 12)) for ax in fig.axes
+            for line in ax.get_lines() if len(line.get_xdata()) == 2}
+    for r in rows:
+        for level in ("impression", "seed"):
+            if r[f"ci_low_{level}"] is not None:
+                assert (round(r[f"ci_low_{level}"], 12), round(r[f"ci_high_{level}"], 12)) in ends
+    dots = {round(float(line.get_xdata()[0]), 12) for ax in fig.axes for line in ax.get_lines()
+            if line.get_marker() == "o" and len(line.get_xdata()) == 1}
+    assert {round(r["diff_impression"], 12) for r in rows} <= dots
+
+
 def test_plots_change_no_number_of_the_report(example, tmp_path, tiny_dir):
     # The fusion pairs' impression-level intervals are extra; every other number is the report's without --plots.
     _, _, with_plots = example
@@ -220,16 +242,17 @@ def test_markdown_links_every_figure(example):
             assert (out / "figures" / f"{stem}.{ext}").is_file()
 
 
-def test_rerun_writes_the_same_bytes(example, tmp_path, tiny_dir):
-    out, _, _ = example
-    report.print_and_write(EXAMPLE, out_dir=tmp_path, fmt="csv", n_resamples=199, plots=True,
-                           card=tiny_dir / "dataset_card.json")
-    # PDFs carry no creation date: the same records give the same files, so a rerun does not churn git.
-    for stem in ALL:
-        for ext in ("png", "pdf", "csv"):
-            assert (tmp_path / "figures" / f"{stem}.{ext}").read_bytes() == \
-                (out / "figures" / f"{stem}.{ext}").read_bytes(), (stem, ext)
-    assert b"CreationDate" not in (tmp_path / "figures" / "forest.pdf").read_bytes()
+def test_rerun_writes_the_same_bytes(results, tmp_path):
+    rep = report.build_report(results, card=CARD, n_resamples=int(RESAMPLES))
+    # PDFs carry no creation date and PNGs no software stamp: the same numbers give the same files, so a rerun of
+    # the report does not churn git.
+    for out in ("a", "b"):
+        with plots._style():
+            fig, _, rows = plots.forest_figure(rep.data)
+            plots._save(fig, tmp_path / out / "forest", rows)
+    for ext in ("png", "pdf", "csv"):
+        assert (tmp_path / "a" / f"forest.{ext}").read_bytes() == (tmp_path / "b" / f"forest.{ext}").read_bytes()
+    assert b"CreationDate" not in (tmp_path / "a" / "forest.pdf").read_bytes()
 
 
 # --------------------------------------------------------------------------------------- fake run records
@@ -240,8 +263,11 @@ def test_cli_plots_default_folder(results):
     assert res.exit_code == 0, res.output
     # No card: nothing planted to compare with, and no baselines or ceilings; the cold/warm panel still draws.
     _check_files(results / "report" / "figures", ("forest", "cold_warm", "metrics", "weights"))
-    # Printed without --out: the links reach the folder written.
-    assert f"]({(results / 'report' / 'figures').as_posix()}/forest.png)" in res.output
+    # Printed without --out: the links reach the folder written; stderr says where it is, stdout stays markdown.
+    assert f"]({(results / 'report' / 'figures').as_posix()}/forest.png)" in res.stdout
+    assert f"newsbench: 4 figures (forest, cold_warm, metrics, weights) as PNG, PDF and CSV in " \
+           f"{results / 'report' / 'figures'}" in res.stderr.replace("\n", " ")
+    assert "newsbench:" not in res.stdout
 
 
 def test_plots_summary_and_out_dir(results, tmp_path):
@@ -338,3 +364,16 @@ def test_help_mentions_plots():
     res = CliRunner().invoke(app, ["report", "--help"], terminal_width=200)
     assert res.exit_code == 0
     assert "--plots" in res.output and "newsbench report --results results --plots" in res.output
+
+
+def test_api_report_with_plots(results, tmp_path):
+    from newsbench import api
+
+    res = api.report(results, out=tmp_path, resamples=int(RESAMPLES), plots=True)
+    names = res.data["figures"]["names"]
+    assert names == ["forest", "cold_warm", "metrics", "weights"]
+    for stem in names:
+        assert f"![" in res.markdown and f"(figures/{stem}.png)" in res.markdown
+        assert (tmp_path / "figures" / f"{stem}.csv").is_file()
+    # report.md on disk links them as the returned markdown does
+    assert "(figures/forest.pdf)" in (tmp_path / "report.md").read_text()

@@ -201,6 +201,13 @@ def _interval(ax: "Axes", y: float, mid, low, high, color: str, marker: str, fil
                 ls="none", zorder=3)
 
 
+def _ci_text(r: dict) -> str:
+    d, lo, hi = _num(r["diff_impression"]), _num(r["ci_low_impression"]), _num(r["ci_high_impression"])
+    if not math.isfinite(d):
+        return ""
+    return f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" if math.isfinite(lo) and math.isfinite(hi) else f"{d:+.4f}"
+
+
 def forest_figure(data: dict) -> tuple["Figure", dict, list[dict]]:
     """The paired differences of the report with both levels' 95% intervals: one panel per family of comparisons,
     sharing the x axis (the metric's units), rows top to bottom in the report's order.
@@ -240,9 +247,18 @@ def forest_figure(data: dict) -> tuple["Figure", dict, list[dict]]:
         ax.set_yticks(ys, [r["label"] for r in prow])
         ax.set_ylim(-0.7, n - 0.3)
         ax.tick_params(axis="y", length=0)
+        # The impression-level numbers at the right, formatted as the tables print them.
+        right = ax.twinx()
+        right.set_ylim(ax.get_ylim())
+        right.set_yticks(ys, [_ci_text(r) for r in prow], family="monospace", fontsize=SMALL_PT)
+        right.tick_params(axis="y", length=0)
+        right.spines[["top", "right", "left", "bottom"]].set_visible(False)
         ax.grid(axis="x", color="#EEEEEE", lw=0.5, zorder=0)
         ax.set_axisbelow(True)
         ax.set_title(title, loc="left", fontweight="bold")
+    # Header of the numbers' column, above it (outside the axes, where the right tick labels made room).
+    axes[0].annotate(f"Δ {ml} [95% CI], impression", xy=(1.0, 1.0), xycoords="axes fraction", xytext=(6, 3),
+                     textcoords="offset points", ha="left", va="bottom", fontsize=SMALL_PT, annotation_clip=False)
     axes[-1].set_xlabel(f"Δ {ml}, mean per impression (left side − right side)")
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch

@@ -108,6 +108,9 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
         report.data["written"] = [str(p) for p in paths]
     if figures is not None:
         report.data["figures"] = figures      # after report.json: the figures' numbers are in their CSVs
+        fig_dir = Path(out_dir if out_dir is not None else Path(results_dir) / "report") / "figures"
+        print(f"newsbench: {len(figures['names'])} figures ({', '.join(figures['names'])}) as PNG, PDF and CSV in "
+              f"{fig_dir}", file=sys.stderr)
     return report.data
 
 
