@@ -131,7 +131,8 @@ def test_forest_artists_are_the_tables_intervals(example):
     texts = " | ".join(t.get_text() for ax in fig.axes for t in ax.get_yticklabels())
     printed = [r for r in saved["tables"]["ablation"]["rows"] if r.get("ci_low") is not None]
     for r in printed:
-        assert f"{r['diff_impression']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" in texts
+        printed_ci = f"{r['diff_impression']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+        assert printed_ci.replace("-", "−") in texts      # drawn with the typographic minus
     ends = {tuple(np.round(np.asarray(line.get_xdata(), dtype=float), 12)) for ax in fig.axes
             for line in ax.get_lines() if len(line.get_xdata()) == 2}
     for r in rows:
