@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats as sps
 
-from newsbench import atomic
+from newsbench import atomic, stats
 from newsbench.config import MODALITIES, REAL_MODALITIES
 from newsbench.errors import InputError
 from newsbench.report.tables import METRICS, MOD_LABELS
@@ -58,9 +58,9 @@ MOD_COLORS = {"id": OKABE_ITO["purple"], "llm": OKABE_ITO["green"], "gnn": OKABE
 SERIES = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow", "black")]
 COLD, WARM = OKABE_ITO["sky"], OKABE_ITO["orange"]
 
-# A two-column paper: \textwidth ~7.0 in (ACM, IEEE, Springer LNCS 2-col), a column ~3.3 in.
+# A two-column paper's \textwidth (ACM, IEEE: ~7.0 in): every figure spans both columns (a column's 3.3 in leaves a
+# forest plot's intervals under an inch beside its labels; docs/report.md).
 DOUBLE_COLUMN_IN = 7.0
-SINGLE_COLUMN_IN = 3.3
 FONT_PT, SMALL_PT = 8.0, 7.0
 STYLE = {
     "font.size": FONT_PT, "axes.titlesize": FONT_PT, "axes.labelsize": FONT_PT, "figure.titlesize": FONT_PT + 1,
@@ -73,14 +73,11 @@ STYLE = {
 PNG_DPI = 150          # 1,050 px across at 7 in: wider than a README shows it; the PDF is for print
 # One font face per figure (no bold, no monospace): each face a PDF embeds is a TrueType subset, a third of the
 # time of writing it.
-METRIC_LABELS = {"auc": "AUC", "mrr": "MRR", "ndcg@5": "nDCG@5", "ndcg@10": "nDCG@10"}
 
 
 def metric_label(metric: str) -> str:
-    """Display name of a metric; the report's own table (newsbench.stats) first, so new metrics get theirs."""
-    from newsbench import stats
-
-    return getattr(stats, "METRIC_LABELS", {}).get(metric) or METRIC_LABELS.get(metric, metric)
+    """Display name of a metric, from the report's own table (newsbench.stats), so that new metrics get theirs."""
+    return stats.METRIC_LABELS.get(metric, metric)
 
 
 def require_matplotlib() -> None:
