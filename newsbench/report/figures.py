@@ -349,10 +349,12 @@ def planted_figure(series: dict[str, dict], ylabel: str, what: str, diagonal: bo
             if diagonal:
                 hi = max(px)
                 ax.plot([0.0, hi], [0.0, hi], color=GREY, lw=0.6, ls="--", zorder=1)
+            else:
+                ax.axhline(0.0, color="black", lw=0.5, zorder=1)    # below it: the model does better without it
             for side, color, ls in (("cold", COLD, (0, (4, 2))), ("warm", WARM, (0, (1, 1.5)))):
                 if s[side] is not None:
                     ax.axhline(s[side][1], color=color, lw=1.1, ls=ls, zorder=1)
-            rho_txt = "n/a" if not math.isfinite(rho) else f"{rho:+.2f}"
+            rho_txt = "n/a" if not math.isfinite(rho) else f"{rho:+.2f}".replace("-", "−")
             ax.set_title(f"{MOD_LABELS[mod]}: Spearman ρ = {rho_txt}", loc="left")
             if j == 0:
                 ax.set_ylabel(f"{cfg}\n{ylabel}")
