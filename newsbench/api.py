@@ -1,4 +1,5 @@
-"""The Python API: `ablate`, `train`, `baselines` and `report` with the command line's options as keyword arguments.
+"""The Python API: `ablate`, `train`, `baselines`, `report`, `predict` and `export_mlflow` with the command line's
+options as keyword arguments.
 
 Each takes the options of its command under RunConfig's field names (`epochs=1`, `text_encoder="hash"`,
 `graph="clicks"`), `data` as a MIND folder or None for the embedded demo dataset, and returns an object rather than
@@ -139,15 +140,37 @@ def baselines(data: Optional[PathLike] = None, *, only: Union[str, Iterable[str]
     return Baselines(records, f"{dataset.name} ({dataset.fingerprint[:12]})")
 
 
+def predict(run: str, split: PathLike, *, out: PathLike = "prediction", results: PathLike = "results",
+            data: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, unknown_news: str = "error",
+            verify: bool = True, progress: bool = False):
+    """`newsbench predict`: recorded run `run` (an id or unique prefix) of `results` trained again on `data`, checked
+    against its record (`verify`), and its ranking of the split folder `split` written to `out` as prediction.txt,
+    prediction.zip and prediction.json (newsbench.predict). Returns a newsbench.predict.Prediction."""
+    from newsbench.predict import predict as run_predict
+
+    return run_predict(run, split, out, results=results, data=data, cache_dir=cache_dir, unknown_news=unknown_news,
+                       verify=verify, progress=progress, say=_say(progress))
+
+
+def export_mlflow(results: PathLike = "results", *, tracking_uri: Optional[str] = None,
+                  experiment: str = "newsbench", progress: bool = False):
+    """`newsbench export --mlflow`: every record of `results` as one MLflow run (found again by its run id, so a
+    second export adds nothing), the report folder once per export (newsbench.export). Returns a
+    newsbench.export.Exported."""
+    from newsbench.export import export_mlflow as run_export
+
+    return run_export(results, tracking_uri=tracking_uri, experiment=experiment, progress=progress)
+
+
 def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fingerprint: Optional[str] = None,
            configs: Union[str, Iterable[str], None] = None, seeds: Union[str, Iterable[int], None] = None,
            metric: str = "auc", reference: Optional[str] = None, test: str = "permutation", alpha: float = 0.05,
            margin: float = 0.005, cluster: str = "user", resamples: int = 10_000, table: Optional[str] = None,
            metrics: Union[str, Iterable[str], None] = None, out: Optional[PathLike] = None,
-           card: Optional[PathLike] = None, plots: bool = False) -> ReportResult:
+           card: Optional[PathLike] = None, plots: bool = False, k: int = 10) -> ReportResult:
     """`newsbench report`: the tables and paired tests of a results folder, as DataFrames and markdown; every
     format written to `out` when given. The selection (`data`, `fingerprint`, `configs`, `seeds`) and the card are
-    found and checked as the command line does."""
+    found and checked as the command line does. `k`: the beyond-accuracy table's cut-off, 5 or 10 (--k)."""
     from newsbench.report.request import make_request
 
     test = _choice(test, "--test", TESTS)
@@ -158,7 +181,7 @@ def report(results: PathLike = "results", *, data: Optional[PathLike] = None, fi
                        card=card, metric=metric, metrics=_text(metrics), out=out)
     return _build(results, out, alpha=alpha, test=test, metric=req.metric, card=req.card, selection=req.selection,
                   metrics=req.metrics, reference=reference, margin=margin, cluster=cluster, n_resamples=resamples,
-                  table=table, plots=plots)
+                  table=table, plots=plots, k=k)
 
 
 def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:

@@ -160,8 +160,20 @@ def _ascending_order(
     return np.lexsort((scores, seg))
 
 
+def ascending_order(scores: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """The slots of a CSR layout sorted by (impression, score, position): the one sort `impression_metrics` reads
+    its rankings from (read backwards within each impression). Computed once, it serves both `impression_metrics`
+    and the beyond-accuracy top lists (newsbench.beyond.top_slots)."""
+    scores = np.asarray(scores)
+    ptr = np.asarray(ptr, dtype=np.int64)
+    lengths = np.diff(ptr)
+    seg = np.repeat(np.arange(ptr.size - 1), lengths)
+    return _ascending_order(scores, seg, ptr[:-1][seg], np.arange(scores.size), int(lengths.max(initial=0)))
+
+
 def impression_metrics(
-    scores: np.ndarray, labels: np.ndarray, ptr: np.ndarray, ks: Sequence[int] = (5, 10)
+    scores: np.ndarray, labels: np.ndarray, ptr: np.ndarray, ks: Sequence[int] = (5, 10),
+    order: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """AUC, MRR and nDCG@k of every impression, equal to the reference functions (same tie rule).
 
@@ -170,6 +182,7 @@ def impression_metrics(
         labels: int (nnz,), 1 = clicked, 0 = not.
         ptr: int (M+1,), impression i is `scores[ptr[i]:ptr[i+1]]`.
         ks: cut-offs for nDCG.
+        order: `ascending_order(scores, ptr)` when the caller has it already (one sort for several uses).
 
     Returns:
         {"auc", "mrr", "ndcg<k>" for k in ks}: float64 (M,), NaN where undefined (module doc).
@@ -191,7 +204,7 @@ def impression_metrics(
 
     # One sort: by impression, then score ascending, ties in listed order. Read backwards within each impression
     # it is the reference's `argsort(scores, kind="stable")[::-1]`.
-    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0)))
+    asc = _ascending_order(scores, seg, start, slot, int(lengths.max(initial=0))) if order is None else order
     s_asc = scores[asc]
     y_asc = labels[asc].astype(np.float64)
     n_pos = np.bincount(seg, weights=labels.astype(np.float64), minlength=m)

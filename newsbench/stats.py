@@ -30,12 +30,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from newsbench import beyond as _beyond
+
 TESTS = ("ttest", "wilcoxon", "permutation")
 LEVELS = ("impression", "seed")
 
 # Record metric name -> per-impression array name in the run's npz (see newsbench.store).
 METRIC_ARRAYS = {"auc": "auc", "mrr": "mrr", "ndcg@5": "ndcg5", "ndcg@10": "ndcg10"}
 METRIC_LABELS = {"auc": "AUC", "mrr": "MRR", "ndcg@5": "nDCG@5", "ndcg@10": "nDCG@10"}
+# The beyond-accuracy metrics' per-impression arrays (newsbench.beyond, e.g. "novelty@10" -> "novelty10"): the same
+# paired tests apply to them. `metric_name` leaves them out: --metric and --metrics stay the accuracy metrics.
+BEYOND_ARRAYS = _beyond.all_array_names()
 
 # Chunk resampling matrices to about this many elements, so 73,000 impressions x 10,000 resamples never needs
 # gigabytes at once.
@@ -51,6 +56,11 @@ def metric_name(name: str) -> str:
         if key == arr:
             return rec
     raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRIC_ARRAYS)}")
+
+
+def array_key(metric: str) -> str:
+    """The per-impression array of a metric: an accuracy metric by any of its names, or a beyond-accuracy one."""
+    return BEYOND_ARRAYS[metric] if metric in BEYOND_ARRAYS else METRIC_ARRAYS[metric_name(metric)]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -406,7 +416,7 @@ class RunGroup:
 
         NaN (undefined) values are skipped in the average; an impression NaN in every seed stays NaN.
         """
-        key = METRIC_ARRAYS[metric_name(metric)]
+        key = array_key(metric)
         seeds = self.seeds
         ids = None
         for s in seeds:
@@ -424,7 +434,7 @@ class RunGroup:
 
     def seed_means(self, metric: str) -> dict[int, float]:
         """Seed -> mean of the per-impression metric over the impressions where it is defined."""
-        key = METRIC_ARRAYS[metric_name(metric)]
+        key = array_key(metric)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return {s: float(np.nanmean(np.asarray(self.runs[s][key], dtype=np.float64))) for s in self.seeds}
@@ -556,7 +566,7 @@ def compare_many(pairs: list[tuple[RunGroup, RunGroup]], metric: str = "auc", n_
     `users` = (impression ids, user labels): the impression level is clustered by user (see the module docstring);
     None treats every impression as independent. `margin`: also test equivalence (TOST) at both levels.
     """
-    metric = metric_name(metric)
+    metric = metric if metric in BEYOND_ARRAYS else metric_name(metric)
     prepared = [_impression_pairs(a, b, metric) for a, b in pairs]
     clusters = [users_of(ids, users) if users is not None else None for _, _, ids, _ in prepared]
     perm: dict[int, TestResult] = {}

@@ -8,9 +8,12 @@ Record JSON keys (schema 1): run_id, schema, config (RunConfig.to_dict()), label
 sha256}} (what the run read beyond its dataset, newsbench.inputs; {} for most runs, absent in older records), dataset
 {name, fingerprint,
 n_train_impressions, n_dev_impressions, n_news}, metrics {auc, mrr, ndcg@5, ndcg@10} (means over dev impressions),
-metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, warm: {auc, n}}, params {...},
+metrics_by {category: {name: {auc, mrr, ndcg@5, ndcg@10, n}}, cold: {auc, n}, warm: {auc, n}}, beyond {k, metrics
+{ild-cat@5, ..., coverage@10}, embedding, coverage_resamples, coverage_seed} (newsbench.beyond; absent in older
+records), params {...},
 flops_per_news, timings {epoch_seconds [..], seconds_per_epoch, samples_per_second, eval_seconds, peak_rss_mb,
-cuda_max_allocated_mb, attribution_seconds}, train_loss [..], features {...}, weights {modalities [..], categories
+cuda_max_allocated_mb, attribution_seconds, beyond_seconds},
+train_loss [..], features {...}, weights {modalities [..], categories
 [..]} (gate/attention only), attribution {modalities, all, cold, warm, category {cat: {modality: AUC lost}}, n} (runs
 of 2+ modalities, newsbench.attribution; else null), environment {newsbench, torch, numpy, python, platform,
 device}, created.
@@ -20,7 +23,9 @@ same writing order, same per-impression array names.
 
 Record arrays (npz): impression_id, user (the dataset's user code of the impression; absent in older records), auc,
 mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is undefined), auc_cold, auc_warm (per
-impression over cold / warm candidates only), and for gate/attention weights_by_category (n_categories x k),
+impression over cold / warm candidates only), the beyond-accuracy arrays ild_cat5, ild_emb5, novelty5, unexp5,
+calib5 and the same with 10 (per impression), coverage5/10 (1,) and coverage5/10_boot (replicates; all absent in
+older records), and for gate/attention weights_by_category (n_categories x k),
 weights_count (n_categories,), weights_cold_warm (2 x k).
 """
 

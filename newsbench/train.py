@@ -37,17 +37,18 @@ import torch
 import torch.nn.functional as F
 
 import newsbench
-from newsbench import store
+from newsbench import beyond, store
 from newsbench.attribution import drops_record
 from newsbench.config import RECORD_SCHEMA, RunConfig
 from newsbench.data.dataset import Behaviors, Dataset, history_matrix
 from newsbench.errors import InputError
-from newsbench.metrics import ARRAY_METRICS, mean_or_none, subset_metrics
+from newsbench.metrics import ARRAY_METRICS, ascending_order, mean_or_none, subset_metrics
 from newsbench.model import Recommender, has_weights
 from newsbench.model.row_adam import RowAdam
 from newsbench.params import count_params, flops_per_news
 
 Progress = Callable[[dict], None] | None
+OnModel = Callable[[Recommender, torch.device], None] | None
 METRIC_KEYS = ARRAY_METRICS   # array name -> record name
 EVAL_NEWS_CHUNK = 16384
 EVAL_USER_CHUNK = 8192      # users pool straight from the news table: no (chunk, L, d) tensor
@@ -365,14 +366,16 @@ def score_candidates(model: Recommender, news_vecs: torch.Tensor, news_logits: t
     return scores.cpu().numpy()
 
 
-def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None) -> tuple[dict, dict, dict]:
-    """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays."""
+def evaluate(scores: np.ndarray, dataset: Dataset, weights: np.ndarray | None = None,
+             order: np.ndarray | None = None) -> tuple[dict, dict, dict]:
+    """(metrics, metrics_by, arrays) for dev scores in CSR order; `weights` (N, k) adds the weight arrays; `order`:
+    metrics.ascending_order of the scores, when the caller has it (it sorts them once for this and the top lists)."""
     from newsbench.metrics import impression_metrics
 
     beh, news = dataset.dev, dataset.news
     m = len(beh)
     labels = beh.label.astype(np.int64)
-    per = impression_metrics(scores, labels, beh.cand_ptr)
+    per = impression_metrics(scores, labels, beh.cand_ptr, order=order)
     # the user of each impression: the report's impression-level tests treat a user's impressions as one unit
     arrays = {"impression_id": beh.impression_id.astype(np.int64), "user": beh.user.astype(np.int64)}
     arrays.update({k: np.asarray(per[k], dtype=np.float64) for k in METRIC_KEYS})
@@ -487,22 +490,24 @@ def environment(device: torch.device) -> dict:
 
 
 def train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress = None,
-              features_info: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+              features_info: dict | None = None, on_model: OnModel = None) -> tuple[dict, dict[str, np.ndarray]]:
     """Train and evaluate one config. Returns (record, arrays) in the format of newsbench.store.
 
     Runs with cfg.cpu_threads torch threads (restored afterwards): the metrics depend on the thread count, so it is
-    part of the config rather than of whichever executor happens to run it.
+    part of the config rather than of whichever executor happens to run it. `on_model(model, device)` is called once
+    the record is made, with the trained model in eval mode and the same threads (newsbench.predict scores another
+    split with it: no model is saved).
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.cpu_threads)
     try:
-        return _train_run(dataset, features, cfg, progress, features_info)
+        return _train_run(dataset, features, cfg, progress, features_info, on_model)
     finally:
         torch.set_num_threads(previous)
 
 
 def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress: Progress,
-               features_info: dict | None) -> tuple[dict, dict[str, np.ndarray]]:
+               features_info: dict | None, on_model: OnModel = None) -> tuple[dict, dict[str, np.ndarray]]:
     if dataset.train is None or dataset.dev is None:
         raise InputError(f"dataset {dataset.name} needs both a train and a dev split")
     if (dataset.dev.label < 0).any():
@@ -523,7 +528,11 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
     t0 = time.perf_counter()
     scores, weights = score_dev(model, dataset, cfg, device)
     k = len(cfg.modalities)
-    metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None)
+    order = ascending_order(scores, dataset.dev.cand_ptr)     # one sort: MRR and nDCG, then the top lists
+    metrics, metrics_by, arrays = evaluate(scores, dataset, weights if has_weights(cfg.fusion, k) else None, order)
+    t1 = time.perf_counter()
+    arrays.update(beyond.run_arrays(scores, dataset, order=order))    # diversity, novelty, ... (beyond.py)
+    beyond_seconds = time.perf_counter() - t1
     _sync(device)
     eval_seconds = time.perf_counter() - t0
     attribution, attribution_seconds = None, None
@@ -553,6 +562,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         },
         "metrics": metrics,
         "metrics_by": metrics_by,
+        "beyond": beyond.summary(arrays),
         "params": count_params(cfg, llm_dim or 384, gnn_dim or 128, n_rows),
         "flops_per_news": flops_per_news(cfg, llm_dim or 384, gnn_dim or 128),
         "timings": {
@@ -560,6 +570,7 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
             "seconds_per_epoch": train_seconds / max(len(epoch_seconds), 1),
             "samples_per_second": n_samples * len(epoch_seconds) / train_seconds if train_seconds > 0 else None,
             "eval_seconds": eval_seconds,
+            "beyond_seconds": beyond_seconds,      # the part of eval_seconds spent on the beyond-accuracy metrics
             "eval_candidates_per_second": len(scores) / eval_seconds if eval_seconds > 0 else None,
             "attribution_seconds": attribution_seconds,
             # process-wide peak (Linux reports KiB): includes data loading and features held by the caller
@@ -575,6 +586,8 @@ def _train_run(dataset: Dataset, features: dict | None, cfg: RunConfig, progress
         "command": reproduce_command(cfg, dataset),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if on_model is not None:
+        on_model(model, device)
     return record, arrays
 
 

@@ -120,13 +120,14 @@ def test_record_has_every_key_and_round_trips_through_the_store(toy, tmp_path):
     cfg = RunConfig(fusion="gate", **FAST)
     rec = run_and_save(ds, feats, cfg, tmp_path, features_info={"llm": {"encoder": "toy"}})
     assert set(rec) == {"run_id", "schema", "config", "label", "group", "inputs", "dataset", "metrics", "metrics_by",
-                        "params", "flops_per_news", "timings", "train_loss", "features", "weights", "attribution",
+                        "beyond", "params", "flops_per_news", "timings", "train_loss", "features", "weights", "attribution",
                         "environment", "command", "created"}
     assert rec["run_id"] == cfg.run_id(ds.fingerprint) and rec["group"] == cfg.group_key
     assert set(rec["metrics"]) == {"auc", "mrr", "ndcg@5", "ndcg@10"}
     assert {"n_train_impressions", "n_dev_impressions", "n_news", "name", "fingerprint"} <= set(rec["dataset"])
     assert {"epoch_seconds", "seconds_per_epoch", "samples_per_second", "eval_seconds", "peak_rss_mb",
-            "cuda_max_allocated_mb", "attribution_seconds"} <= set(rec["timings"])
+            "cuda_max_allocated_mb", "attribution_seconds", "beyond_seconds"} <= set(rec["timings"])
+    assert 0 < rec["timings"]["beyond_seconds"] < rec["timings"]["eval_seconds"]
     assert rec["weights"]["modalities"] == ["id", "llm", "gnn"] and rec["features"]["llm"]["encoder"] == "toy"
     assert store.is_done(tmp_path, rec["run_id"])
     assert store.load_record(tmp_path, rec["run_id"]) == json.loads(json.dumps(rec))
@@ -138,6 +139,16 @@ def test_record_has_every_key_and_round_trips_through_the_store(toy, tmp_path):
     assert arrays["weights_cold_warm"].shape == (2, 3)
     assert arrays["weights_count"].sum() == len(ds.news)
     assert len(store.records_frame(store.load_records(tmp_path))) == 1
+    # beyond-accuracy: per-impression arrays for k = 5 and 10, summarised in the record as their defined means
+    from newsbench import beyond
+
+    assert rec["beyond"]["k"] == [5, 10] and beyond.has_arrays(arrays)
+    for name, arr in beyond.all_array_names().items():
+        assert arrays[arr].shape == (n_dev,) and arrays[arr].dtype == np.float64
+        assert rec["beyond"]["metrics"][name] == pytest.approx(np.nanmean(arrays[arr]))
+    for k in beyond.KS:
+        assert rec["beyond"]["metrics"][f"coverage@{k}"] == arrays[f"coverage{k}"][0]
+        assert arrays[f"coverage{k}_boot"].shape == (beyond.COVERAGE_RESAMPLES,)
 
 
 def test_single_modality_and_mean_fusion_record_no_weights(toy):

@@ -14,7 +14,7 @@ import threading
 import typer
 
 from newsbench import __version__
-from newsbench.cli import ablate, baselines, data, embed, params, report, train
+from newsbench.cli import ablate, baselines, data, embed, export, params, predict, report, train
 from newsbench.errors import InputError
 
 app = typer.Typer(
@@ -45,6 +45,8 @@ ablate.register(app)
 baselines.register(app)
 params.register(app)
 report.register(app)
+predict.register(app)
+export.register(app)
 
 
 def _version(value: bool):

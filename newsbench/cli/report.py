@@ -13,8 +13,8 @@ from newsbench.errors import InputError
 
 SELECTION, STATISTICS, OUTPUT = "Selection", "Statistics", "Output"
 
-HELP = """Print the report of a results folder: fusion, ablation, placebo, weights, attribution and breakdown \
-tables, with paired tests at impression and seed level (Holm).
+HELP = """Print the report of a results folder: fusion, ablation, placebo, weights, attribution, breakdown and \
+beyond-accuracy tables, with paired tests at impression and seed level (Holm).
 
 Baselines in RESULTS/baselines/ and the dataset card's references (found as ablate finds them, or from -d DATA or \
 --card) are reference rows of the ablation table. The terminal shows each table's main columns; --markdown, \
@@ -30,6 +30,8 @@ EXAMPLES = """Examples:
   newsbench report -r results --reference id+llm/gate --metrics auc,ndcg10
 
   newsbench report -r results --table runs --csv > runs.csv
+
+  newsbench report -r results --table beyond --k 5 --markdown
 
   newsbench report -r results -d data/MINDsmall --out results/report
 
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
         resamples: int = other_option("resamples", 10_000, rich_help_panel=STATISTICS),
         table: Optional[str] = typer.Option(None, "--table", rich_help_panel=OUTPUT,
                                             help="Only this table: fusion | ablation | placebo | weights | "
-                                            "attribution | breakdown | runs (one row per run)."),
+                                            "attribution | breakdown | beyond | runs (one row per run)."),
         metrics: Optional[str] = typer.Option(None, "--metrics", rich_help_panel=OUTPUT,
                                               help="Metric columns, e.g. auc,mrr,ndcg@10 \\[default: --metric in "
                                               "the terminal, all in files]."),
@@ -90,6 +92,8 @@ def register(app: typer.Typer) -> None:
         card: Optional[Path] = typer.Option(None, "--card", rich_help_panel=OUTPUT,
                                             help="A dataset_card.json (planted weights, ceilings) \\[default: the "
                                             "data's, when found]."),
+        k: str = choice_option("10", ("--k",), ("5", "10"), "Cut-off of the beyond-accuracy table: 5 | 10.",
+                               rich_help_panel=OUTPUT),
         plots: bool = typer.Option(False, "--plots", rich_help_panel=OUTPUT,
                                    help="Also write figures (forest plot of the differences, learned vs planted "
                                    "weights, cold/warm) as PNG, PDF and CSV to OUT/figures (needs "
@@ -106,4 +110,4 @@ def register(app: typer.Typer) -> None:
         print_and_write(results, out_dir=out, alpha=alpha, test=test, metric=req.metric, card=req.card,
                         fmt=chosen[0] if chosen else None, n_resamples=resamples, plots=plots, cluster=cluster,
                         margin=margin, table=table, selection=req.selection, metrics=req.metrics,
-                        reference=reference, bars=plots)
+                        reference=reference, bars=plots, k=int(k))

@@ -97,9 +97,11 @@ def require_splits(dataset: Dataset, data: str | os.PathLike | None) -> None:
                 hint = f" ({', '.join(p.name + '/' for p in unused)} is not a split name: rename it)"
         raise InputError(f"-d {where}: no {' and no '.join(missing)} split with impressions; training needs a folder "
                          f"with train/ and dev/ (or MINDsmall_train/ and MINDsmall_dev/){hint}")
-    if (dataset.dev.label < 0).any():
-        raise InputError(f"-d {data or dataset.name}: the dev split has unlabelled impressions (a MIND test split?); "
-                         f"it cannot be scored")
+    for name in ("train", "dev"):
+        if (getattr(dataset, name).label < 0).any():
+            raise InputError(f"-d {data or dataset.name}: the {name} split has unlabelled impressions (a MIND test "
+                             f"split?); it cannot be {'trained on' if name == 'train' else 'scored'}: only "
+                             f"`newsbench predict --split` takes a split without labels")
 
 
 def load_training_data(data: str | os.PathLike | None, cache_dir: str | os.PathLike | None = None,

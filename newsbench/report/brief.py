@@ -90,7 +90,7 @@ def brief_table(t: Table, metric: str, alpha: float, metrics: tuple[str, ...] | 
     if t.key == "breakdown":
         return _breakdown(t, width, how)
     maker = {"fusion": _fusion, "ablation": _ablation, "placebo": _placebo, "weights": _weights,
-             "attribution": _attribution, "runs": _runs}.get(t.key)
+             "attribution": _attribution, "runs": _runs, "beyond": _beyond}.get(t.key)
     return maker(t, metric, alpha, cols, how) if maker else None
 
 
@@ -231,6 +231,33 @@ def _breakdown(t: Table, width: int, how: str) -> Brief:
     return Brief(header, rows, notes, keys=2)
 
 
+BEYOND_SHORT = {"ild-cat": "ILD cat", "ild-emb": "ILD emb", "novelty": "Novelty", "unexpectedness": "Unexp.",
+                "calibration": "Calib.", "coverage": "Cover."}
+
+
+def _beyond(t: Table, metric, alpha, cols, how) -> Brief:
+    """One row per configuration, one column per metric: its mean over seeds, marked where the impression-level
+    test against the base row is significant (Holm within the metric). The files add std, Δ, CI and both p."""
+    names = list(dict.fromkeys(r["metric"] for r in t.records))
+    configs = list(dict.fromkeys(r["configuration"] for r in t.records))
+    by = {(r["metric"], r["configuration"]): r for r in t.records}
+    header = ["Configuration"] + [BEYOND_SHORT.get(n.split("@")[0], n) for n in names]
+    rows = []
+    for c in configs:
+        row = [Cell(c)]
+        for n in names:
+            r = by.get((n, c), {})
+            mu = _num(r.get("mean"))
+            row.append(Cell(_short(mu, 2 if n.startswith("novelty") else 3),
+                            bold=_num(r.get("p_impression_holm")) < alpha))
+        rows.append(row)
+    k = t.records[0].get("k") if t.records else "?"
+    base = next((r["configuration"] for r in t.records if r.get("baseline")), "the base row")
+    notes = [f"Mean over seeds, k = {k} (--k 5|10); {_mark(how)}: differs from {base} at impression level (Holm per "
+             f"metric, alpha {alpha}); std, Δ, p: --table beyond --markdown."]
+    return Brief(header, rows, notes)
+
+
 def _runs(t: Table, metric, alpha, cols, how) -> Brief:
     fixed = {"run_id", "configuration", "seed", "seconds_per_epoch", "eval_seconds", "samples_per_second",
              "peak_rss_mb", "params_total"} | set(stats.METRIC_LABELS)
@@ -255,7 +282,8 @@ def brief_protocol(info: dict) -> str:
             f"{', '.join(map(str, seeds))} ({per} each); epochs {info.get('epochs')}; device {info.get('device')}. "
             f"Tests on {stats.METRIC_LABELS.get(info.get('metric'), info.get('metric'))}: "
             f"{info.get('impression_test')} at impression level ({level}), paired t-test at seed level, Holm, "
-            f"alpha {info.get('alpha')}. The full protocol: --markdown or --out.")
+            f"alpha {info.get('alpha')}. The full protocol: --markdown or --out."
+            + (f"\n{info['beyond_note']}" if info.get("beyond_note") else ""))
 
 
 def _count(n, word: str) -> str:

@@ -32,6 +32,8 @@ from newsbench import stats
 from newsbench.config import MODALITIES, NO_FUSION, PLACEBO, REAL_MODALITIES
 from newsbench.errors import InputError, warn
 from newsbench.options import ONLY_WITH, identity_fields
+from newsbench.beyond import DEFAULT_K, KS
+from newsbench.report.beyond_table import beyond_table, stale_note
 from newsbench.report.card import adaptivity_note, oracle_metrics, oracle_rows, planted_weights
 from newsbench.report.groups import Group, Selection, load_groups, load_references
 from newsbench.report.tables import (CLUSTERS, CONTROL, DAGGER, MARGIN, METRICS, MOD_LABELS, POWER, SEED_TEST,
@@ -808,7 +810,7 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
                  card: dict | None = None, dataset: str | None = None, n_resamples: int = 10_000,
                  seed: int = 0, cluster: str = "user", margin: float = MARGIN, cache_dir=None,
                  selection: Selection | None = None, metrics=METRICS, reference: str | None = None,
-                 fusion_ci: bool = False) -> Report:
+                 k: int = DEFAULT_K, fusion_ci: bool = False) -> Report:
     """Every table and every number of the report of one results folder (no printing, no writing).
 
     `cluster`: "user" clusters the impression-level tests by user (the user of each dev impression comes from the
@@ -817,9 +819,12 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     `margin`: the equivalence margin of the TOST verdicts, in metric units.
     `selection`: which records (dataset fingerprint, configurations, seeds; `dataset` is its fingerprint);
     `metrics`: the metric columns of the fusion and ablation tables; `reference`: the ablation table's base row
-    (a configuration label; default `id` alone). `fusion_ci`: also bootstrap the impression-level interval of
-    each fusion pair on `metric` (the table shows none; the forest plot of --plots draws them).
+    (a configuration label; default `id` alone); `k`: the cut-off of the beyond-accuracy table (5 or 10).
+    `fusion_ci`: also bootstrap the impression-level interval of each fusion pair on `metric` (the table shows
+    none; the forest plot of --plots draws them).
     """
+    if k not in KS:
+        raise InputError(f"--k must be one of {', '.join(map(str, KS))}, not {k}")
     if cluster not in CLUSTERS:
         raise InputError(f"unknown --cluster {cluster!r}; choose from {', '.join(CLUSTERS)}")
     groups, records = load_groups(results_dir, dataset, selection)
@@ -842,6 +847,13 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     breakdown = b.breakdown_table()
     if breakdown is not None:
         tables.append(breakdown)
+    beyond = beyond_table(b, k)        # last: the numbers of the tables before it stay what they were
+    if beyond is not None:
+        tables.append(beyond)
+    stale = stale_note(groups)
+    if stale is not None:
+        protocol += " " + stale
+        info["beyond_note"] = stale
     for i, t in enumerate(tables, 1):
         t.number = i
     data = {

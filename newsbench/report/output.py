@@ -44,6 +44,8 @@ def select_table(report: Report, name: str) -> Table:
     for t in tables:
         if t.key == name:
             return t
+    if name == "beyond" and report.data.get("protocol", {}).get("beyond_note"):
+        raise InputError(f"no table 'beyond' in this report: {report.data['protocol']['beyond_note']}")
     raise InputError(f"no table {name!r} in this report; choose from {', '.join(t.key for t in tables)}")
 
 
@@ -52,7 +54,7 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
                     fmt: str | None = None, dataset: str | None = None, n_resamples: int = 10_000,
                     seed: int = 0, plots: bool = False, cluster: str = "user", margin: float = MARGIN,
                     table: str | None = None, selection: Selection | None = None, metrics=None,
-                    reference: str | None = None, bars: bool = False) -> dict:
+                    reference: str | None = None, bars: bool = False, k: int = 10) -> dict:
     """Build the report of `results_dir`, print it (rich tables, or `fmt` markdown|latex|csv as plain text), write
     every format under `out_dir` when given, and return the JSON-ready dict of every number.
 
@@ -74,7 +76,7 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
         raise InputError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     report = build_report(results_dir, alpha=alpha, test=test, metric=metric, card=card, dataset=dataset,
                           n_resamples=n_resamples, seed=seed, cluster=cluster, margin=margin, selection=selection,
-                          metrics=metric_names(metrics) if metrics else METRICS, reference=reference,
+                          metrics=metric_names(metrics) if metrics else METRICS, reference=reference, k=k,
                           fusion_ci=plots)
     figures = None
     if plots:

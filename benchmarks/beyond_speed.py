@@ -1,0 +1,81 @@
+"""Extra evaluation cost of the beyond-accuracy metrics (newsbench.beyond), as a ratio to the rest of a run's
+evaluation, per configuration, in one run.
+
+Evaluation without them = score_dev + the sort of the scores + evaluate (AUC, MRR, nDCG, cold/warm, categories);
+with them, plus beyond.run_arrays over the same sort (top 5 and 10, five per-impression metrics each, coverage
+with its bootstrap replicates). The part that does not depend on the run (histories, hash-encoded titles, the
+coverage draws: beyond.DevContext) is built once per dataset per process, as in a grid; its one-off cost is
+printed apart, with what it makes of a 21-run grid on 2 workers and of a lone run. CPU seconds
+(time.process_time), best of 5, one torch thread as in a run (cfg.cpu_threads = 1).
+
+Run: python benchmarks/beyond_speed.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, hash)
+"""
+import argparse
+import time
+
+import numpy as np
+
+import torch
+
+from newsbench import beyond
+from newsbench.config import RunConfig
+from newsbench.data.load import load_dataset
+from newsbench.features import load_features
+from newsbench.metrics import ascending_order
+from newsbench.model import has_weights
+from newsbench.train import _build_model, evaluate, score_dev, train_model
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--text-encoder", default="hash")
+ap.add_argument("--data", default=None)
+args = ap.parse_args()
+torch.set_num_threads(1)
+ds = load_dataset(args.data)
+cpu = torch.device("cpu")
+print(f"{ds.name}: {len(ds.dev):,} dev impressions, {len(ds.dev.cand):,} candidates, {len(ds.news):,} news; "
+      f"text {args.text_encoder}, 1 training epoch")
+
+
+def best_of(fn, n=5):
+    out, best = None, float("inf")
+    for _ in range(n):
+        t = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t)
+    return out, best
+
+
+ctx, t_ctx = best_of(lambda: beyond.DevContext.for_dataset(
+    type("Fresh", (), {"dev": ds.dev, "news": ds.news, "train": ds.train, "fingerprint": None})()), n=1)
+beyond.DevContext.for_dataset(ds)
+print(f"once per dataset and process (DevContext: histories, hash-encoded titles, coverage draws): {t_ctx:.3f} s")
+
+ratios, extra, evals = [], [], []
+for mods, fusion in ((("id",), "none"), (("id", "llm"), "concat"), (("id", "llm"), "gate")):
+    cfg = RunConfig(modalities=mods, fusion=fusion, text_encoder=args.text_encoder, epochs=1)
+    feats = load_features(ds, cfg, progress=False)
+    model, *_ = _build_model(ds, feats, cfg, cpu)
+    train_model(model, ds, cfg, cpu)
+    model.eval()
+
+    def plain():        # as newsbench.train._train_run: one sort of the scores serves MRR, nDCG and the top lists
+        scores, w = score_dev(model, ds, cfg, cpu)
+        order = ascending_order(scores, ds.dev.cand_ptr)
+        evaluate(scores, ds, w if has_weights(cfg.fusion, len(mods)) else None, order)
+        return scores, order
+
+    (scores, order), t_eval = best_of(plain)
+    arrays, t_beyond = best_of(lambda: beyond.run_arrays(scores, ds, order=order))
+    ratios.append(t_beyond / t_eval)
+    extra.append(t_beyond)
+    evals.append(t_eval)
+    summary = beyond.summary(arrays)["metrics"]
+    print(f"{cfg.label:<16} eval {t_eval:6.3f} s  beyond {t_beyond:6.3f} s  adds {t_beyond / t_eval:6.1%}  "
+          f"(ILD cat@10 {summary['ild-cat@10']:.3f}, novelty@10 {summary['novelty@10']:.2f}, "
+          f"coverage@10 {summary['coverage@10']:.3f})")
+print(f"per run, the context built: largest addition {max(ratios):.1%} of the evaluation without the metrics")
+# The demo's grid: 21 runs over 2 worker processes, each building the context once (evaluation times: these three)
+n_runs, workers = 21, 2
+grid = (n_runs * np.mean(extra) + workers * t_ctx) / (n_runs * np.mean(evals))
+print(f"a grid of {n_runs} runs on {workers} workers, the context built once per worker: adds {grid:.1%}; "
+      f"a lone run (context and all): adds {(extra[0] + t_ctx) / evals[0]:.0%} to the `id` run's evaluation")

@@ -1,0 +1,273 @@
+"""Beyond-accuracy metrics of a run's dev rankings: diversity, novelty, unexpectedness, calibration, coverage.
+
+Every metric reads the top k of each dev impression's ranking by the model's scores, for k in KS (5 and 10; the
+report's `--k` picks one). Definitions, formulas and references: docs/metrics.md. In short, for the top list L of an
+impression (n = min(k, candidates) news; fewer than k when the impression has fewer candidates) and its user's
+history H (the full dev history, as listed, not cut to the run's history length):
+
+- `ild-cat`: share of the n(n-1)/2 pairs of L in different categories (category intra-list diversity);
+- `ild-emb`: 1 - the mean cosine similarity of the pairs of L (embedding intra-list diversity);
+- `novelty`: mean over L of -log2 p(i), p(i) = (users who clicked i in train + 1) / (train users + 1);
+- `unexpectedness`: mean over L x H of 1 - cos(i, h) (Kaminskas & Bridge's content-based unexpectedness);
+- `calibration`: Jensen-Shannon divergence (base 2, in [0, 1]) between the categories of H and of L (RADio);
+- `coverage`: catalogue level, distinct news in any L over distinct dev candidate news; one value per run, with
+  COVERAGE_RESAMPLES bootstrap replicates over users (the same resamples in every run of a dataset, so that two
+  runs' replicates pair).
+
+Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history.
+
+The ranking is the one nDCG@k scores (newsbench.metrics): score descending, and among equal scores the candidate
+listed later first; so the top k is one deterministic list on every machine.
+
+Embeddings: the rows of the model-free `hash` text encoder over the titles (newsbench.features.text.hash_encode,
+HASH_DIM wide, unit L2 rows), the same vectors for every run of a dataset whatever its modalities or text encoder:
+a diversity measured with a run's own features would change with the model under comparison. A news with an empty
+title has a zero row: its cosine with anything counts as 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from newsbench.metrics import ascending_order
+
+KS = (5, 10)
+DEFAULT_K = 10
+COVERAGE_RESAMPLES = 200
+COVERAGE_SEED = 0
+EMBEDDING = "hash:256 of titles"
+HASH_DIM = 256
+# per-impression metrics: record name -> array name stem (the array of k is f"{stem}{k}")
+PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelty", "unexpectedness": "unexp",
+                  "calibration": "calib"}
+NAMES = (*PER_IMPRESSION, "coverage")
+LABELS = {"ild-cat": "ILD cat.", "ild-emb": "ILD emb.", "novelty": "Novelty", "unexpectedness": "Unexp.",
+          "calibration": "Calib. JS", "coverage": "Coverage"}
+
+
+def array_names(k: int) -> dict[str, str]:
+    """{metric@k: npz array name} of the per-impression metrics at cut-off k."""
+    return {f"{m}@{k}": f"{stem}{k}" for m, stem in PER_IMPRESSION.items()}
+
+
+def all_array_names() -> dict[str, str]:
+    """{metric@k: npz array name} for every per-impression metric and every k in KS."""
+    return {name: arr for k in KS for name, arr in array_names(k).items()}
+
+
+# ----------------------------------------------------------------------------------------------- ranking
+def top_slots(scores: np.ndarray, ptr: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
+    """(M, k) int64: the CSR slots of each impression's top k candidates in rank order, -1 past its last candidate.
+
+    The order is newsbench.metrics' ranking: score descending, ties broken by listing the later candidate first;
+    `order`: metrics.ascending_order(scores, ptr) when the caller has it (evaluation shares one sort)."""
+    ptr = np.asarray(ptr, dtype=np.int64)
+    asc = ascending_order(scores, ptr) if order is None else np.asarray(order)
+    if asc.size == 0:
+        return np.full((len(ptr) - 1, k), -1, dtype=np.int64)
+    rank = np.arange(k)
+    valid = rank[None, :] < np.diff(ptr)[:, None]
+    # the ascending order read backwards within each impression: rank r sits r slots before its end
+    return np.where(valid, asc[np.where(valid, ptr[1:, None] - 1 - rank[None, :], 0)], -1)
+
+
+# ------------------------------------------------------------------------------------------- item values
+def novelty_values(train, n_news: int) -> np.ndarray:
+    """(N,) float64 -log2 p(i), p(i) = (distinct train users who clicked news i + 1) / (distinct train users + 1).
+
+    Add-one smoothing: a news no train user clicked gets log2(U + 1), the largest value, and a news every user
+    clicked gets 0. Users, not clicks: a user who clicks one news in several impressions counts once."""
+    imp = np.repeat(np.arange(len(train.cand_ptr) - 1), np.diff(train.cand_ptr))
+    clicked = train.label == 1
+    pairs = np.unique(train.user[imp[clicked]].astype(np.int64) * n_news + train.cand[clicked])
+    users_per_news = np.bincount(pairs % n_news, minlength=n_news)
+    n_users = len(np.unique(train.user))
+    return -np.log2((users_per_news + 1.0) / (n_users + 1.0))
+
+
+def embedding_vectors(news) -> np.ndarray:
+    """(N, HASH_DIM) float32 unit rows (zero for an empty title): the `hash` encoder over the titles."""
+    from newsbench.features.text import hash_encode
+
+    return hash_encode([str(t) for t in news.title], dim=HASH_DIM)
+
+
+# -------------------------------------------------------------------------------- the dev split's side
+class DevContext:
+    """Everything the metrics need that does not depend on the run: the candidates, each impression's history
+    (its category distribution and the mean of its unit rows), the item values, and the coverage bootstrap's user
+    draws with their candidate pools. Built once per dataset (`for_dataset` keeps the last one), so a grid pays
+    for it once per process and each run only for its own top lists."""
+
+    def __init__(self, cand: np.ndarray, cand_ptr: np.ndarray, user: np.ndarray, hist_ptr: np.ndarray,
+                 hist: np.ndarray, category: np.ndarray, novelty: np.ndarray, vectors: np.ndarray,
+                 n_resamples: int = COVERAGE_RESAMPLES, seed: int = COVERAGE_SEED):
+        from scipy import sparse
+
+        self.cand = np.asarray(cand).astype(np.int64)
+        self.cand_ptr = np.asarray(cand_ptr, dtype=np.int64)
+        self.m = m = len(self.cand_ptr) - 1
+        self.category = np.asarray(category).astype(np.int64)
+        self.n_news = n_news = len(self.category)
+        self.n_cat = int(self.category.max(initial=0)) + 1
+        self.novelty = np.asarray(novelty, dtype=np.float64)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.norm2 = (self.vectors.astype(np.float64) ** 2).sum(axis=1)
+        hist_ptr, hist = np.asarray(hist_ptr, dtype=np.int64), np.asarray(hist).astype(np.int64)
+        self.h_len = h_len = np.diff(hist_ptr)
+        h_imp = np.repeat(np.arange(m), h_len)
+        h_cat = np.bincount(h_imp * self.n_cat + self.category[hist], minlength=m * self.n_cat)
+        self.h_dist = h_cat.reshape(m, self.n_cat) / np.maximum(h_len, 1)[:, None]
+        hist_rows = sparse.csr_matrix((np.ones(len(hist), dtype=np.float32), (h_imp, hist)), shape=(m, n_news))
+        self.centroid = np.asarray(hist_rows @ self.vectors) / np.maximum(h_len, 1)[:, None].astype(np.float32)
+
+        # coverage bootstrap: users drawn with replacement; a drawn user brings all their impressions
+        _, uidx = np.unique(np.asarray(user), return_inverse=True)
+        self.uidx = uidx = uidx.reshape(-1)
+        n_users = int(uidx.max(initial=-1)) + 1
+        draws = np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
+        chosen = np.zeros((n_users, n_resamples), dtype=np.float32)        # users x draws: 1 where drawn
+        chosen[draws, np.arange(n_resamples)[:, None]] = 1.0
+        imp = np.repeat(np.arange(m), np.diff(self.cand_ptr))
+        pool = self._incidence(uidx[imp], self.cand, n_users)
+        self.pool_boot = np.maximum((np.asarray(pool @ chosen) > 0).sum(axis=0), 1)
+        self.chosen_by_impression = np.ascontiguousarray(chosen[uidx])     # impressions x draws: its user's
+        self.pool_size = len(np.unique(self.cand))
+        self.n_users = n_users
+
+    def _incidence(self, users, items, n_users):
+        """news x users, nonzero where the user met the news (duplicates sum: still nonzero)."""
+        from scipy import sparse
+
+        return sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (items, users)),
+                                 shape=(self.n_news, n_users))
+
+    def by_cutoff(self, top: np.ndarray, ks) -> dict[int, tuple[dict[str, np.ndarray], float, np.ndarray]]:
+        """{k: (per-impression metrics {stem: (M,)}, coverage, its (n_resamples,) bootstrap replicates)} of the top
+        lists `top` ((M, >= max(ks)) slots into the candidates, -1 padding) cut at each k in `ks`.
+
+        One pass over the ranks, k by increasing k: each block of ranks adds its items to running sums (the rows'
+        embedding sum S, category counts, novelty, the news x draw coverage counts), so the top 10 costs what the
+        top 5 and the 5 after it cost. No (M, k, k) or (M, k, d) array: the sum of the pairs' cosines is
+        (|S|^2 - sum |v|^2) / 2, the mean cosine of L x H is S.c / n (c: the history's mean row), the same-category
+        pairs are the sum over categories of C(count, 2). tests/test_beyond.py checks every value against loops.
+
+        Coverage's replicates: users drawn with replacement, a drawn user bringing all their impressions; the draws
+        depend only on the number of distinct users and the seed, so every run over one dev split gets the same
+        resamples and two runs' replicates pair (the report's paired bootstrap of a difference)."""
+        from scipy import sparse
+
+        m, n_cat = self.m, self.n_cat
+        s = np.zeros((m, self.vectors.shape[1]), dtype=np.float32)
+        q_counts = np.zeros(m * n_cat, dtype=np.int64)
+        n = np.zeros(m, dtype=np.int64)
+        nov, sq = np.zeros(m), np.zeros(m)
+        seen = np.zeros(self.n_news, dtype=bool)
+        boot_counts = np.zeros((self.n_news, self.chosen_by_impression.shape[1]), dtype=np.float32)
+        out, done = {}, 0
+        for k in sorted(ks):
+            block = top[:, done:k]
+            valid = block >= 0
+            per_row = valid.sum(axis=1)
+            rows = np.repeat(np.arange(m), per_row)            # row-major: the rows of valid entries, in order
+            items = self.cand[block[valid]]
+            n += per_row
+            q_counts += np.bincount(rows * n_cat + self.category[items], minlength=m * n_cat)
+            nov += np.bincount(rows, self.novelty[items], minlength=m)
+            sq += np.bincount(rows, self.norm2[items], minlength=m)
+            ptr = np.concatenate([[0], np.cumsum(per_row)])
+            block_rows = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), items, ptr), shape=(m, self.n_news))
+            s += block_rows @ self.vectors
+            seen[items] = True
+            boot_counts += block_rows.T @ self.chosen_by_impression      # news x draws: times drawn in a top list
+            done = k
+
+            q = q_counts.reshape(m, n_cat)
+            pairs = n * (n - 1) / 2.0
+            vals = {"ild_cat": _divide(pairs - (q * (q - 1) / 2.0).sum(axis=1), pairs),
+                    "novelty": _divide(nov, n)}
+            js = _js_divergence(self.h_dist, q / np.maximum(n, 1)[:, None])
+            js[(self.h_len == 0) | (n == 0)] = np.nan
+            vals["calib"] = js
+            vals["ild_emb"] = 1.0 - _divide((np.einsum("ij,ij->i", s, s).astype(np.float64) - sq) / 2.0, pairs)
+            unexp = 1.0 - _divide(np.einsum("ij,ij->i", s, self.centroid).astype(np.float64), n)
+            unexp[self.h_len == 0] = np.nan
+            vals["unexp"] = unexp
+            value = np.count_nonzero(seen) / self.pool_size if self.pool_size else float("nan")
+            out[k] = (vals, value, (boot_counts > 0).sum(axis=0) / self.pool_boot)
+        return out
+
+    def values(self, top: np.ndarray) -> dict[str, np.ndarray]:
+        """Every per-impression metric of the top lists `top` ((M, k) slots, -1 padding): {stem: (M,)}."""
+        return self.by_cutoff(top, (top.shape[1],))[top.shape[1]][0]
+
+    def coverage(self, top: np.ndarray) -> tuple[float, np.ndarray]:
+        """(coverage, (n_resamples,) its bootstrap replicates over users) of the top lists `top`."""
+        _, value, boot = self.by_cutoff(top, (top.shape[1],))[top.shape[1]]
+        return value, boot
+
+    @classmethod
+    def for_dataset(cls, dataset) -> "DevContext":
+        key = getattr(dataset, "fingerprint", None)
+        hit = _CONTEXT.get("last")
+        if key is not None and hit is not None and hit[0] == key:
+            return hit[1]
+        beh, news = dataset.dev, dataset.news
+        ctx = cls(beh.cand, beh.cand_ptr, beh.user, beh.hist_ptr, beh.hist, news.category,
+                  novelty_values(dataset.train, len(news)), embedding_vectors(news))
+        if key is not None:
+            _CONTEXT["last"] = (key, ctx)       # one dataset at a time: a grid evaluates many runs of one dataset
+        return ctx
+
+
+_CONTEXT: dict[str, tuple] = {}
+
+
+def _divide(num, den) -> np.ndarray:
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0."""
+    from scipy.special import rel_entr
+
+    mid = (p + q) / 2.0
+    js = (rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / (2.0 * np.log(2.0))
+    return np.maximum(js, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------- a run
+def run_arrays(scores: np.ndarray, dataset, context: DevContext | None = None,
+               order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The beyond-accuracy arrays of a run's dev scores (CSR order): for each k in KS the per-impression arrays
+    (float64 (M,), NaN where undefined), `coverage{k}` (1,) and `coverage{k}_boot` (COVERAGE_RESAMPLES,).
+    `order`: metrics.ascending_order(scores, dev.cand_ptr), when evaluation has sorted the scores already."""
+    ctx = context or DevContext.for_dataset(dataset)
+    arrays: dict[str, np.ndarray] = {}
+    for k, (vals, value, boot) in ctx.by_cutoff(top_slots(scores, ctx.cand_ptr, max(KS), order), KS).items():
+        arrays.update({f"{stem}{k}": v for stem, v in vals.items()})
+        arrays[f"coverage{k}"] = np.array([value])
+        arrays[f"coverage{k}_boot"] = boot
+    return arrays
+
+
+def summary(arrays: dict[str, np.ndarray]) -> dict:
+    """The record's `beyond` entry: {k, metrics {name@k: mean over defined impressions (coverage: its value)},
+    embedding, coverage_resamples}."""
+    from newsbench.metrics import mean_or_none
+
+    metrics = {}
+    for k in KS:
+        for name, arr in array_names(k).items():
+            metrics[name] = mean_or_none(np.asarray(arrays[arr], dtype=np.float64))
+        metrics[f"coverage@{k}"] = float(arrays[f"coverage{k}"][0])
+    return {"k": list(KS), "metrics": metrics, "embedding": EMBEDDING,
+            "coverage_resamples": COVERAGE_RESAMPLES, "coverage_seed": COVERAGE_SEED}
+
+
+def has_arrays(arrays: dict) -> bool:
+    """Whether a record's arrays hold the beyond-accuracy metrics (records made before they were recorded do not)."""
+    return all(f"coverage{k}_boot" in arrays for k in KS)
