@@ -243,10 +243,16 @@ def _build(results, out, table: Optional[str] = None, **kwargs) -> ReportResult:
 
         figures.require_matplotlib()
     kwargs["metrics"] = kwargs.get("metrics") or METRICS
-    rep = build(results, card=card, **kwargs)
-    written = write_report(rep, out) if out is not None else []
+    rep = build(results, card=card, fusion_ci=plots, **kwargs)
+    drawn = None
     if plots:
-        rep.data["figures"] = figures.write_figures(rep, out if out is not None else Path(results) / "report")
+        from newsbench.report.output import figures_prefix
+
+        drawn = figures.write_figures(rep, out if out is not None else Path(results) / "report")
+        rep.figures = figures.figure_links(drawn["names"], figures_prefix(results, out))
+    written = write_report(rep, out) if out is not None else []
+    if drawn is not None:
+        rep.data["figures"] = drawn
     shown = rep if table is None else replace(rep, tables=[select_table(rep, table)])
     rows = {key: t["rows"] for key, t in rep.data["tables"].items()}     # report.json's (NaN: None)
     return ReportResult({t.key: pd.DataFrame(rows.get(t.key, t.records)) for t in shown.tables},

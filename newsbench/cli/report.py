@@ -99,8 +99,9 @@ def register(app: typer.Typer) -> None:
         k: str = choice_option("10", ("--k",), ("5", "10"), "Cut-off of the beyond-accuracy table: 5 | 10.",
                                rich_help_panel=OUTPUT),
         plots: bool = typer.Option(False, "--plots", rich_help_panel=OUTPUT,
-                                   help="Also write PNG/PDF figures to OUT/figures (needs newsbench\\[plots]); "
-                                   "and print the weight bars."),
+                                   help="Also write figures (forest plot of the differences, learned vs planted "
+                                   "weights, cold/warm) as PNG, PDF and CSV to OUT/figures (needs "
+                                   "newsbench\\[plots]); and print the weight bars."),
     ):
         from newsbench.report import print_and_write
         from newsbench.report.request import make_request

@@ -168,7 +168,8 @@ class _Builder:
         rows_g = by_mods[mods]
         letters = [chr(ord("a") + i) for i in range(len(rows_g))]
         pairs = [(rows_g[i], rows_g[j]) for i in range(len(rows_g)) for j in range(i + 1, len(rows_g))]
-        sig: dict[str, list[dict]] = {m: self.family(pairs, m, "fusion", ci=self.fusion_ci) if pairs else []
+        sig: dict[str, list[dict]] = {m: self.family(pairs, m, "fusion", ci=self.fusion_ci and m == self.metric)
+                                      if pairs else []
                                       for m in dict.fromkeys([*self.metrics, self.metric])}
         header = ["Method"] + [stats.METRIC_LABELS[m] for m in self.metrics] + [
             "Fusion params", "Total params", "FLOPs/news", "s/epoch", "Seeds"]
@@ -809,7 +810,7 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
                  card: dict | None = None, dataset: str | None = None, n_resamples: int = 10_000,
                  seed: int = 0, cluster: str = "user", margin: float = MARGIN, cache_dir=None,
                  selection: Selection | None = None, metrics=METRICS, reference: str | None = None,
-                 k: int = DEFAULT_K) -> Report:
+                 k: int = DEFAULT_K, fusion_ci: bool = False) -> Report:
     """Every table and every number of the report of one results folder (no printing, no writing).
 
     `cluster`: "user" clusters the impression-level tests by user (the user of each dev impression comes from the
@@ -819,6 +820,8 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     `selection`: which records (dataset fingerprint, configurations, seeds; `dataset` is its fingerprint);
     `metrics`: the metric columns of the fusion and ablation tables; `reference`: the ablation table's base row
     (a configuration label; default `id` alone); `k`: the cut-off of the beyond-accuracy table (5 or 10).
+    `fusion_ci`: also bootstrap the impression-level interval of each fusion pair on `metric` (the table shows
+    none; the forest plot of --plots draws them).
     """
     if k not in KS:
         raise InputError(f"--k must be one of {', '.join(map(str, KS))}, not {k}")
@@ -832,6 +835,7 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
     references = load_references(results_dir, records[0]["dataset"]["fingerprint"])
     b = _Builder(groups, alpha, test, metric, card, n_resamples, seed, cluster, margin, users, users_note,
                  references, metrics, reference)
+    b.fusion_ci = fusion_ci
     protocol, info = b.protocol(records)
     tables = [t for t in (b.fusion_table(), b.ablation_table(), b.placebo_table()) if t is not None]
     weights, bars = b.weights_table()
@@ -863,6 +867,8 @@ def build_report(results_dir, alpha: float = 0.05, test: str = "permutation", me
                    for t in tables},
         "card": {"planted_weights": planted_weights(card), "oracle": oracle_metrics(card),
                  "reference_rows": dict(oracle_rows(card)),
+                 # the same scorers over only the cold / warm candidates (the cold-warm figure's reference lines)
+                 "reference_rows_by": {part: dict(oracle_rows(card, part)) for part in ("cold", "warm")},
                  "value_of_adaptivity": card.get("value_of_adaptivity")} if card else None,
         "weights": bars,
         "attribution": attribution_summary or None,

@@ -90,8 +90,11 @@ def _metric_dict(obj) -> dict[str, float]:
     return out
 
 
-def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
+def oracle_rows(card: dict | None, part: str = "overall") -> list[tuple[str, dict[str, float]]]:
     """Reference rows from a dataset card as (name, {metric: value}); [] when absent.
+
+    `part`: "overall", or "cold" / "warm" for the metrics over only the cold or warm candidates of each impression
+    (a version-2 card's `reference_dev` only; an older card has no such part and gives []).
 
     A version-2 card's `reference_dev` gives every reference scorer (ceilings, single-signal references, floors), each named "kind: label"; an older card's `oracle_dev` gives the oracle ceilings (the true
     utility, with and without the popularity of cold news) and the random floor."""
@@ -103,11 +106,13 @@ def oracle_rows(card: dict | None) -> list[tuple[str, dict[str, float]]]:
         # The card's JSON keys are sorted: put ceilings first, floors last, any unknown name after them.
         names = [n for n in _REFERENCE_ORDER if n in ref] + sorted(n for n in ref if n not in _REFERENCE_ORDER)
         for entry in (ref[n] for n in names):
-            m = _metric_dict(entry.get("overall")) if isinstance(entry, dict) else {}
+            m = _metric_dict(entry.get(part)) if isinstance(entry, dict) else {}
             if m:
                 rows.append((f"{entry.get('kind', 'reference')}: {entry.get('label', '?')}", m))
-        if rows:
+        if rows or part != "overall":
             return rows
+    if part != "overall":
+        return []
     obj = card.get("oracle_dev") or card.get("oracle") or card.get("oracle_metrics")
     if not isinstance(obj, dict):
         return []

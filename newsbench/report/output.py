@@ -80,7 +80,13 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
         from newsbench.report.tuned import build_tuned_report as build
     report = build(results_dir, alpha=alpha, test=test, metric=metric, card=card, dataset=dataset,
                           n_resamples=n_resamples, seed=seed, cluster=cluster, margin=margin, selection=selection,
-                          metrics=metric_names(metrics) if metrics else METRICS, reference=reference, k=k)
+                          metrics=metric_names(metrics) if metrics else METRICS, reference=reference, k=k,
+                          fusion_ci=plots)
+    figures = None
+    if plots:
+        # Drawn before the markdown is printed or written, so that it links them.
+        figures = plots_mod.write_figures(report, out_dir if out_dir is not None else Path(results_dir) / "report")
+        report.figures = plots_mod.figure_links(figures["names"], figures_prefix(results_dir, out_dir))
     if fmt == "csv" and table is None:
         table = DEFAULT_CSV_TABLE
     shown = report if table is None else replace(report, tables=[select_table(report, table)])
@@ -106,10 +112,19 @@ def print_and_write(results_dir, out_dir=None, console: Console | None = None, a
     if out_dir is not None:
         paths = write_report(report, out_dir)
         report.data["written"] = [str(p) for p in paths]
-    if plots:
-        report.data["figures"] = plots_mod.write_figures(
-            report, out_dir if out_dir is not None else Path(results_dir) / "report")
+    if figures is not None:
+        report.data["figures"] = figures      # after report.json: the figures' numbers are in their CSVs
+        fig_dir = Path(out_dir if out_dir is not None else Path(results_dir) / "report") / "figures"
+        print(f"newsbench: {len(figures['names'])} figures ({', '.join(figures['names'])}) as PNG, PDF and CSV in "
+              f"{fig_dir}", file=sys.stderr)
     return report.data
+
+
+def figures_prefix(results_dir, out_dir) -> str:
+    """How the markdown reaches the figures: beside report.md (`figures`) with --out, else the folder written."""
+    if out_dir is not None:
+        return "figures"
+    return (Path(results_dir) / "report" / "figures").as_posix()
 
 
 def render_text(results_dir, fmt: str, **kwargs) -> str:

@@ -28,6 +28,12 @@ def to_markdown(report: Report) -> str:
                   tabulate([[_md_cell(c) for c in row] for row in t.rows], headers=t.header, tablefmt="pipe",
                            disable_numparse=True), ""]
         parts += [f"- {n}" for n in t.notes] + [""]
+    if report.figures:
+        # --plots: each figure linked (PNG shown, PDF for print, CSV of the plotted numbers), docs/report.md reads them
+        parts += ["## Figures", ""]
+        for caption, png in report.figures:
+            stem = png[:-len(".png")]
+            parts += [f"![{caption}]({png})", "", f"[PDF]({stem}.pdf), [plotted numbers]({stem}.csv)", ""]
     return "\n".join(parts)
 
 

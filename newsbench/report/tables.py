@@ -110,3 +110,4 @@ class Report:
     data: dict
     bars: list[dict] = field(default_factory=list)     # for the terminal bars of modality weights
     runs: Table | None = None                          # one row per run (--table runs, runs.csv); not in report.md
+    figures: list[tuple[str, str]] = field(default_factory=list)   # (caption, PNG path) of --plots, in report.md
