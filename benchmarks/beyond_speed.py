@@ -7,8 +7,7 @@ normalised, coverage with its bootstrap replicates). The part that does not depe
 hash-encoded titles, per-candidate values and their bounds, the coverage draws: beyond.DevContext) is built once
 per dataset per process, as in a grid; its one-off cost (the first call less a later one, so it includes the
 import of scipy.special) is printed apart, with what it makes of a 21-run grid on 2 workers and of a lone run. CPU
-seconds
-(time.process_time), best of 5, one torch thread as in a run (cfg.cpu_threads = 1).
+seconds (time.process_time), best of 5, one torch thread as in a run (cfg.cpu_threads = 1).
 
 Run: python benchmarks/beyond_speed.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, hash)
 """

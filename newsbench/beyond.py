@@ -16,7 +16,9 @@ history H (the full dev history, as listed, not cut to the run's history length)
 
 - `novelty-norm`, `unexpectedness-norm`: the list's value rescaled by the range the impression's candidates allow,
   (v - min) / (max - min), min and max the means of the k smallest and the k largest per-candidate values (exact:
-  both are means of per-item values, so no k-subset does better), as EB-NeRD normalises them.
+  both are means of per-item values, so no k-subset does better): EB-NeRD's normalisation of novelty, and the same
+  closed form for unexpectedness (EB-NeRD has none for its serendipity). Intra-list diversity is not normalised:
+  its bounds have no closed form and EB-NeRD samples 20,000 k-subsets per impression (docs/metrics.md).
 
 Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history; the normalised
 values when the range is 0 (k or fewer candidates, so the list is all of them; or candidates with equal values,
@@ -149,7 +151,7 @@ class DevContext:
         pool = self._incidence(uidx[self.slot_imp], self.cand, n_users)
         self.pool_boot = np.maximum((np.asarray(pool @ chosen) > 0).sum(axis=0), 1)
         self.chosen_by_impression = np.ascontiguousarray(chosen[uidx])     # impressions x draws: its user's
-        self.pool_size = len(np.unique(self.cand))
+        self.pool_size = int(np.count_nonzero(np.bincount(self.cand, minlength=n_news)))   # distinct candidates
         self.n_users = n_users
 
     def _incidence(self, users, items, n_users):
