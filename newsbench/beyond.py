@@ -315,12 +315,14 @@ def _js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0.
 
     scipy's rel_entr, not numpy: numpy's vectorised log differs from the C library's by one ulp in about one term
-    in ten, which would change recorded values; the import (~0.03-0.06 s) is paid once per process."""
+    in ten, which would change recorded values; the import (0.15 s of CPU, docs/performance.md) is paid once per
+    process."""
     from scipy.special import rel_entr
 
     mid = (p + q) / 2.0
     js = (rel_entr(p, mid).sum(axis=1) + rel_entr(q, mid).sum(axis=1)) / (2.0 * np.log(2.0))
     return np.maximum(js, 0.0)
+
 
 # ---------------------------------------------------------------------------------------------- a run
 def run_arrays(scores: np.ndarray, dataset, context: DevContext | None = None,
