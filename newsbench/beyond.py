@@ -14,7 +14,15 @@ history H (the full dev history, as listed, not cut to the run's history length)
   COVERAGE_RESAMPLES bootstrap replicates over users (the same resamples in every run of a dataset, so that two
   runs' replicates pair).
 
-Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history.
+- `novelty-norm`, `unexpectedness-norm`: the list's value rescaled by the range the impression's candidates allow,
+  (v - min) / (max - min), min and max the means of the k smallest and the k largest per-candidate values (exact:
+  both are means of per-item values, so no k-subset does better): EB-NeRD's normalisation of novelty, and the same
+  closed form for unexpectedness (EB-NeRD has none for its serendipity). Intra-list diversity is not normalised:
+  its bounds have no closed form and EB-NeRD samples 20,000 k-subsets per impression (docs/metrics.md).
+
+Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history; the normalised
+values when the range is 0 (k or fewer candidates, so the list is all of them; or candidates with equal values,
+for unexpectedness within 1e-6, the float32 vectors' rounding: NORM_TOL).
 
 The ranking is the one nDCG@k scores (newsbench.metrics): score descending, and among equal scores the candidate
 listed later first; so the top k is one deterministic list on every machine.
@@ -39,10 +47,17 @@ EMBEDDING = "hash:256 of titles"
 HASH_DIM = 256
 # per-impression metrics: record name -> array name stem (the array of k is f"{stem}{k}")
 PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelty", "unexpectedness": "unexp",
-                  "calibration": "calib"}
+                  "calibration": "calib", "novelty-norm": "novelty_norm", "unexpectedness-norm": "unexp_norm"}
+# normalised by the range the impression's candidates allow (EB-NeRD's min-max); records made before them lack them
+NORMALISED = ("novelty-norm", "unexpectedness-norm")
+# a normalised value needs candidates that differ by more than rounding: novelty is exact float64; unexpectedness
+# comes from float32 unit rows (relative resolution 6e-8), so two news equally far from the history in exact
+# arithmetic can differ by ~1e-7, and a range below 1e-6 is rounding, not a choice
+NORM_TOL = {"novelty": 1e-9, "unexp": 1e-6}
 NAMES = (*PER_IMPRESSION, "coverage")
 LABELS = {"ild-cat": "ILD cat.", "ild-emb": "ILD emb.", "novelty": "Novelty", "unexpectedness": "Unexp.",
-          "calibration": "Calib. JS", "coverage": "Coverage"}
+          "calibration": "Calib. JS", "novelty-norm": "Novelty norm.", "unexpectedness-norm": "Unexp. norm.",
+          "coverage": "Coverage"}
 
 
 def array_names(k: int) -> dict[str, str]:
@@ -120,6 +135,11 @@ class DevContext:
         self.h_dist = h_cat.reshape(m, self.n_cat) / np.maximum(h_len, 1)[:, None]
         hist_rows = sparse.csr_matrix((np.ones(len(hist), dtype=np.float32), (h_imp, hist)), shape=(m, n_news))
         self.centroid = np.asarray(hist_rows @ self.vectors) / np.maximum(h_len, 1)[:, None].astype(np.float32)
+        self.slot_imp = np.repeat(np.arange(m), np.diff(self.cand_ptr))
+        # per candidate slot: its unexpectedness 1 - v.c (the mean of 1 - cos over the history, unit or zero rows)
+        self.slot_unexp = 1.0 - _row_dots(self.vectors, self.cand, self.centroid, self.slot_imp)
+        self.cand_novelty = self.novelty[self.cand]
+        self._depth, self._cums = 0, {}
 
         # coverage bootstrap: users drawn with replacement; a drawn user brings all their impressions
         _, uidx = np.unique(np.asarray(user), return_inverse=True)
@@ -128,11 +148,10 @@ class DevContext:
         draws = np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
         chosen = np.zeros((n_users, n_resamples), dtype=np.float32)        # users x draws: 1 where drawn
         chosen[draws, np.arange(n_resamples)[:, None]] = 1.0
-        imp = np.repeat(np.arange(m), np.diff(self.cand_ptr))
-        pool = self._incidence(uidx[imp], self.cand, n_users)
+        pool = self._incidence(uidx[self.slot_imp], self.cand, n_users)
         self.pool_boot = np.maximum((np.asarray(pool @ chosen) > 0).sum(axis=0), 1)
         self.chosen_by_impression = np.ascontiguousarray(chosen[uidx])     # impressions x draws: its user's
-        self.pool_size = len(np.unique(self.cand))
+        self.pool_size = int(np.count_nonzero(np.bincount(self.cand, minlength=n_news)))   # distinct candidates
         self.n_users = n_users
 
     def _incidence(self, users, items, n_users):
@@ -141,6 +160,19 @@ class DevContext:
 
         return sparse.csr_matrix((np.ones(len(users), dtype=np.float32), (items, users)),
                                  shape=(self.n_news, n_users))
+
+    def bounds(self, k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{stem: ((M,) sum of the k smallest, (M,) sum of the k largest per-candidate values)} for novelty and
+        unexpectedness: the sums over the least and the most novel (unexpected) top list of min(k, candidates)
+        news. The first call sorts each impression's candidates once for every k up to max(KS, k)."""
+        if k > self._depth:
+            self._depth = max(max(KS), k)
+            self._cums = {stem: _extreme_cumsums(vals, self.cand_ptr, self._depth)
+                          for stem, vals in (("novelty", self.cand_novelty), ("unexp", self.slot_unexp))}
+        rows = np.arange(self.m)
+        last = np.minimum(k, np.diff(self.cand_ptr)) - 1          # -1: no candidate, both sums 0
+        return {stem: (np.where(last >= 0, low[rows, last], 0.0), np.where(last >= 0, high[rows, last], 0.0))
+                for stem, (low, high) in self._cums.items()}
 
     def by_cutoff(self, top: np.ndarray, ks) -> dict[int, tuple[dict[str, np.ndarray], float, np.ndarray]]:
         """{k: (per-impression metrics {stem: (M,)}, coverage, its (n_resamples,) bootstrap replicates)} of the top
@@ -161,7 +193,7 @@ class DevContext:
         s = np.zeros((m, self.vectors.shape[1]), dtype=np.float32)
         q_counts = np.zeros(m * n_cat, dtype=np.int64)
         n = np.zeros(m, dtype=np.int64)
-        nov, sq = np.zeros(m), np.zeros(m)
+        nov, sq, un = np.zeros(m), np.zeros(m), np.zeros(m)
         seen = np.zeros(self.n_news, dtype=bool)
         boot_counts = np.zeros((self.n_news, self.chosen_by_impression.shape[1]), dtype=np.float32)
         out, done = {}, 0
@@ -174,6 +206,7 @@ class DevContext:
             n += per_row
             q_counts += np.bincount(rows * n_cat + self.category[items], minlength=m * n_cat)
             nov += np.bincount(rows, self.novelty[items], minlength=m)
+            un += np.bincount(rows, self.slot_unexp[block[valid]], minlength=m)
             sq += np.bincount(rows, self.norm2[items], minlength=m)
             ptr = np.concatenate([[0], np.cumsum(per_row)])
             block_rows = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), items, ptr), shape=(m, self.n_news))
@@ -193,6 +226,10 @@ class DevContext:
             unexp = 1.0 - _divide(np.einsum("ij,ij->i", s, self.centroid).astype(np.float64), n)
             unexp[self.h_len == 0] = np.nan
             vals["unexp"] = unexp
+            lim = self.bounds(k)
+            vals["novelty_norm"] = _min_max(nov, *lim["novelty"], NORM_TOL["novelty"] * n)
+            vals["unexp_norm"] = _min_max(un, *lim["unexp"], NORM_TOL["unexp"] * n)
+            vals["unexp_norm"][self.h_len == 0] = np.nan
             value = np.count_nonzero(seen) / self.pool_size if self.pool_size else float("nan")
             out[k] = (vals, value, (boot_counts > 0).sum(axis=0) / self.pool_boot)
         return out
@@ -230,8 +267,56 @@ def _divide(num, den) -> np.ndarray:
     return out
 
 
+def _min_max(total: np.ndarray, low: np.ndarray, high: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """(total - low) / (high - low), NaN where the range is at most `tol` (sums over n news: tol = n x the metric's
+    resolution); the lists all hold n news, so the n of the means cancels. Clipped to [0, 1]: the list's sum lies
+    between the bounds, rounding (the same values summed in another order) aside."""
+    span = high - low
+    return np.clip(_divide(total - low, np.where(span > tol, span, 0.0)), 0.0, 1.0)
+
+
+def _row_dots(vectors: np.ndarray, rows: np.ndarray, other: np.ndarray, other_rows: np.ndarray,
+              chunk: int = 2048) -> np.ndarray:
+    """float64 (len(rows),) dots vectors[rows[j]] . other[other_rows[j]], in chunks small enough for the CPU's
+    cache (no (len(rows), d) gather at once; 2048 rows measured 3x faster than 65536)."""
+    out = np.empty(len(rows))
+    for a in range(0, len(rows), chunk):
+        out[a:a + chunk] = np.einsum("ij,ij->i", vectors[rows[a:a + chunk]], other[other_rows[a:a + chunk]])
+    return out
+
+
+def _extreme_cumsums(values: np.ndarray, ptr: np.ndarray, depth: int, cells: int = 1 << 22
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high), each (M, depth): low[i, r] the sum of the r + 1 smallest of impression i's `values` (CSR
+    `ptr`), high[i, r] of its r + 1 largest, summed from the extreme inwards (past its last candidate: the full sum).
+    Rows are sorted padded to the longest impression, in blocks of about `cells` values (a 2-D sort along rows is
+    several times faster than one np.lexsort over all candidates)."""
+    m, lens = len(ptr) - 1, np.diff(ptr)
+    low, high = np.zeros((m, depth)), np.zeros((m, depth))
+    width = max(int(lens.max(initial=0)), 1)
+    step = max(cells // width, 1)
+    rank = np.arange(depth)
+    for a in range(0, m, step):
+        ln = lens[a:a + step]
+        pad = np.full((len(ln), width), np.inf)
+        mask = np.arange(width)[None, :] < ln[:, None]
+        pad[mask] = values[ptr[a]:ptr[a + len(ln)]]
+        pad.sort(axis=1)                                            # valid values first, increasing; inf after
+        take = rank[None, :] < ln[:, None]
+        smallest = np.where(take, pad[:, :depth] if depth <= width else np.pad(pad, ((0, 0), (0, depth - width))),
+                            0.0)
+        largest = np.where(take, np.take_along_axis(pad, np.clip(ln[:, None] - 1 - rank[None, :], 0, None), axis=1),
+                           0.0)
+        low[a:a + step], high[a:a + step] = np.cumsum(smallest, axis=1), np.cumsum(largest, axis=1)
+    return low, high
+
+
 def _js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0."""
+    """Row-wise Jensen-Shannon divergence, base 2 (0 for equal rows, 1 for disjoint supports); 0 log 0 = 0.
+
+    scipy's rel_entr, not numpy: numpy's vectorised log differs from the C library's by one ulp in about one term
+    in ten, which would change recorded values; the import (0.15 s of CPU, docs/performance.md) is paid once per
+    process."""
     from scipy.special import rel_entr
 
     mid = (p + q) / 2.0

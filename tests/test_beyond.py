@@ -5,6 +5,7 @@ vectors), then random ones (hypothesis)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from types import SimpleNamespace
 
@@ -54,7 +55,30 @@ def ref_metrics(scores, news, history, k, category, novelty, vectors):
         out["calib"] = js
     else:
         out["unexp"] = out["calib"] = math.nan
+    # normalised: min and max of the list's mean over every list of n news the candidates allow (EB-NeRD's
+    # definition, exhaustive), the resolution of beyond.NORM_TOL counting as a range of 0
+    per_item = {"novelty_norm": {i: novelty[i] for i in news}}
+    if history:
+        per_item["unexp_norm"] = {i: sum(1 - ref_cos(vectors[i], vectors[h]) for h in history) / len(history)
+                                  for i in news}
+    else:
+        out["unexp_norm"] = math.nan
+    for key, val in per_item.items():
+        lo, hi = ref_extremes([val[i] for i in news], n)
+        mean = sum(val[i] for i in top) / n
+        tol = beyond.NORM_TOL[key[:-5]]
+        out[key] = (mean - lo) / (hi - lo) if hi - lo > tol else math.nan
     return out
+
+
+def ref_extremes(values, n):
+    """(min, max) over the n-subsets of `values` of their mean: every subset when there are few, else the n
+    smallest and the n largest (which is what the minimum and the maximum of a mean of per-item values are)."""
+    if math.comb(len(values), n) <= 3000:
+        means = [sum(c) / n for c in itertools.combinations(values, n)]
+        return min(means), max(means)
+    srt = sorted(values)
+    return sum(srt[:n]) / n, sum(srt[-n:]) / n
 
 
 def context(impressions, category, novelty, vectors, users=None):
@@ -76,8 +100,13 @@ def check_all(impressions, k, category, novelty, vectors):
     for i, (news, ss, hs) in enumerate(impressions):
         want = ref_metrics(list(np.float32(ss)), news, hs, k, category, novelty, vectors)
         for key, v in want.items():
-            assert got[key][i] == pytest.approx(v, abs=1e-5, nan_ok=True), (key, i)
+            assert got[key][i] == pytest.approx(v, abs=tolerance(key), nan_ok=True), (key, i)
     return got
+
+
+def tolerance(key):
+    # a normalised value divides float32 rounding (1e-7) by the candidates' range
+    return 1e-4 if key.endswith("_norm") else 1e-5
 
 
 CAT = [0, 0, 1, 2, 1, 0]
@@ -162,6 +191,67 @@ def test_ties_and_fewer_than_k_in_one_batch():
     check_all(imps, 3, CAT, NOV, VEC)
 
 
+# --------------------------------------------------------------------------- normalised (EB-NeRD's min-max)
+def test_normalised_novelty_by_hand():
+    # candidates 0..4, novelty 1, 2, 3, 0.5, 4; top 2 = news 2 and 1 (mean 2.5); least novel pair (3, 0): 0.75,
+    # most novel pair (4, 2): 3.5
+    got = check_all([([0, 1, 2, 3, 4], [1, 4, 5, 2, 3], [0])], 2, CAT, NOV, VEC)
+    assert got["novelty_norm"][0] == pytest.approx((2.5 - 0.75) / (3.5 - 0.75))
+
+
+def test_normalised_values_reach_0_and_1_at_the_extreme_lists():
+    nov = [5.0, 1.0, 3.0, 2.0, 4.0, 0.0]
+    imps = [([0, 1, 2, 3, 4, 5], [9, 1, 2, 1, 8, 0], [2]),        # top 2 = news 0, 4: the two most novel
+            ([0, 1, 2, 3, 4, 5], [0, 8, 1, 9, 2, 7], [2])]        # top 3 = news 3, 1, 5: the three least
+    for k, i, want in ((2, 0, 1.0), (3, 1, 0.0)):
+        got = check_all(imps, k, CAT, nov, VEC)
+        assert got["novelty_norm"][i] == want
+
+
+def test_normalised_values_with_ties():
+    # novelty tied at the edges of the ranges: 2, 2, 2, 5, 5; top 2 = news 1 and 3 (2 and 5): mean 3.5 of [2, 5]
+    nov = [2.0, 2.0, 2.0, 5.0, 5.0, 0.0]
+    got = check_all([([0, 1, 2, 3, 4], [1, 5, 2, 4, 3], [0]),
+                     ([0, 1, 2], [3, 2, 1], [0])], 2, CAT, nov, VEC)      # all candidates tied: no range
+    assert got["novelty_norm"][0] == pytest.approx(0.5)
+    assert math.isnan(got["novelty_norm"][1])
+    # unexpectedness tied: news 0 and 1 point the same way, so are equally far from any history
+    # from a history of news 0: distances 0 (news 0, 1) and 1 - 1/sqrt2 (news 4); k = 1
+    got = check_all([([0, 1], [2, 1], [3]), ([0, 1, 4], [3, 2, 1], [0]), ([0, 1, 4], [1, 2, 3], [0])], 1, CAT,
+                    NOV, VEC)
+    assert math.isnan(got["unexp_norm"][0])
+    assert got["unexp_norm"][1] == pytest.approx(0.0, abs=1e-6) and got["unexp_norm"][2] == pytest.approx(1.0)
+
+
+def test_normalised_values_undefined_with_k_or_fewer_candidates_or_no_history():
+    imps = [([0, 2], [2, 1], [1]),                  # 2 candidates, k = 3: the list is all of them
+            ([0, 2, 4], [1, 2, 3], [1]),            # exactly k
+            ([0, 2, 3, 4], [1, 2, 3, 4], []),       # no history: unexpectedness undefined, novelty not
+            ([0, 2, 3, 4], [1, 2, 3, 4], [1])]
+    got = check_all(imps, 3, CAT, NOV, VEC)
+    for i in (0, 1):
+        assert math.isnan(got["novelty_norm"][i]) and math.isnan(got["unexp_norm"][i])
+    assert math.isnan(got["unexp_norm"][2]) and math.isfinite(got["novelty_norm"][2])
+    # top 3 = news 4, 3, 2 of 0, 2, 3, 4; history news 1 = (1, 0, 0): distances 0, 1, 1, 1 - 1/sqrt2
+    d = {0: 0.0, 2: 1.0, 3: 1.0, 4: 1 - 1 / math.sqrt(2)}
+    lo, hi = (d[0] + d[4] + d[2]) / 3, (d[2] + d[3] + d[4]) / 3
+    assert got["unexp_norm"][3] == pytest.approx(((d[4] + d[3] + d[2]) / 3 - lo) / (hi - lo))
+
+
+def test_normalised_summaries_and_arrays_recorded():
+    news = list(range(12))
+    imps = [(news, [(7 * i) % 12 for i in news], [0, 3]), (news[:8], news[:8], [5]), (news[:4], news[:4], [1])]
+    ctx, scores, ptr = context(imps, [i % 3 for i in news], [float(i % 5) for i in news], np.eye(12))
+    arrays = beyond.run_arrays(scores, None, context=ctx)
+    s = beyond.summary(arrays)["metrics"]
+    for k in beyond.KS:
+        for name in beyond.NORMALISED:
+            values = arrays[beyond.array_names(k)[f"{name}@{k}"]]
+            assert values.shape == (3,) and math.isnan(values[2])             # 4 candidates: no range
+            assert s[f"{name}@{k}"] == pytest.approx(float(np.nanmean(values)))
+    assert set(beyond.NORMALISED) <= set(beyond.PER_IMPRESSION)
+
+
 def test_novelty_counts_users_with_add_one_smoothing():
     # train: user 0 clicks news 1 twice (two impressions), user 1 clicks news 1 and 2; 3 users in train
     train = SimpleNamespace(user=np.array([0, 0, 1, 2]), cand_ptr=np.array([0, 2, 4, 6, 7]),
@@ -239,7 +329,7 @@ def test_dataset_run_arrays_match_transcription(tiny_dir):
         for k in beyond.KS:
             want = ref_metrics(list(scores[a:b]), beh.cand[a:b].tolist(), hist, k, cat, nov, vec)
             for stem, v in want.items():
-                assert arrays[f"{stem}{k}"][i] == pytest.approx(v, abs=1e-5, nan_ok=True), (stem, k, i)
+                assert arrays[f"{stem}{k}"][i] == pytest.approx(v, abs=tolerance(stem), nan_ok=True), (stem, k, i)
     for k in beyond.KS:
         shown = {int(beh.cand[beh.cand_ptr[i] + j]) for i in range(len(beh))
                  for j in ref_top(list(scores[beh.cand_ptr[i]:beh.cand_ptr[i + 1]]), k)}

@@ -128,3 +128,29 @@ def test_records_made_before_the_metrics(ablated, tmp_path, cli):
     asked = cli("report", "-r", res, "--table", "beyond")
     assert asked.exit_code == 2 and asked.stderr.startswith("newsbench: error: no table 'beyond' in this report: ")
     assert "these runs predate them" in asked.stderr and len(asked.stderr.strip().splitlines()) == 1
+
+
+def test_records_made_before_the_normalised_metrics(ablated, tmp_path):
+    """Records of the first version (every beyond array but the normalised ones): the table keeps the other metrics
+    for every configuration, leaves the normalised ones out and says why; the terminal view never shows them."""
+    res = tmp_path / "first"
+    shutil.copytree(ablated, res)
+    full = api.report(res, resamples=200).tables["beyond"]
+    assert {f"{m}@10" for m in beyond.NORMALISED} <= set(full["metric"])
+    normalised = {beyond.array_names(k)[f"{m}@{k}"] for k in beyond.KS for m in beyond.NORMALISED}
+    old = [r["run_id"] for r in _groups(res)["id"]]
+    for run_id in old:
+        rec = store.load_record(res, run_id)
+        rec["beyond"]["metrics"] = {k: v for k, v in rec["beyond"]["metrics"].items()
+                                    if k.split("@")[0] not in beyond.NORMALISED}
+        store.save_record(res, rec, {k: v for k, v in store.load_arrays(res, run_id).items() if k not in normalised})
+    rep = api.report(res, resamples=200)
+    table = rep.tables["beyond"]
+    assert set(table["metric"]) == {f"{m}@10" for m in beyond.NAMES if m not in beyond.NORMALISED}
+    assert set(table["configuration"]) == {"id", "id+llm/concat"}
+    notes = " ".join(rep.data["tables"]["beyond"]["notes"])
+    assert "No normalised novelty and unexpectedness: the records of id predate them" in notes
+    out = CliRunner().invoke(app, ["report", "-r", str(res)], env={"COLUMNS": "80"})
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Beyond accuracy at k = 10" in line)
+    assert out.exit_code == 0 and "norm" not in lines[start + 1] and "Novelty" in lines[start + 1]

@@ -83,6 +83,11 @@ def coverage_family(b, pairs, k: int) -> list[dict]:
     return out
 
 
+def _has(g, name: str) -> bool:
+    stem = beyond.array_names(int(name.split("@")[1]))[name]
+    return all(stem in a for a in g.runs.runs.values())
+
+
 def _seed_values(g, k: int) -> dict[int, float]:
     return {s: float(a[f"coverage{k}"][0]) for s, a in g.runs.runs.items()}
 
@@ -107,7 +112,11 @@ def beyond_table(b, k: int) -> Table | None:
               "Seeds"]
     rows, recs, notes = [], [], []
     sizes = []
+    # the normalised values came later than the others: a configuration whose records lack them leaves them out
+    lacking = [g.label for g in groups if not all(_has(g, f"{m}@{k}") for m in beyond.NORMALISED)]
     for metric in beyond.NAMES:
+        if metric in beyond.NORMALISED and lacking:
+            continue
         name = f"{metric}@{k}"
         if metric == "coverage":
             entries = coverage_family(b, [(g, base) for g in others], k) if others else []
@@ -148,7 +157,8 @@ def beyond_table(b, k: int) -> Table | None:
                  f"the same vectors for every configuration); novelty: mean -log2 of train-click popularity "
                  f"(users, add-one); unexp.: mean cosine distance of the top {k} to the user's history; calib. JS: "
                  f"Jensen-Shannon divergence between the history's and the top {k}'s categories (lower: closer); "
-                 f"coverage: share of the distinct dev candidates in any top {k}.")
+                 f"coverage: share of the distinct dev candidates in any top {k}; norm.: (v - min) / (max - min) over "
+                 f"the top-{k} lists the impression's candidates allow (EB-NeRD), n/a with {k} or fewer candidates.")
     if others:
         notes.append(f"Δ: configuration − {base_note}, mean over seeds. Per-impression metrics: "
                      + b._levels_note(len(others), ("comparisons" if len(others) > 1 else "comparison")
@@ -159,6 +169,9 @@ def beyond_table(b, k: int) -> Table | None:
                        f"values.")
     elif not tested:
         notes.append(f"No tests: the base row ({base_note}) was made before beyond-accuracy metrics were recorded.")
+    if lacking:
+        notes.append(f"No normalised novelty and unexpectedness: the records of {', '.join(lacking)} predate them; "
+                     f"{RERUN}.")
     if missing:
         notes.append(f"Left out, made before newsbench recorded these metrics: {', '.join(missing)}; {RERUN}.")
     title = f"Beyond accuracy at k = {k} against {base_note} ({plural(len(groups), 'configuration')})"
