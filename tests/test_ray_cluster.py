@@ -284,7 +284,12 @@ def test_a_too_small_cluster_is_refused_and_a_lost_one_ends_the_grid_keeping_fin
         finished = {p.name: p.read_bytes() for p in runs.iterdir() if p.suffix in (".json", ".npz")}
         kept = store.load_records(results)
         assert 1 <= len(kept) < N_LOST_GRID and len(finished) == 2 * len(kept), sorted(finished)  # .json + .npz
-        assert [p.name for p in runs.iterdir() if p.suffix == ".lock" or p.name.startswith(atomic.TMP_PREFIX)] == []
+        assert [p.name for p in runs.iterdir() if p.name.startswith(atomic.TMP_PREFIX)] == []
+        locks = [p for p in runs.iterdir() if p.suffix == ".lock"]
+        if _errors(err):    # newsbench ended the grid itself: it released its claims
+            assert locks == [], sorted(p.name for p in locks)
+        # else Ray ended the driver from C++ and no Python ran to release the claims of runs in flight: such a lock
+        # names a dead process, and the rerun below must reclaim it (newsbench.grid.claims), not wait on it
 
         head, address = _head(tmp_path, "head2", temp_dir)
         heads.append(head)
@@ -294,6 +299,7 @@ def test_a_too_small_cluster_is_refused_and_a_lost_one_ends_the_grid_keeping_fin
         assert err.count("newsbench-trace: run-start") == N_LOST_GRID - len(kept)
         assert len(store.load_records(results)) == N_LOST_GRID
         assert all((results / "runs" / name).read_bytes() == data for name, data in finished.items())
+        assert [p.name for p in runs.iterdir() if p.suffix == ".lock"] == []
     finally:
         for head in heads:
             _stop(head)
