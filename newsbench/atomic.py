@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the target's folder, fsync, then rename.
 
 A killed process leaves either the old file, the new file, or a `.tmp-*` file that no reader looks at; never a
-half-written target. Every writer in newsbench (cache, results, downloads, reports) goes through here.
+half-written target. Every writer in newsbench (cache, results, downloads, reports) goes through here, and so does
+the one folder-wide lock that the grid's claims and the tuning studies take (folder_lock).
 """
 
 from __future__ import annotations
@@ -76,3 +77,25 @@ def remove_stale_tmp(folder: str | os.PathLike) -> int:
             p.unlink()
             n += 1
     return n
+
+
+@contextlib.contextmanager
+def folder_lock(lock_file: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_file` (created with its folder if missing): the kernel releases it when the
+    holder dies, so a killed process never leaves a folder locked. Not POSIX: no lock (callers say what still holds
+    then)."""
+    Path(lock_file).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

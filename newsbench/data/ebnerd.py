@@ -28,8 +28,6 @@ polars index rows) and the column. Only the columns above are read (`pyarrow.par
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +39,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsbench.data.arrays import sha256_file
 from newsbench.data.dataset import Behaviors, Dataset, News, csr_positions
 from newsbench.data.mind import _drop, _select_rows      # the same CSR edits as MIND's --unknown-news drop
+from newsbench.data import mind
 from newsbench.errors import InputError, warn
 
 # Bump when the parsed arrays change meaning: it is part of every EB-NeRD fingerprint (MIND's has its own).
@@ -126,10 +124,7 @@ def input_files(path: str | os.PathLike) -> dict[str, Path]:
 def dataset_fingerprint(file_hashes: dict[str, str]) -> str:
     """Content-only fingerprint: the reader version and each file's key and content hash (as MIND's, with
     another reader version, so the two formats of one world have different fingerprints: their bytes differ)."""
-    h = hashlib.sha256(READER_VERSION.encode())
-    for key in sorted(file_hashes):
-        h.update(f"\n{key}={file_hashes[key]}".encode())
-    return h.hexdigest()[:16]
+    return mind.dataset_fingerprint(file_hashes, READER_VERSION)
 
 
 # ------------------------------------------------------------------------------------------------------ parquet
@@ -471,15 +466,7 @@ def read_ebnerd(path: str | os.PathLike, unknown_news: str = "error", *, fingerp
     # Each split's raw table is let go as soon as it is mapped: the peak holds one split's scratch, not both.
     behaviors = {s: map_split(tables.pop(s), article_index, user_index, unknown_news, articles, messages)
                  for s in list(tables)}
-    card = None
-    if "dataset_card.json" in files:
-        try:
-            card = json.loads(files["dataset_card.json"].read_text("utf-8"))
-        except (ValueError, OSError) as err:
-            raise InputError(f"unreadable dataset card: {err}", file=files["dataset_card.json"]) from None
-    if fingerprint is None:
-        step("hashing input files")
-        fingerprint = dataset_fingerprint({k: sha256_file(p) for k, p in files.items()})
+    card, fingerprint = mind.card_and_fingerprint(files, fingerprint, step, dataset_fingerprint)
     return Dataset(
         name=root.resolve().name, fingerprint=fingerprint, news=news, users=np.asarray(users).astype(str),
         train=behaviors.get("train"), dev=behaviors.get("dev"), entity_vectors=None, card=card,

@@ -672,9 +672,9 @@ def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
 # ---------------------------------------------------------------------------------------------------------- reader
 
 
-def dataset_fingerprint(file_hashes: dict[str, str]) -> str:
+def dataset_fingerprint(file_hashes: dict[str, str], reader_version: str = READER_VERSION) -> str:
     """Content-only fingerprint of a dataset: the reader version and each file's name and content hash."""
-    h = hashlib.sha256(READER_VERSION.encode())
+    h = hashlib.sha256(reader_version.encode())
     for key in sorted(file_hashes):
         h.update(f"\n{key}={file_hashes[key]}".encode())
     return h.hexdigest()[:16]
@@ -716,15 +716,7 @@ def read_mind(path: str | os.PathLike, unknown_news: str = "error", *, fingerpri
     users = pc.unique(all_users.combine_chunks()) if all_users.num_chunks else pa.array([], pa.string())
     behaviors = {s: map_behaviors(t, news_ids, users, unknown_news, messages) for s, t in beh_tables.items()}
     entity_vectors = _entity_matrix(news.entities, vec_tables)
-    card = None
-    if "dataset_card.json" in files:
-        try:
-            card = json.loads(files["dataset_card.json"].read_text("utf-8"))
-        except (ValueError, OSError) as err:
-            raise InputError(f"unreadable dataset card: {err}", file=files["dataset_card.json"]) from None
-    if fingerprint is None:
-        step("hashing input files")
-        fingerprint = dataset_fingerprint({k: sha256_file(p) for k, p in files.items()})
+    card, fingerprint = card_and_fingerprint(files, fingerprint, step)
     return Dataset(
         name=root.resolve().name,
         fingerprint=fingerprint,
@@ -765,3 +757,18 @@ def validate_mind(path: str | os.PathLike, unknown_news: str = "error") -> Datas
     """Run every check of `read_mind` (raising InputError on the first problem); returns the dataset."""
     return read_mind(path, unknown_news=unknown_news)
 
+
+def card_and_fingerprint(files: dict[str, Path], fingerprint: str | None, step,
+                         fingerprint_of=dataset_fingerprint) -> tuple[dict | None, str]:
+    """The folder's dataset card (None without one) and its fingerprint (the sha256 of every input file, unless the
+    caller already knows it): the last step of reading a folder, the same for MIND and EB-NeRD (data.ebnerd)."""
+    card = None
+    if "dataset_card.json" in files:
+        try:
+            card = json.loads(files["dataset_card.json"].read_text("utf-8"))
+        except (ValueError, OSError) as err:
+            raise InputError(f"unreadable dataset card: {err}", file=files["dataset_card.json"]) from None
+    if fingerprint is None:
+        step("hashing input files")
+        fingerprint = fingerprint_of({k: sha256_file(p) for k, p in files.items()})
+    return card, fingerprint

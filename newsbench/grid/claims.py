@@ -61,25 +61,9 @@ def lock_is_stale(owner: dict) -> bool:
     return owner.get("age", 0.0) > LOCK_STALE_SECONDS
 
 
-@contextlib.contextmanager
 def _folder_mutex(results: str | os.PathLike):
-    """Serialise claims within a results folder (flock: released by the kernel if the holder dies)."""
-    d = store.runs_dir(results)
-    d.mkdir(parents=True, exist_ok=True)
-    fd = os.open(d / ".claims.mutex", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            import fcntl
-        except ImportError:     # not POSIX: O_EXCL alone still gives one winner per fresh lock
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    """Serialise claims within a results folder. Not POSIX: O_EXCL alone still gives one winner per fresh lock."""
+    return atomic.folder_lock(store.runs_dir(results) / ".claims.mutex")
 
 
 class Claims:

@@ -14,12 +14,13 @@ configuration gets the same draw whether it is asked in one go or after a kill, 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import socket
 import time
 from pathlib import Path
+
+from newsbench import atomic
 
 DB_NAME = "tuning.db"
 MUTEX_NAME = ".tuning.mutex"
@@ -79,24 +80,10 @@ def find_study(store, name: str):
         return None
 
 
-@contextlib.contextmanager
 def mutex(results):
-    """Serialise asking trials within a results folder (flock, as newsbench.grid.claims does for runs)."""
-    Path(results).mkdir(parents=True, exist_ok=True)
-    fd = os.open(Path(results) / MUTEX_NAME, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            import fcntl
-        except ImportError:          # not POSIX: one process per results folder
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    """Serialise asking trials within a results folder (as newsbench.grid.claims does for runs); not POSIX: one
+    process per results folder."""
+    return atomic.folder_lock(Path(results) / MUTEX_NAME)
 
 
 def counted(trial) -> bool:
