@@ -1,5 +1,5 @@
 # Two entry points, both self-contained on a fresh machine with Python 3.11:
-#   make demo   create .venv, install newsbench, run the default ablation and print the report
+#   make demo   create .venv, install newsbench, run the default ablation, print the report, draw its figures
 #   make test   create .venv, install newsbench with its test extras, run the test suite
 # A Makefile because the install step is a real dependency: it reruns only when pyproject.toml or
 # constraints.txt change, and both targets share it.
@@ -23,7 +23,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/newsbench ablate --workers $(WORKERS)
+	$(BIN)/newsbench ablate --workers $(WORKERS) --plots
 
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ from typing import Iterable, Optional, Union
 import pandas as pd
 
 from newsbench import ablation, grid, runner, store
+from newsbench.errors import InputError
 from newsbench.options import OTHER, Spec
 
 PathLike = Union[str, Path]
@@ -74,13 +75,19 @@ def ablate(data: Optional[PathLike] = None, *, results: PathLike = "results", ca
            device: str = "auto", amp: bool = False, executor: str = "local", workers: int = 1,
            ray_address: Optional[str] = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
            ray_timeout: float = grid.RAY_TIMEOUT, dry_run: bool = False, report: bool = True, alpha: float = 0.05,
-           test: str = "permutation", progress: bool = False, **options) -> Runs:
+           test: str = "permutation", plots: bool = False, progress: bool = False, **options) -> Runs:
     """`newsbench ablate`: the grid of modality subsets x fusions x seeds, resumable, recorded in `results`; then
     the baselines and (`report`) the report, written to RESULTS/report/ and returned. `seeds`, `subsets` and
     `fusions` are the command line's text ("0,1,2", "id,id+llm") or lists ([0, 1], ["id", "id+llm"]);
     `options`: the run options by RunConfig field (epochs, text_encoder, graph, ...)."""
     _check(OTHER["alpha"], alpha)
     test = _choice(test, "--test", TESTS)
+    if plots:
+        if not report:
+            raise InputError("plots=True draws the report's figures; it cannot go with report=False")
+        from newsbench.report import figures
+
+        figures.require_matplotlib()
     req = ablation.make_request(
         results=results, seeds=_text(seeds), n_seeds=n_seeds, subsets=_text(subsets), fusions=_text(fusions),
         device=device, amp=amp, report=report, executor=executor, workers=workers, ray_address=ray_address,
@@ -106,7 +113,7 @@ def ablate(data: Optional[PathLike] = None, *, results: PathLike = "results", ca
     if report:
         # Only this dataset's runs (a results folder may hold others), with its card's planted signals when generated.
         out.report = _build(results, Path(results) / "report", alpha=alpha, test=test, card=dataset.card,
-                            dataset=dataset.fingerprint)
+                            dataset=dataset.fingerprint, plots=plots)
     return out
 
 

@@ -158,6 +158,7 @@ def test_a_value_whose_meaning_changed_is_read_the_new_way_with_a_warning(tiny_d
     (["--seeds", "0", "--n-seeds", "2"], "not both"),
     (["--executor", "spark"], "choose one of local, ray"),
     (["--test", "bogus"], "--test 'bogus'"),
+    (["--plots", "--no-report"], "--plots draws the report's figures; it cannot go with --no-report"),
 ])
 def test_bad_options_end_with_one_line_and_status_2(monkeypatch, capsys, tmp_path, args, message):
     from newsbench.cli import main
@@ -169,3 +170,37 @@ def test_bad_options_end_with_one_line_and_status_2(monkeypatch, capsys, tmp_pat
     assert exit_.value.code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_ablate_plots_draws_the_reports_figures(tiny_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    res = tmp_path / "results"
+    run = invoke("-d", tiny_dir, "--results", res, "--subsets", "id,id+llm+gnn", "--fusions", "gate",
+                 "--seeds", "0,1", "--plots", *SMALL)
+    assert run.exit_code == 0, run.output
+    figs = res / "report" / "figures"
+    # The tiny data is generated, so its card is found: the planted-weight figure is drawn too.
+    for stem in ("forest", "weights_vs_planted", "attribution_vs_planted", "cold_warm"):
+        assert (figs / f"{stem}.png").stat().st_size > 1000 and (figs / f"{stem}.csv").is_file(), stem
+    assert "(figures/forest.png)" in (res / "report" / "report.md").read_text()
+    # The same figures as `newsbench report --plots` of the folder afterwards: ablate adds no numbers of its own.
+    again = CliRunner().invoke(app, ["report", "--results", str(res), "-d", str(tiny_dir), "--plots", "--csv",
+                                     "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    for stem in ("forest", "cold_warm", "weights_vs_planted"):
+        assert (figs / f"{stem}.csv").read_text() == (tmp_path / "again" / "figures" / f"{stem}.csv").read_text()
+
+
+def test_ablate_plots_without_matplotlib_stops_before_training(tiny_dir, tmp_path, monkeypatch, capsys):
+    from newsbench.cli import main
+
+    # A None entry in sys.modules makes `import matplotlib` raise ImportError, as when the extra is absent.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(sys, "argv", ["newsbench", "ablate", "-d", str(tiny_dir), "--results", str(tmp_path / "r"),
+                                      "--subsets", "id", "--seeds", "0", "--plots", *SMALL])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "matplotlib is needed for --plots: pip install 'newsbench[plots]'" in err
+    assert not (tmp_path / "r").exists()

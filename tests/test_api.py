@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,20 @@ def test_ablate_again_reuses_every_run_and_dry_run_writes_nothing(tiny_dir, made
     fresh = api.ablate(tiny_dir, results=tmp_path / "fresh", dry_run=True, **GRID)
     assert fresh.records == [] and [p["run_id"] for p in fresh.plan] == [r["run_id"] for r in made.records]
     assert not (tmp_path / "fresh").exists()
+
+
+def test_ablate_plots_reuses_the_runs_and_draws_the_figures(tiny_dir, made, tmp_path):
+    pytest.importorskip("matplotlib")
+    copy = tmp_path / "results"
+    shutil.copytree(made.results / "runs", copy / "runs")       # a copy: made's report must stay as it was written
+    with pytest.raises(InputError, match="plots=True draws the report's figures; it cannot go with report=False"):
+        api.ablate(tiny_dir, results=copy, report=False, plots=True, **GRID)
+    again = api.ablate(tiny_dir, results=copy, plots=True, **GRID)
+    assert again.reused == 2
+    names = again.report.data["figures"]["names"]
+    assert "forest" in names and "(figures/forest.png)" in again.report.markdown
+    for stem in names:
+        assert (copy / "report" / "figures" / f"{stem}.png").is_file()
 
 
 def test_list_options_read_as_the_command_lines_text(tiny_dir, made):

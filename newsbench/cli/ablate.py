@@ -21,6 +21,7 @@ from newsbench import ablation, grid, store
 from newsbench.baselines import BASELINES_DIR
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural
 from newsbench.cli.options import choice_option, device_option, other_option, run_option
+from newsbench.errors import InputError
 from newsbench.options import EXECUTION
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
@@ -102,12 +103,16 @@ def ablate(
                                  rich_help_panel=OUTPUT),
     report: bool = typer.Option(True, "--report/--no-report", help="Print the report, write RESULTS/report/.",
                                 rich_help_panel=OUTPUT, show_default=False),
+    plots: bool = typer.Option(False, "--plots", rich_help_panel=OUTPUT,
+                               help="Also draw the report's figures (as `newsbench report --plots`: PNG, PDF and "
+                               "CSV in RESULTS/report/figures; needs newsbench\\[plots])."),
     alpha: float = other_option("alpha", 0.05, help="Significance level.", rich_help_panel=REPORT),
     test: str = choice_option("permutation", ("--test",), ("ttest", "wilcoxon", "permutation"),
                               "Paired test: ttest | wilcoxon | permutation.", rich_help_panel=REPORT),
 ) -> None:
     console = Console(stderr=True)
     out = Console()
+    _check_plots(plots, report)
     req = ablation.make_request(
         results=results, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, device=device, amp=amp,
         report=report, executor=executor, workers=workers, ray_address=ray_address, cpus_per_run=cpus_per_run,
@@ -155,7 +160,7 @@ def ablate(
         if report:
             grid.trace("report-start")
             with clock("report"):
-                _report(results, dataset, out, console, alpha, test)
+                _report(results, dataset, out, console, alpha, test, plots)
     except KeyboardInterrupt as stop:
         done = ablation.tidy_after_stop(configs, results, dataset, done)
         console.print(f"interrupted: {done} of {plural(len(configs), 'run')} done; rerun the same command to resume")
@@ -213,7 +218,18 @@ def _print_plan(out: Console, configs, dataset, results: Path) -> None:
               f"{counts['locked']} locked (being trained by another process)")
 
 
-def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str) -> None:
+def _check_plots(plots: bool, report: bool) -> None:
+    """Before any work: a missing extra or a contradiction found after an hour of training would waste it."""
+    if not plots:
+        return
+    if not report:
+        raise InputError("--plots draws the report's figures; it cannot go with --no-report")
+    from newsbench.report import figures
+
+    figures.require_matplotlib()
+
+
+def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str, plots: bool) -> None:
     try:
         from newsbench.report import print_and_write
     except ImportError:
@@ -221,7 +237,7 @@ def _report(results: Path, dataset, out: Console, console: Console, alpha: float
         return
     # Only this dataset's runs (a results folder may hold others), with its card's planted signals when generated.
     data = print_and_write(Path(results), Path(results) / "report", out, alpha=alpha, test=test,
-                           card=dataset.card, dataset=dataset.fingerprint)
+                           card=dataset.card, dataset=dataset.fingerprint, plots=plots, bars=plots)
     if data.get("written"):
         console.print(f"ablate: report tables written to {Path(results) / 'report'}")
 
