@@ -243,6 +243,22 @@ def test_markdown_links_every_figure(example):
             assert (out / "figures" / f"{stem}.{ext}").is_file()
 
 
+def test_latex_includes_every_figure_as_its_pdf(example, results, tmp_path):
+    out, data, _ = example
+    tex = (out / "report.tex").read_text()
+    assert tex.startswith("% newsbench report; needs \\usepackage{booktabs} and \\usepackage{graphicx}")
+    for stem in data["figures"]["names"]:
+        block = tex[tex.index(f"\\includegraphics[width=\\textwidth]{{figures/{stem}.pdf}}"):]
+        assert f"\\label{{fig:{stem.replace('_', '-')}}}" in block[:block.index("\\end{figure*}")]
+        assert (out / "figures" / f"{stem}.pdf").is_file()
+    assert tex.count("\\begin{figure*}") == tex.count("\\end{figure*}") == len(data["figures"]["names"])
+    assert "Spearman's $\\rho$" in tex          # the captions go through the same escaping as the tables
+    # Without --plots: no figure and no graphicx.
+    report.print_and_write(results, out_dir=tmp_path, fmt="csv", n_resamples=int(RESAMPLES))
+    plain = (tmp_path / "report.tex").read_text()
+    assert "includegraphics" not in plain and "graphicx" not in plain
+
+
 def test_rerun_writes_the_same_bytes(results, tmp_path):
     rep = report.build_report(results, card=CARD, n_resamples=int(RESAMPLES))
     # PDFs carry no creation date and PNGs no software stamp: the same numbers give the same files, so a rerun of

@@ -69,7 +69,8 @@ def _tex_cell(c: Cell) -> str:
 
 
 def to_latex(report: Report) -> str:
-    parts = ["% newsbench report; needs \\usepackage{booktabs}", "", latex_escape(report.protocol), ""]
+    packages = "\\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if report.figures else "")
+    parts = [f"% newsbench report; needs {packages}", "", latex_escape(report.protocol), ""]
     for t in report.tables:
         spec = "l" + ("l" if t.key == "weights" else "") + "r" * (len(t.header) - (2 if t.key == "weights" else 1))
         parts += [r"\begin{table}[t]", r"\centering", r"\small",
@@ -80,6 +81,13 @@ def to_latex(report: Report) -> str:
         parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
         parts += [latex_escape(n) + r"\par" for n in t.notes]
         parts += [r"\end{minipage}", r"\end{table}", ""]
+    for caption, png in report.figures or []:
+        # The PDF, not the PNG: vector for print. figure*: every figure is drawn \textwidth wide (docs/report.md).
+        stem = png[:-len(".png")]
+        name = stem.rsplit("/", 1)[-1]
+        parts += [r"\begin{figure*}[t]", r"\centering", rf"\includegraphics[width=\textwidth]{{{stem}.pdf}}",
+                  rf"\caption{{{latex_escape(caption)}}}", rf"\label{{fig:{latex_label(name)}}}",
+                  r"\end{figure*}", ""]
     return "\n".join(parts)
 
 
