@@ -134,17 +134,18 @@ class Tuned:
 
 def tune(data: Optional[PathLike] = None, *, results: PathLike = "results", cache_dir: Optional[PathLike] = None,
          unknown_news: str = "error", trials: int = 8, space: Optional[PathLike] = None, metric: str = "auc",
-         tune_seed: int = 0, seeds: Union[str, Iterable[int], None] = None, n_seeds: Optional[int] = None,
-         subsets: Union[str, Iterable[str], None] = None, fusions: Union[str, Iterable[str], None] = None,
+         tune_seed: int = 0, validation_days: int = 1, seeds: Union[str, Iterable[int], None] = None,
+         n_seeds: Optional[int] = None, subsets: Union[str, Iterable[str], None] = None,
+         fusions: Union[str, Iterable[str], None] = None,
          device: str = "auto", dry_run: bool = False, progress: bool = False, **options) -> Tuned:
-    """`newsbench tune`: each configuration's `trials` on the validation day carved from train (studies in
+    """`newsbench tune`: each configuration's `trials` on the validation day(s) carved from train (studies in
     RESULTS/tuning.db), then its best settings trained with `seeds` as ordinary runs; `report(tuned=True)` compares
     them. `space`: a TOML file (docs/tuning.md); `options`: the base run options by RunConfig field."""
     from newsbench.tuning import driver
 
     req = driver.make_request(results=results, trials=trials, seeds=_text(seeds), n_seeds=n_seeds,
                               subsets=_text(subsets), fusions=_text(fusions), space=space, metric=metric,
-                              tune_seed=tune_seed, device=device, **options)
+                              tune_seed=tune_seed, validation_days=validation_days, device=device, **options)
     dataset, carved, info = driver.load(req, data, cache_dir, unknown_news, dry_run)
     if dry_run:
         plan = [{"label": c.label, "study": c.name, "searched": [p.name for p in c.params]}

@@ -160,6 +160,8 @@ OTHER: dict[str, Spec] = {s.field: s for s in (
     Spec("trials", ("--trials",), int, "Trials per configuration (the equal budget).", 1, 10_000, panel="Tuning"),
     Spec("tune_seed", ("--tune-seed",), int, "Seed of the sampler and of every trial's model.", 0, SEED_MAX,
          panel="Tuning"),
+    Spec("validation_days", ("--validation-days",), int, "Last train days carved off to score the trials.", 1, 366,
+         panel="Tuning"),
 )}
 
 SEED_KINDS = ("minilm", "hash", "st", "file", "ebnerd")

@@ -128,6 +128,69 @@ def test_carve_refuses_a_single_day(tiny_dir):
         split.carve(one_day)
 
 
+def test_carve_takes_the_last_days_with_impressions(tiny_dir):
+    from newsbench.data.load import load_training_data
+
+    ds = load_training_data(tiny_dir)
+    days = ds.train.time // 86400
+    present = np.unique(days)
+    assert len(present) >= 3
+    carved, info = split.carve(ds, days=2)
+    late = days >= present[-2]
+    assert len(carved.dev) == late.sum() and len(carved.train) == (~late).sum() > 0
+    assert set(carved.dev.impression_id) == set(ds.train.impression_id[late])
+    assert info["validation_days"] == 2 and "(the last 2 train days)" in info["rule"]
+    one, _ = split.carve(ds)
+    # A wider validation split is other data: its own fingerprint, so its caches and features are its own too.
+    assert len(carved.dev) > len(one.dev) and carved.fingerprint != one.fingerprint
+
+
+def test_carve_refuses_to_take_every_day(tiny_dir):
+    from newsbench.data.load import load_training_data
+    from newsbench.errors import InputError
+
+    ds = load_training_data(tiny_dir)
+    n = len(np.unique(ds.train.time // 86400))
+    with pytest.raises(InputError, match=f"--validation-days {n} takes all {n} days of train impressions; at most "
+                                         f"{n - 1} leave a day to train on"):
+        split.carve(ds, days=n)
+
+
+@pytest.mark.parametrize("value, reason", [("0", "--validation-days"), ("99", "takes all")])
+def test_bad_validation_days_is_one_line_before_any_trial(cli, tiny_dir, tmp_path, value, reason):
+    res = cli("tune", "-d", tiny_dir, *FAST, "--trials", "2", "--validation-days", value, "-r", tmp_path / "r")
+    assert res.exit_code == 2 and reason in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_validation_days_name_their_own_studies(tiny_dir, tmp_path):
+    from newsbench.data.load import load_training_data
+    from newsbench.tuning import driver
+
+    ds = load_training_data(tiny_dir)
+    names = {}
+    for days in (1, 2):
+        req = driver.make_request(results=tmp_path, subsets="id", text_encoder="hash", validation_days=days)
+        names[days] = [c.name for c in driver.plan(req, ds, tmp_path)]
+    default = driver.make_request(results=tmp_path, subsets="id", text_encoder="hash")
+    assert names[1] == [c.name for c in driver.plan(default, ds, tmp_path)]
+    assert names[1] != names[2]      # other validation data: a new study, never a resumed one
+
+
+def test_a_tune_on_two_validation_days_says_so(cli, tiny_dir, tmp_path):
+    r = tmp_path / "r"
+    res = cli("tune", "-d", tiny_dir, *FAST, "--subsets", "id", "--trials", "1", "--seeds", "0",
+              "--validation-days", "2", "-r", r)
+    assert res.exit_code == 0, res.stderr
+    assert "(the last 2 train days)" in res.stderr
+    storage = studies.storage(r)
+    (summary,) = optuna.get_all_study_summaries(storage)
+    assert summary.user_attrs["split"]["validation_days"] == 2
+    rep = cli("report", "-r", r, "--tuned", "--markdown", "--resamples", "99")
+    assert rep.exit_code == 0, rep.stderr
+    assert "the same budget of 1 trial on the last 2 train days carved from train" in " ".join(rep.stdout.split())
+
+
 # -------------------------------------------------------------------------------- a tune, and the tuned report
 
 

@@ -20,8 +20,8 @@ HELP = paragraphs("""Tune each configuration with the same budget, then train it
 
 For each configuration of the grid (the options of `ablate`: --subsets, --fusions, dataset, encoders; by default
 the seed paper's six), --trials trials of a seeded TPE sampler (Optuna) draw the learning rate, dropout, ID
-dropout and user-encoder width; each trial trains on the train split without its last day and is scored on that
-day. The dev split is never read while tuning. Trials live in RESULTS/tuning.db, one Optuna study per
+dropout and user-encoder width; each trial trains on the train split without its last day (or last
+--validation-days) and is scored on that day. The dev split is never read while tuning. Trials live in RESULTS/tuning.db, one Optuna study per
 configuration: a killed tune resumes with the same command, and two processes may share a results folder.
 
 Then each configuration's best settings are trained on the full train split with --seeds as ordinary runs;
@@ -31,6 +31,7 @@ EPILOG = """Examples:
   newsbench tune --trials 8
   newsbench tune -e hash --epochs 1 --trials 3 --seeds 0 -r /tmp/t
   newsbench tune --subsets id+llm+gnn --fusions gate,attention --space space.toml
+  newsbench tune --trials 16 --validation-days 2 -r results-tuned
   newsbench report --tuned"""
 GRID, TUNING = "Grid", "Tuning"
 
@@ -49,6 +50,7 @@ def tune(
     metric: str = typer.Option("auc", "--metric", rich_help_panel=TUNING, show_default=False,
                                help="Validation metric to maximise: auc | mrr | ndcg@5 | ndcg@10; default auc."),
     tune_seed: int = other_option("tune_seed", 0),
+    validation_days: int = other_option("validation_days", 1),
     seeds: Optional[str] = typer.Option(None, "--seeds", rich_help_panel=GRID,
                                         help="Seeds of the final runs, e.g. 0,1,2 (the default)."),
     n_seeds: Optional[int] = other_option("n_seeds", None),
@@ -92,7 +94,7 @@ def tune(
     console, out = Console(stderr=True), Console()
     req = driver.make_request(
         results=results, trials=trials, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, space=space,
-        metric=metric, tune_seed=tune_seed, device=device, epochs=epochs, batch_size=batch_size, lr=lr,
+        metric=metric, tune_seed=tune_seed, validation_days=validation_days, device=device, epochs=epochs, batch_size=batch_size, lr=lr,
         negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim, user_hidden=user_hidden,
         id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr, dense_lr=dense_lr,
         news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,

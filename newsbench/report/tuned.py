@@ -51,7 +51,8 @@ def tuned_studies(results, fingerprint: str | None = None) -> list[dict]:
                  "params": dict(attrs.get("tuned_params") or (b.params if b else {})),
                  "best_value": b.value if b else None, "trials": len(done),
                  "wall_seconds": driver.trial_seconds(study), "tuned_group": key,
-                 "untuned_group": attrs.get("untuned_group"), "ended": ended.isoformat() if ended else ""}
+                 "untuned_group": attrs.get("untuned_group"), "ended": ended.isoformat() if ended else "",
+                 "validation_days": (attrs.get("split") or {}).get("validation_days", 1)}
         k = (fp, attrs["label"])
         if k not in latest or entry["ended"] > latest[k]["ended"]:
             latest[k] = entry
@@ -191,9 +192,12 @@ def tuning_table(found: list[dict], report: Report, untuned: Report | None, metr
                      "p_seed_holm": gain["seed_p_holm"] if gain else None,
                      "verdict": gain["verdict"] if gain else None, "study": e["study"]})
     budgets = sorted({e["trials"] for e in found})
+    days = sorted({e["validation_days"] for e in found})
+    carved = ("a validation day" if days == [1] else f"the last {days[0]} train days" if len(days) == 1
+              else f"UNEQUAL validation splits (last {', '.join(map(str, days))} train days)")
     notes = [f"Each configuration tuned by `newsbench tune` (Optuna TPE, studies in tuning.db) with "
              f"{'the same budget of ' + str(budgets[0]) if len(budgets) == 1 else 'UNEQUAL budgets: ' + str(budgets)}"
-             f" trial{'s' if budgets != [1] else ''} on a validation day carved from train (dev never read); best "
+             f" trial{'s' if budgets != [1] else ''} on {carved} carved from train (dev never read); best "
              f"validation value of each; wall time: the trials' summed seconds (unequal costs show here). The tuned "
              f"rows below are each configuration's best settings trained on the full train split with the usual "
              f"seeds; untuned: the same configuration with the base options, when recorded. Δ and p: tuned against "

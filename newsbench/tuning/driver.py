@@ -36,6 +36,7 @@ class Request:
     trials: int
     metric: str
     seed: int                   # seeds TPE and every trial's model
+    validation_days: int = 1    # the last train days carved off as the validation split
 
 
 @dataclass
@@ -54,11 +55,13 @@ class Config:
 
 def make_request(*, results, trials: int = DEFAULT_TRIALS, seeds: Optional[str] = None,
                  n_seeds: Optional[int] = None, subsets: Optional[str] = None, fusions: Optional[str] = None,
-                 space=None, metric: str = "auc", tune_seed: int = 0, device: str = "auto", **options) -> Request:
+                 space=None, metric: str = "auc", tune_seed: int = 0, validation_days: int = 1,
+                 device: str = "auto", **options) -> Request:
     """Every check that needs no data: the grid options as `ablate` checks them, the budget, the metric and the
     search-space file (one error line naming it, before any trial)."""
     OTHER["trials"].check(trials)
     OTHER["tune_seed"].check(tune_seed)
+    OTHER["validation_days"].check(validation_days)
     from newsbench import stats
 
     try:
@@ -81,7 +84,7 @@ def make_request(*, results, trials: int = DEFAULT_TRIALS, seeds: Optional[str] 
             raise InputError(f"{c.label}: no parameter of the search space applies to it "
                              f"({', '.join(p.name for p in params)}); add one with --space")
     seed_list = list(dict.fromkeys(c.seed for c in req.configs))
-    return Request(configs, seed_list, params, trials, metric, tune_seed)
+    return Request(configs, seed_list, params, trials, metric, tune_seed, validation_days)
 
 
 def _require_optuna() -> None:
@@ -108,9 +111,11 @@ def study_key(req: Request, base: RunConfig, params) -> str:
     for p in params:
         ident.pop(p.name, None)
     ident.pop("seed", None)
-    return studies.key_of({"base": ident, "space": [dataclasses.asdict(p) for p in params], "metric": req.metric,
-                           "split": split.SPLIT_VERSION, "seed": req.seed,
-                           "code": code_versions(base.modalities)})
+    parts = {"base": ident, "space": [dataclasses.asdict(p) for p in params], "metric": req.metric,
+             "split": split.SPLIT_VERSION, "seed": req.seed, "code": code_versions(base.modalities)}
+    if req.validation_days != 1:
+        parts["validation_days"] = req.validation_days      # absent at 1: the studies made before it keep their names
+    return studies.key_of(parts)
 
 
 def load(req: Request, data, cache_dir, unknown_news: str = "error", dry_run: bool = False):
@@ -120,7 +125,7 @@ def load(req: Request, data, cache_dir, unknown_news: str = "error", dry_run: bo
 
     dataset = load_training_data(data, cache_dir, unknown_news)
     check_inputs(dataset, req.configs, cache_dir, dry_run)
-    carved, info = split.carve(dataset)
+    carved, info = split.carve(dataset, req.validation_days)
     return dataset, carved, info
 
 

@@ -1,5 +1,5 @@
-"""The validation split of tuning, carved from train by time: the last day of train impressions scores each trial,
-the model trains on the days before it. Dev is never part of it.
+"""The validation split of tuning, carved from train by time: the last day of train impressions (or the last
+`--validation-days`) scores each trial, the model trains on the days before it. Dev is never part of it.
 
 `carve` returns a new Dataset whose `train` is the earlier days and whose `dev` is the validation day; the real dev
 split is dropped from it (not kept under another name), so no code path that scores `dataset.dev` (train_run,
@@ -35,25 +35,32 @@ def select(beh: Behaviors, rows: np.ndarray) -> Behaviors:
     return Behaviors(beh.impression_id[rows], beh.user[rows], beh.time[rows], hist_ptr, hist, cand_ptr, cand, label)
 
 
-def cut_time(train: Behaviors) -> int:
-    """The first second of the last calendar day (UTC) that has a train impression."""
-    return int(train.time.max()) // DAY * DAY
+def cut_time(train: Behaviors, days: int = 1) -> int:
+    """The first second of the `days`-th last calendar day (UTC) that has a train impression (days without one do
+    not count: a gap in the log does not shrink the validation split)."""
+    present = np.unique(np.asarray(train.time, dtype=np.int64) // DAY)
+    return int(present[-min(days, len(present))]) * DAY
 
 
-def carve(dataset: Dataset) -> tuple[Dataset, dict]:
-    """(the tuning dataset, a description): train = impressions before the last train day, dev = that day's.
+def carve(dataset: Dataset, days: int = 1) -> tuple[Dataset, dict]:
+    """(the tuning dataset, a description): train = impressions before the last `days` train days (calendar days
+    that hold a train impression), dev = those days' impressions.
 
-    InputError when the train split has a single day, or a side without a click to learn or score."""
+    InputError when no earlier day is left to train on, or a side has no click to learn or score."""
     tr = dataset.train
     if tr is None or len(tr) == 0:
         raise InputError(f"dataset {dataset.name}: tuning needs a train split to carve its validation day from")
-    cut = cut_time(tr)
+    cut = cut_time(tr, days)
     late = tr.time >= cut
     if late.all():
-        raise InputError(f"dataset {dataset.name}: every train impression is on one day; tuning carves the last "
-                         f"train day off as its validation split and needs earlier days to train on")
+        n = len(np.unique(np.asarray(tr.time, dtype=np.int64) // DAY))
+        if n == 1:
+            raise InputError(f"dataset {dataset.name}: every train impression is on one day; tuning carves the last "
+                             f"train day off as its validation split and needs earlier days to train on")
+        raise InputError(f"dataset {dataset.name}: --validation-days {days} takes all {n} days of train "
+                         f"impressions; at most {n - 1} leave a day to train on")
     rest, val = select(tr, np.flatnonzero(~late)), select(tr, np.flatnonzero(late))
-    for name, beh in (("train days before it", rest), ("validation day", val)):
+    for name, beh in (("train days before it", rest), (f"validation day{'s' if days > 1 else ''}", val)):
         if not ((beh.label == 1).any() and (beh.label == 0).any()):
             raise InputError(f"dataset {dataset.name}: the {name} of the tuning split has no click and non-click to "
                              f"{'learn' if beh is rest else 'score'}")
@@ -63,7 +70,12 @@ def carve(dataset: Dataset) -> tuple[Dataset, dict]:
                                  train=rest, dev=val, card=None,
                                  source={**dataset.source, "tuning_split_of": dataset.fingerprint})
     day = np.datetime64(cut, "s").astype("datetime64[D]")
-    info = {"rule": f"validation = train impressions on {day} (the last train day); trials train on the days before",
-            "version": SPLIT_VERSION, "validation_day": str(day), "cut_time": cut,
-            "n_train_impressions": len(rest), "n_validation_impressions": len(val)}
+    if days == 1:
+        rule = f"validation = train impressions on {day} (the last train day); trials train on the days before"
+    else:
+        last = np.datetime64(int(tr.time.max()), "s").astype("datetime64[D]")
+        rule = (f"validation = train impressions from {day} to {last} (the last {days} train days); trials train "
+                f"on the days before")
+    info = {"rule": rule, "version": SPLIT_VERSION, "validation_day": str(day), "validation_days": days,
+            "cut_time": cut, "n_train_impressions": len(rest), "n_validation_impressions": len(val)}
     return carved, info
