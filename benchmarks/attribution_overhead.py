@@ -8,11 +8,10 @@ Run: python benchmarks/attribution_overhead.py [--text-encoder hash|minilm] [--d
 """
 import torch
 
-from newsbench.attribution import model_attribution
 from newsbench.config import RunConfig
 from newsbench.features import load_features
 from newsbench.model import has_weights
-from newsbench.train import evaluate, score_dev
+from newsbench.train import evaluate, model_attribution, score_dev
 
 from cpu_timing import best_of, evaluation_setup, trained_model
 
