@@ -6,46 +6,26 @@ CPU seconds (time.process_time), best of 3, one torch thread as in a run (cfg.cp
 
 Run: python benchmarks/attribution_overhead.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, minilm)
 """
-import argparse
-import time
-
 import torch
 
-from newsbench.attribution import model_attribution
 from newsbench.config import RunConfig
-from newsbench.data.load import load_dataset
 from newsbench.features import load_features
 from newsbench.model import has_weights
-from newsbench.train import _build_model, evaluate, score_dev, train_model
+from newsbench.train import evaluate, model_attribution, score_dev
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--text-encoder", default="minilm")
-ap.add_argument("--data", default=None)
-args = ap.parse_args()
-torch.set_num_threads(1)
-ds = load_dataset(args.data)
+from cpu_timing import best_of, evaluation_setup, trained_model
+
+args, ds, cpu = evaluation_setup("minilm")
 base = RunConfig(text_encoder=args.text_encoder, epochs=1)
 feats = load_features(ds, base, progress=False)
 print(f"{ds.name}: {len(ds.dev):,} dev impressions, {len(ds.dev.cand):,} candidates, {len(ds.news):,} news, "
       f"{len(ds.news.categories)} categories; id+llm+gnn, text {args.text_encoder}, 1 training epoch")
-cpu = torch.device("cpu")
-
-
-def best_of(fn, n=3):
-    out, best = None, float("inf")
-    for _ in range(n):
-        t = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t)
-    return out, best
 
 
 for fusion in ("concat", "gate", "attention", "mean"):
     cfg = RunConfig(text_encoder=args.text_encoder, epochs=1, fusion=fusion)
     torch.manual_seed(0)
-    model, *_ = _build_model(ds, feats, cfg, cpu)
-    train_model(model, ds, cfg, cpu)
-    model.eval()
+    model = trained_model(ds, feats, cfg, cpu)
 
     def plain():
         scores, w = score_dev(model, ds, cfg, cpu)

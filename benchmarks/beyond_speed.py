@@ -12,41 +12,23 @@ run. CPU seconds (time.process_time), best of 5 (of 3 for the one-off part), one
 
 Run: python benchmarks/beyond_speed.py [--text-encoder hash|minilm] [--data PATH]   (default: demo, hash)
 """
-import argparse
 import sys
 import time
 
 import numpy as np
 
-import torch
-
 from newsbench import beyond
 from newsbench.config import RunConfig
-from newsbench.data.load import load_dataset
 from newsbench.features import load_features
 from newsbench.metrics import ascending_order
 from newsbench.model import has_weights
-from newsbench.train import _build_model, evaluate, score_dev, train_model
+from newsbench.train import evaluate, score_dev
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--text-encoder", default="hash")
-ap.add_argument("--data", default=None)
-args = ap.parse_args()
-torch.set_num_threads(1)
-ds = load_dataset(args.data)
-cpu = torch.device("cpu")
+from cpu_timing import best_of, evaluation_setup, trained_model
+
+args, ds, cpu = evaluation_setup("hash")
 print(f"{ds.name}: {len(ds.dev):,} dev impressions, {len(ds.dev.cand):,} candidates, {len(ds.news):,} news; "
       f"text {args.text_encoder}, 1 training epoch")
-
-
-def best_of(fn, n=5):
-    out, best = None, float("inf")
-    for _ in range(n):
-        t = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t)
-    return out, best
-
 
 # scipy.special (calibration's rel_entr) is imported by nothing else a run uses: its import is part of the one-off
 t = time.process_time()
@@ -58,9 +40,7 @@ ratios, extra, evals = [], [], []
 for mods, fusion in ((("id",), "none"), (("id", "llm"), "concat"), (("id", "llm"), "gate")):
     cfg = RunConfig(modalities=mods, fusion=fusion, text_encoder=args.text_encoder, epochs=1)
     feats = load_features(ds, cfg, progress=False)
-    model, *_ = _build_model(ds, feats, cfg, cpu)
-    train_model(model, ds, cfg, cpu)
-    model.eval()
+    model = trained_model(ds, feats, cfg, cpu)
 
     def plain():        # as newsbench.train._train_run: one sort of the scores serves MRR, nDCG and the top lists
         scores, w = score_dev(model, ds, cfg, cpu)
@@ -68,8 +48,8 @@ for mods, fusion in ((("id",), "none"), (("id", "llm"), "concat"), (("id", "llm"
         evaluate(scores, ds, w if has_weights(cfg.fusion, len(mods)) else None, order)
         return scores, order
 
-    (scores, order), t_eval = best_of(plain)
-    arrays, t_beyond = best_of(lambda: beyond.run_arrays(scores, ds, order=order))
+    (scores, order), t_eval = best_of(plain, n=5)
+    arrays, t_beyond = best_of(lambda: beyond.run_arrays(scores, ds, order=order), n=5)
     ratios.append(t_beyond / t_eval)
     extra.append(t_beyond)
     evals.append(t_eval)
@@ -83,7 +63,7 @@ for mods, fusion in ((("id",), "none"), (("id", "llm"), "concat"), (("id", "llm"
 fresh = type("Fresh", (), {"dev": ds.dev, "news": ds.news, "train": ds.train, "fingerprint": None})()
 probe = np.random.default_rng(0).random(len(ds.dev.cand)).astype(np.float32)
 _, t_build = best_of(lambda: beyond.run_arrays(probe, fresh), n=3)
-_, t_later = best_of(lambda: beyond.run_arrays(probe, ds))
+_, t_later = best_of(lambda: beyond.run_arrays(probe, ds), n=5)
 t_ctx = t_import + t_build - t_later
 print(f"once per dataset and process: {t_ctx:.3f} s (import of scipy.special {t_import:.3f} s, a call building the "
       f"context {t_build:.3f} s less one on a built context {t_later:.3f} s)")

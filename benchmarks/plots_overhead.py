@@ -15,21 +15,14 @@ from newsbench.report import build_report
 from newsbench.report import figures
 from newsbench.report.card import read_card
 
+from cpu_timing import best_of
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--results", default="results/example")
 ap.add_argument("--card", default=None, help="a dataset_card.json (the learned-against-planted figures need one)")
 ap.add_argument("--resamples", type=int, default=10_000)
 args = ap.parse_args()
 card = read_card(args.card) if args.card else None
-
-
-def best_of(fn, n=3):
-    out, best = None, float("inf")
-    for _ in range(n):
-        t = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t)
-    return out, best
 
 
 t = time.process_time()

@@ -1,5 +1,5 @@
-"""Shared fixtures: the tiny generated dataset (made once per test session), an isolated cache folder, and `cli`
-(newsbench in this process, through its entry point)."""
+"""Shared fixtures: the tiny generated dataset (made once per test session), an ablation on it, an isolated cache
+folder, and `cli` (newsbench in this process, through its entry point)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,25 @@ def tiny_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
     generate("tiny", 0, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def ablate_tiny(tiny_dir, tmp_path_factory):
+    """`newsbench ablate -d TINY GRID...` into a new results folder: the folder and the command's stdout. For module
+    fixtures, which run before `_isolated_cache` is in place: the cache is named here, the same folder."""
+    def run(*grid: str) -> tuple[Path, str]:
+        from typer.testing import CliRunner
+
+        from newsbench.cli import app
+
+        res = tmp_path_factory.mktemp("ablated") / "r"
+        cache = str(tmp_path_factory.getbasetemp() / "cache")
+        done = CliRunner().invoke(app, ["ablate", "-d", str(tiny_dir), "-r", str(res), *grid],
+                                  env={"COLUMNS": "80", "NEWSBENCH_CACHE": cache})
+        assert done.exit_code == 0, done.output
+        return res, done.stdout
+
+    return run
 
 
 @pytest.fixture(scope="session")

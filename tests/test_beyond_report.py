@@ -19,13 +19,8 @@ GRID = ["-e", "hash", "--subsets", "id,id+llm", "--fusions", "concat", "--n-seed
 
 
 @pytest.fixture(scope="module")
-def ablated(tiny_dir, tmp_path_factory):
-    res = tmp_path_factory.mktemp("beyond") / "r"
-    cache = str(tmp_path_factory.getbasetemp() / "cache")
-    run = CliRunner().invoke(app, ["ablate", "-d", str(tiny_dir), "-r", str(res), *GRID],
-                             env={"COLUMNS": "80", "NEWSBENCH_CACHE": cache})
-    assert run.exit_code == 0, run.output
-    return res
+def ablated(ablate_tiny):
+    return ablate_tiny(*GRID)[0]
 
 
 def _groups(res):

@@ -271,6 +271,24 @@ def test_download_checks_before_making_folders(tmp_path):
     assert not (tmp_path / "d").exists()            # a failed first download leaves no empty folders
 
 
+
+def test_with_run_options_lists_them_after_the_named_parameter_and_hands_them_over():
+    import inspect
+
+    from newsbench.cli.options import with_run_options
+
+    @with_run_options("cpu_threads", after="b")
+    @with_run_options("epochs", "lr", after="a")
+    def command(a: int = 1, b: int = 2, **run):
+        return a, b, run
+
+    assert list(inspect.signature(command).parameters) == ["a", "epochs", "lr", "b", "cpu_threads"]
+    assert command(a=1, b=2, epochs=3, lr=0.1, cpu_threads=4) == (1, 2, {"epochs": 3, "lr": 0.1, "cpu_threads": 4})
+    with pytest.raises(TypeError, match="kwargs"):
+        with_run_options("epochs", after="a")(lambda a=1: a)
+    with pytest.raises(TypeError, match="no parameter"):
+        with_run_options("epochs", after="z")(command)
+
 # ------------------------------------------------------------------------------------------------ run identity
 
 def test_run_id_depends_only_on_what_can_change_the_run():
@@ -332,7 +350,7 @@ def test_the_stored_train_command_reproduces_any_ablate_config():
     again = RunConfig(modalities=grid.parse_modalities(p["modalities"]), fusion=p["fusion"], seed=p["seed"],
                       epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], negatives=p["negatives"],
                       history_len=p["history_len"], id_dim=p["id_dim"], dim=p["dim"], user_hidden=p["user_hidden"],
-                      text_encoder=p["text_encoder"], text_fields=p["text_fields"], graph=p["graph_mode"],
+                      text_encoder=p["text_encoder"], text_fields=p["text_fields"], graph=p["graph"],
                       graph_dim=p["graph_dim"], graph_layers=p["graph_layers"], graph_epochs=p["graph_epochs"],
                       graph_seed=p["graph_seed"], cpu_threads=p["cpu_threads"])
     assert again.run_id("fp") == cfg.run_id("fp")

@@ -56,6 +56,8 @@ def whole(rel: str, fn: Callable[[bytes], bytes]) -> Callable[[Path], None]:
 
 
 def replace_path(rel: str, how: str) -> Callable[[Path], None]:
+    """The file `rel` gone (`missing`), or in its place a folder (`dir`), zero bytes (`empty`) or a CSV (`text`, for
+    a reader of binary files)."""
     def apply(root: Path) -> None:
         p = root / rel
         p.unlink()
@@ -63,6 +65,8 @@ def replace_path(rel: str, how: str) -> Callable[[Path], None]:
             p.mkdir()
         elif how == "empty":
             p.write_bytes(b"")
+        elif how == "text":
+            p.write_text("impression_id,user_id\n1,2\n")
     return apply
 
 
@@ -140,6 +144,20 @@ def assert_no_cache(cache: Path) -> None:
     assert not datasets.exists() or not any(datasets.iterdir()), list(datasets.rglob("*"))
 
 
+def validate_error_line(root: Path, cache: Path) -> str:
+    """`python -m newsbench data validate ROOT` in a subprocess, as a user runs it: exit 2, one stderr line and no
+    other output, no traceback, nothing cached. The line."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "newsbench", "data", "validate", str(root), "--cache-dir",
+                           str(cache)], capture_output=True, text=True, env=env, timeout=120)
+    err_lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, (root.name, proc.stdout, proc.stderr)
+    assert len(err_lines) == 1 and not proc.stdout, (root.name, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert_no_cache(cache)
+    return err_lines[0]
+
+
 def test_corpus_size():
     assert len(CASES) >= 25
     assert len({c.name for c in CASES}) == len(CASES)
@@ -189,19 +207,11 @@ SUBPROCESS_CASES = ["news-extra-column", "invalid-utf8", "label-2", "history-unk
 
 def test_malformed_through_cli(tmp_path):
     """A sample of the corpus through `python -m newsbench data validate`: exit 2, one stderr line, no traceback."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     by_name = {c.name: c for c in CASES}
     for name in SUBPROCESS_CASES:
         case = by_name[name]
         root = make_case(tmp_path, case)
-        cache = tmp_path / f"cache-{name}"
-        proc = subprocess.run([sys.executable, "-m", "newsbench", "data", "validate", str(root), "--cache-dir",
-                               str(cache)], capture_output=True, text=True, env=env, timeout=120)
-        err_lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2, (name, proc.stdout, proc.stderr)
-        assert len(err_lines) == 1, (name, proc.stderr)
+        line = validate_error_line(root, tmp_path / f"cache-{name}")
         where = str(root / case.file) + (f":{case.line}: " if case.line else ": ")
-        assert where in err_lines[0] and case.reason in err_lines[0], (name, err_lines[0])
-        assert "Traceback" not in proc.stderr + proc.stdout
-        assert_no_cache(cache)
+        assert where in line and case.reason in line, (name, line)
         shutil.rmtree(root)

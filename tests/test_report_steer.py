@@ -146,14 +146,8 @@ GRID = ["-e", "hash", "--subsets", "id,id+llm", "--fusions", "concat,gate", "--n
 
 
 @pytest.fixture(scope="module")
-def ablated(tiny_dir, tmp_path_factory):
-    res = tmp_path_factory.mktemp("ablated") / "r1"
-    # The tests' own cache (conftest's, set per test, so not yet in place for a module fixture).
-    cache = str(tmp_path_factory.getbasetemp() / "cache")
-    run = CliRunner().invoke(app, ["ablate", "-d", str(tiny_dir), "-r", str(res), *GRID],
-                             env={"COLUMNS": "80", "NEWSBENCH_CACHE": cache})
-    assert run.exit_code == 0, run.output
-    return res, run.stdout
+def ablated(ablate_tiny):
+    return ablate_tiny(*GRID)
 
 
 def test_ablate_and_report_print_the_same_markdown_with_and_without_the_card_in_the_cache(ablated, tiny_dir,

@@ -30,6 +30,9 @@ def trials_of(results: Path) -> dict[str, list]:
     storage = studies.storage(results)
     out = {}
     for s in optuna.get_all_study_summaries(storage):
+        if "label" not in s.user_attrs:
+            # created by a running tune that has not yet written its attributes (under its lock, before any trial)
+            continue
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         out[s.user_attrs["label"]] = [(t.state.name, t.value, t.params) for t in study.get_trials()]
     return out
@@ -220,6 +223,9 @@ def test_equal_budget_and_tuned_runs_are_ordinary_records(tuned):
     assert len(records) == 8          # 2 configurations x 2 seeds, tuned and untuned
     storage = studies.storage(tuned)
     for s in optuna.get_all_study_summaries(storage):
+        if "label" not in s.user_attrs:
+            # created by a running tune that has not yet written its attributes (under its lock, before any trial)
+            continue
         study = optuna.load_study(study_name=s.study_name, storage=storage)
         best = studies.best(study)
         mine = [r for r in records if r["group"] == s.user_attrs["tuned_group"]]

@@ -20,7 +20,8 @@ from rich.table import Table
 from newsbench import ablation, grid, store
 from newsbench.baselines import BASELINES_DIR
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural
-from newsbench.cli.options import choice_option, device_option, other_option, run_option
+from newsbench.cli.options import (FEATURE_OPTIONS, TRAINING_OPTIONS, choice_option, device_option, other_option,
+                                   with_run_options)
 from newsbench.errors import InputError
 from newsbench.options import EXECUTION
 
@@ -47,6 +48,8 @@ def register(app: typer.Typer) -> None:
     app.command(name="ablate", help=HELP, epilog=EPILOG)(ablate)
 
 
+@with_run_options(*TRAINING_OPTIONS, *FEATURE_OPTIONS, "rand_dim", after="fusions")
+@with_run_options("cpu_threads", after="amp")
 def ablate(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
@@ -59,36 +62,9 @@ def ablate(
         help="'all' or subsets as labels write them: 'id,id+llm,id+rand'."),
     fusions: Optional[str] = typer.Option(
         None, "--fusions", rich_help_panel=GRID, help="Comma-separated fusions, e.g. gate,film or pkg.mod:Class."),
-    epochs: int = run_option("epochs"),
-    batch_size: int = run_option("batch_size"),
-    lr: float = run_option("lr"),
-    negatives: int = run_option("negatives"),
-    history_len: int = run_option("history_len"),
-    id_dim: int = run_option("id_dim"),
-    dim: int = run_option("dim"),
-    user_hidden: int = run_option("user_hidden"),
-    id_dropout: float = run_option("id_dropout"),
-    frozen_init: str = run_option("frozen_init"),
-    frozen_lr: float = run_option("frozen_lr"),
-    dense_lr: float = run_option("dense_lr"),
-    news_dropout: float = run_option("news_dropout"),
-    warmup: float = run_option("warmup"),
-    lr_decay: str = run_option("lr_decay"),
-    fusion_init: str = run_option("fusion_init"),
-    text_encoder: str = run_option("text_encoder"),
-    text_fields: str = run_option("text_fields"),
-    graph: str = run_option("graph"),
-    graph_model: str = run_option("graph_model"),
-    entity_vectors: str = run_option("entity_vectors"),
-    graph_dim: int = run_option("graph_dim"),
-    graph_layers: int = run_option("graph_layers"),
-    graph_epochs: int = run_option("graph_epochs"),
-    graph_seed: int = run_option("graph_seed"),
-    rand_dim: int = run_option("rand_dim"),
     device: str = device_option(),
     amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA.", rich_help_panel=EXECUTION,
                              show_default=False),
-    cpu_threads: int = run_option("cpu_threads"),
     results: Path = ResultsOpt,
     executor: str = choice_option("local", ("--executor",), ("local", "ray"), "local | ray (a Ray cluster).",
                                   rich_help_panel=EXECUTION),
@@ -109,6 +85,7 @@ def ablate(
     alpha: float = other_option("alpha", 0.05, help="Significance level.", rich_help_panel=REPORT),
     test: str = choice_option("permutation", ("--test",), ("ttest", "wilcoxon", "permutation"),
                               "Paired test: ttest | wilcoxon | permutation.", rich_help_panel=REPORT),
+    **run_options,
 ) -> None:
     console = Console(stderr=True)
     out = Console()
@@ -116,13 +93,7 @@ def ablate(
     req = ablation.make_request(
         results=results, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, device=device, amp=amp,
         report=report, executor=executor, workers=workers, ray_address=ray_address, cpus_per_run=cpus_per_run,
-        gpus_per_run=gpus_per_run, ray_timeout=ray_timeout, dry_run=dry_run,
-        epochs=epochs, batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim,
-        dim=dim, user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
-        dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
-        text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
-        entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-        graph_seed=graph_seed, rand_dim=rand_dim, cpu_threads=cpu_threads)
+        gpus_per_run=gpus_per_run, ray_timeout=ray_timeout, dry_run=dry_run, **run_options)
     configs = req.configs
 
     from newsbench.timing import StageClock

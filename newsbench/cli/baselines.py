@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, UnknownNewsOpt, plural
-from newsbench.cli.options import device_option, run_option
+from newsbench.cli.options import FEATURE_OPTIONS, device_option, with_run_options
 
 HELP = """Score the dev split with the data-derived baselines, no training.
 
@@ -34,33 +34,24 @@ def register(app: typer.Typer) -> None:
     app.command(name="baselines", help=HELP, epilog=EPILOG)(baselines)
 
 
+@with_run_options(*FEATURE_OPTIONS, after="only")
 def baselines(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
     unknown_news: str = UnknownNewsOpt,
     only: Optional[str] = typer.Option(None, "--only", help="Some of popularity,recent,text,graph; default all."),
-    text_encoder: str = run_option("text_encoder"),
-    text_fields: str = run_option("text_fields"),
-    graph: str = run_option("graph"),
-    graph_model: str = run_option("graph_model"),
-    entity_vectors: str = run_option("entity_vectors"),
-    graph_dim: int = run_option("graph_dim"),
-    graph_layers: int = run_option("graph_layers"),
-    graph_epochs: int = run_option("graph_epochs"),
-    graph_seed: int = run_option("graph_seed"),
     device: str = device_option(),
     results: Optional[Path] = typer.Option(None, "--results", "-r", rich_help_panel=OUTPUT,
                                            help="Also record them in RESULTS/baselines/."),
     as_json: bool = typer.Option(False, "--json", help="Print the records (no arrays) as JSON.",
                                  rich_help_panel=OUTPUT),
+    **feature_options,
 ) -> None:
     from newsbench import baselines as bl
     from newsbench.data.load import load_training_data
 
     names = bl.parse_baselines(only)
-    cfg = bl.baselines_config(results=results, device=device, text_encoder=text_encoder, text_fields=text_fields,
-                              graph=graph, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-                              graph_seed=graph_seed, graph_model=graph_model, entity_vectors=entity_vectors)
+    cfg = bl.baselines_config(results=results, device=device, **feature_options)
     dataset = load_training_data(data, cache_dir, unknown_news)     # checked before any feature work
     records = bl.score_baselines(dataset, cfg, names, cache_dir=cache_dir, results=results, progress=not as_json)
     if as_json:

@@ -5,6 +5,8 @@ a bad value ends as one `newsbench: error:` line before the command does any wor
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from typing import Any, Callable
 
 import typer
@@ -79,6 +81,47 @@ def run_option(field: str, default: Any = ..., *, flags: tuple[str, ...] | None 
         default = None if declared is None else getattr(_CFG_DEFAULT, field)
     return typer.Option(default, *flags, help=_help(spec, help, default), callback=_checker(spec, flags[0]),
                         show_default=False, **_panel(spec, kw))
+
+
+def _span(first: str, last: str) -> tuple[str, ...]:
+    names = tuple(SPECS)
+    return names[names.index(first):names.index(last) + 1]
+
+
+# The groups of run options that several commands take whole, in the table's order (the order of their --help).
+TRAINING_OPTIONS = _span("epochs", "fusion_init")           # how the model is built and trained
+FEATURE_OPTIONS = _span("text_encoder", "graph_seed")       # how the frozen text and graph features are made
+
+
+def with_run_options(*fields: str, after: str) -> Callable:
+    """Give a command the run options `fields` (run_option's, with the table's defaults), listed in --help right after
+    its parameter `after`; the command receives their values in its `**kwargs`, keyed by RunConfig field, to forward
+    as they are. One declaration serves every command that takes them. Stack it for options listed elsewhere.
+
+    Typer reads a command's parameters from inspect.signature and typing.get_type_hints, so the wrapper carries both,
+    built here; the wrapped function keeps its own."""
+    def decorate(fn: Callable) -> Callable:
+        if not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(inspect.unwrap(fn)).parameters.values()):
+            raise TypeError(f"{fn.__name__} takes no **kwargs to receive the run options in")
+        # keyword-only throughout: a signature puts no positional parameter after a keyword-only one, and typer
+        # passes every value by name anyway
+        params = [p.replace(kind=p.KEYWORD_ONLY) for p in inspect.signature(fn, eval_str=True).parameters.values()
+                  if p.kind is not p.VAR_KEYWORD]
+        names = [p.name for p in params]
+        if after not in names or set(fields) & set(names):
+            raise TypeError(f"{fn.__name__}: no parameter {after!r}, or one named as a run option")
+        at = names.index(after) + 1
+        params[at:at] = [inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY, default=run_option(f),
+                                           annotation=SPECS[f].kind) for f in fields]
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            return fn(**kwargs)
+
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+        return command
+    return decorate
 
 
 def other_option(name: str, default: Any, *, flags: tuple[str, ...] | None = None, help: str | None = None,

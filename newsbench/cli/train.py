@@ -12,7 +12,7 @@ from rich.table import Table
 
 from newsbench import store
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt
-from newsbench.cli.options import device_option, fusion_option, run_option
+from newsbench.cli.options import FEATURE_OPTIONS, TRAINING_OPTIONS, device_option, fusion_option, with_run_options
 from newsbench.options import EXECUTION, MODEL
 from newsbench.runner import make_run_config, train_one
 
@@ -63,6 +63,8 @@ Examples:
 
 def register(app: typer.Typer) -> None:
     @app.command(epilog=EPILOG)
+    @with_run_options("seed", *TRAINING_OPTIONS, *FEATURE_OPTIONS, "rand_dim", after="fusion")
+    @with_run_options("cpu_threads", after="amp")
     def train(
         data: Optional[Path] = DataOpt,
         cache_dir: Optional[Path] = CacheOpt,
@@ -71,53 +73,19 @@ def register(app: typer.Typer) -> None:
                                        show_default=False, help="Modalities joined by '+' (id, llm, gnn, rand: the "
                                        "placebo); default id+llm+gnn."),
         fusion: str = fusion_option(rich_help_panel=MODEL),
-        seed: int = run_option("seed", 0),
-        epochs: int = run_option("epochs"),
-        batch_size: int = run_option("batch_size"),
-        lr: float = run_option("lr"),
-        negatives: int = run_option("negatives"),
-        history_len: int = run_option("history_len"),
-        id_dim: int = run_option("id_dim"),
-        dim: int = run_option("dim"),
-        user_hidden: int = run_option("user_hidden"),
-        id_dropout: float = run_option("id_dropout"),
-        frozen_init: str = run_option("frozen_init"),
-        frozen_lr: float = run_option("frozen_lr"),
-        dense_lr: float = run_option("dense_lr"),
-        news_dropout: float = run_option("news_dropout"),
-        warmup: float = run_option("warmup"),
-        lr_decay: str = run_option("lr_decay"),
-        fusion_init: str = run_option("fusion_init"),
-        text_encoder: str = run_option("text_encoder"),
-        text_fields: str = run_option("text_fields"),
-        graph_mode: str = run_option("graph"),
-        graph_model: str = run_option("graph_model"),
-        entity_vectors: str = run_option("entity_vectors"),
-        graph_dim: int = run_option("graph_dim"),
-        graph_layers: int = run_option("graph_layers"),
-        graph_epochs: int = run_option("graph_epochs"),
-        graph_seed: int = run_option("graph_seed"),
-        rand_dim: int = run_option("rand_dim"),
         device: str = device_option(),
         amp: bool = typer.Option(False, "--amp/--no-amp", help="Mixed precision on CUDA (bfloat16).",
                                  rich_help_panel=EXECUTION, show_default=False),
-        cpu_threads: int = run_option("cpu_threads"),
         results: Path = ResultsOpt,
         force: bool = typer.Option(False, "--force", help="Run again even if its record exists.",
                                    rich_help_panel=OUTPUT),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.",
                                       rich_help_panel=OUTPUT, show_default=False),
+        **run_options,
     ):
         """Train and evaluate one seeded run; print a summary and write its record to the results folder."""
-        cfg = make_run_config(
-            results=results, modalities=modalities, fusion=fusion, device=device, amp=amp, seed=seed, epochs=epochs,
-            batch_size=batch_size, lr=lr, negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim,
-            user_hidden=user_hidden, id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr,
-            dense_lr=dense_lr, news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
-            text_encoder=text_encoder, text_fields=text_fields, graph=graph_mode, graph_model=graph_model,
-            entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-            graph_seed=graph_seed, rand_dim=rand_dim, cpu_threads=cpu_threads,
-        )
+        cfg = make_run_config(results=results, modalities=modalities, fusion=fusion, device=device, amp=amp,
+                              **run_options)
         console = Console()
         with _progress_bar(cfg, progress, console) as on_event:
             done = train_one(cfg, results, data=data, cache_dir=cache_dir, unknown_news=unknown_news, force=force,
@@ -126,7 +94,7 @@ def register(app: typer.Typer) -> None:
         record = done.record
         where = store.record_paths(results, record["run_id"])[0]
         if done.reused:
-            console.print(f"{cfg.label} seed {seed}: already done ({where}); --force to run it again.")
+            console.print(f"{cfg.label} seed {cfg.seed}: already done ({where}); --force to run it again.")
             console.print(summary_table(record))
             return
         console.print(summary_table(record))

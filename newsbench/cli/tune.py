@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, paragraphs, plural
-from newsbench.cli.options import device_option, other_option, run_option
+from newsbench.cli.options import FEATURE_OPTIONS, TRAINING_OPTIONS, device_option, other_option, with_run_options
 
 HELP = paragraphs("""Tune each configuration with the same budget, then train its best settings.
 
@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
     app.command(name="tune", help=HELP, epilog=EPILOG)(tune)
 
 
+@with_run_options(*TRAINING_OPTIONS, *FEATURE_OPTIONS, after="fusions")
+@with_run_options("cpu_threads", after="device")
 def tune(
     data: Optional[Path] = DataOpt,
     cache_dir: Optional[Path] = CacheOpt,
@@ -58,49 +60,18 @@ def tune(
                                           help="'all' or subsets as labels write them: 'id,id+llm'."),
     fusions: Optional[str] = typer.Option(None, "--fusions", rich_help_panel=GRID,
                                           help="Comma-separated fusions, e.g. gate,attention."),
-    epochs: int = run_option("epochs"),
-    batch_size: int = run_option("batch_size"),
-    lr: float = run_option("lr"),
-    negatives: int = run_option("negatives"),
-    history_len: int = run_option("history_len"),
-    id_dim: int = run_option("id_dim"),
-    dim: int = run_option("dim"),
-    user_hidden: int = run_option("user_hidden"),
-    id_dropout: float = run_option("id_dropout"),
-    frozen_init: str = run_option("frozen_init"),
-    frozen_lr: float = run_option("frozen_lr"),
-    dense_lr: float = run_option("dense_lr"),
-    news_dropout: float = run_option("news_dropout"),
-    warmup: float = run_option("warmup"),
-    lr_decay: str = run_option("lr_decay"),
-    fusion_init: str = run_option("fusion_init"),
-    text_encoder: str = run_option("text_encoder"),
-    text_fields: str = run_option("text_fields"),
-    graph: str = run_option("graph"),
-    graph_model: str = run_option("graph_model"),
-    entity_vectors: str = run_option("entity_vectors"),
-    graph_dim: int = run_option("graph_dim"),
-    graph_layers: int = run_option("graph_layers"),
-    graph_epochs: int = run_option("graph_epochs"),
-    graph_seed: int = run_option("graph_seed"),
     device: str = device_option(),
-    cpu_threads: int = run_option("cpu_threads"),
     results: Path = ResultsOpt,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and the search space; run nothing.",
                                  rich_help_panel=OUTPUT),
+    **run_options,
 ) -> None:
     from newsbench.tuning import driver
 
     console, out = Console(stderr=True), Console()
     req = driver.make_request(
         results=results, trials=trials, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, space=space,
-        metric=metric, tune_seed=tune_seed, validation_days=validation_days, device=device, epochs=epochs, batch_size=batch_size, lr=lr,
-        negatives=negatives, history_len=history_len, id_dim=id_dim, dim=dim, user_hidden=user_hidden,
-        id_dropout=id_dropout, frozen_init=frozen_init, frozen_lr=frozen_lr, dense_lr=dense_lr,
-        news_dropout=news_dropout, warmup=warmup, lr_decay=lr_decay, fusion_init=fusion_init,
-        text_encoder=text_encoder, text_fields=text_fields, graph=graph, graph_model=graph_model,
-        entity_vectors=entity_vectors, graph_dim=graph_dim, graph_layers=graph_layers, graph_epochs=graph_epochs,
-        graph_seed=graph_seed, cpu_threads=cpu_threads)
+        metric=metric, tune_seed=tune_seed, validation_days=validation_days, device=device, **run_options)
     dataset, carved, info = driver.load(req, data, cache_dir, unknown_news, dry_run)
     if dry_run:
         _print_plan(out, req, driver.plan(req, dataset, results), dataset, info, results)
