@@ -17,8 +17,11 @@ history H (the full dev history, as listed, not cut to the run's history length)
 - `novelty-norm`, `unexpectedness-norm`: the list's value rescaled by the range the impression's candidates allow,
   (v - min) / (max - min), min and max the means of the k smallest and the k largest per-candidate values (exact:
   both are means of per-item values, so no k-subset does better): EB-NeRD's normalisation of novelty, and the same
-  closed form for unexpectedness (EB-NeRD has none for its serendipity). Intra-list diversity is not normalised:
-  its bounds have no closed form and EB-NeRD samples 20,000 k-subsets per impression (docs/metrics.md).
+  closed form for unexpectedness (EB-NeRD has none for its serendipity).
+- `ild-cat-norm`: category diversity rescaled the same way, exact too: the list's same-category pairs against the
+  fewest and the most that n of the candidates allow (`same_pair_bounds`). Embedding diversity is not normalised:
+  its bounds are a max-dispersion problem with no closed form, and EB-NeRD samples 20,000 k-subsets per impression
+  for it (docs/metrics.md).
 
 Undefined values are NaN: the ILDs with n < 2; unexpectedness and calibration for an empty history; the normalised
 values when the range is 0 (k or fewer candidates, so the list is all of them; or candidates with equal values,
@@ -47,17 +50,18 @@ EMBEDDING = "hash:256 of titles"
 HASH_DIM = 256
 # per-impression metrics: record name -> array name stem (the array of k is f"{stem}{k}")
 PER_IMPRESSION = {"ild-cat": "ild_cat", "ild-emb": "ild_emb", "novelty": "novelty", "unexpectedness": "unexp",
-                  "calibration": "calib", "novelty-norm": "novelty_norm", "unexpectedness-norm": "unexp_norm"}
+                  "calibration": "calib", "ild-cat-norm": "ild_cat_norm", "novelty-norm": "novelty_norm",
+                  "unexpectedness-norm": "unexp_norm"}
 # normalised by the range the impression's candidates allow (EB-NeRD's min-max); records made before them lack them
-NORMALISED = ("novelty-norm", "unexpectedness-norm")
+NORMALISED = ("ild-cat-norm", "novelty-norm", "unexpectedness-norm")
 # a normalised value needs candidates that differ by more than rounding: novelty is exact float64; unexpectedness
 # comes from float32 unit rows (relative resolution 6e-8), so two news equally far from the history in exact
 # arithmetic can differ by ~1e-7, and a range below 1e-6 is rounding, not a choice
 NORM_TOL = {"novelty": 1e-9, "unexp": 1e-6}
 NAMES = (*PER_IMPRESSION, "coverage")
 LABELS = {"ild-cat": "ILD cat.", "ild-emb": "ILD emb.", "novelty": "Novelty", "unexpectedness": "Unexp.",
-          "calibration": "Calib. JS", "novelty-norm": "Novelty norm.", "unexpectedness-norm": "Unexp. norm.",
-          "coverage": "Coverage"}
+          "calibration": "Calib. JS", "ild-cat-norm": "ILD cat. norm.", "novelty-norm": "Novelty norm.",
+          "unexpectedness-norm": "Unexp. norm.", "coverage": "Coverage"}
 
 
 def array_names(k: int) -> dict[str, str]:
@@ -140,6 +144,7 @@ class DevContext:
         self.slot_unexp = 1.0 - _row_dots(self.vectors, self.cand, self.centroid, self.slot_imp)
         self.cand_novelty = self.novelty[self.cand]
         self._depth, self._cums = 0, {}
+        self._cat_counts, self._pair_bounds = None, {}
 
         # coverage bootstrap: users drawn with replacement; a drawn user brings all their impressions
         _, uidx = np.unique(np.asarray(user), return_inverse=True)
@@ -173,6 +178,35 @@ class DevContext:
         last = np.minimum(k, np.diff(self.cand_ptr)) - 1          # -1: no candidate, both sums 0
         return {stem: (np.where(last >= 0, low[rows, last], 0.0), np.where(last >= 0, high[rows, last], 0.0))
                 for stem, (low, high) in self._cums.items()}
+
+    def same_pair_bounds(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """((M,) fewest, (M,) most) same-category pairs in a list of n = min(k, candidates) of the impression's
+        candidates. Most: take whole categories, largest first (a convex sum of C(q, 2) peaks at the most
+        concentrated counts the candidates allow). Fewest: water-filling, each category up to a level L, one more
+        from r of those that have it (the most even counts allowed). Exact, integer."""
+        if k not in self._pair_bounds:
+            if self._cat_counts is None:
+                counts = np.bincount(self.slot_imp * self.n_cat + self.category[self.cand],
+                                     minlength=self.m * self.n_cat).reshape(self.m, self.n_cat)
+                self._cat_counts = -np.sort(-counts, axis=1)             # each row's counts, largest first
+            c = self._cat_counts
+            n = np.minimum(k, c.sum(axis=1))
+            before = np.cumsum(c, axis=1) - c
+            take = np.clip(n[:, None] - before, 0, c)
+            most = (take * (take - 1) // 2).sum(axis=1)
+            fewest = np.zeros(self.m, dtype=np.int64)
+            below = np.zeros(self.m, dtype=np.int64)              # sum of min(c, L - 1): the level under L
+            open_ = n > 0
+            for level in range(1, k + 1):
+                upto = np.minimum(c, level).sum(axis=1)
+                here = open_ & (upto >= n)                        # L = level: the first level that holds n
+                capped = np.minimum(c, level - 1)
+                r = n - below
+                fewest[here] = ((capped * (capped - 1) // 2).sum(axis=1) + r * (level - 1))[here]
+                open_ &= ~here
+                below = upto
+            self._pair_bounds[k] = (fewest, most)
+        return self._pair_bounds[k]
 
     def by_cutoff(self, top: np.ndarray, ks) -> dict[int, tuple[dict[str, np.ndarray], float, np.ndarray]]:
         """{k: (per-impression metrics {stem: (M,)}, coverage, its (n_resamples,) bootstrap replicates)} of the top
@@ -217,8 +251,11 @@ class DevContext:
 
             q = q_counts.reshape(m, n_cat)
             pairs = n * (n - 1) / 2.0
-            vals = {"ild_cat": _divide(pairs - (q * (q - 1) / 2.0).sum(axis=1), pairs),
-                    "novelty": _divide(nov, n)}
+            same = (q * (q - 1) // 2).sum(axis=1)
+            vals = {"ild_cat": _divide(pairs - same, pairs), "novelty": _divide(nov, n)}
+            fewest, most = self.same_pair_bounds(k)
+            # fewer same-category pairs is more diverse: (most - same) / (most - fewest), integers, NaN at no range
+            vals["ild_cat_norm"] = _divide(most - same, np.where(most > fewest, most - fewest, 0))
             js = _js_divergence(self.h_dist, q / np.maximum(n, 1)[:, None])
             js[(self.h_len == 0) | (n == 0)] = np.nan
             vals["calib"] = js

@@ -57,6 +57,14 @@ def ref_metrics(scores, news, history, k, category, novelty, vectors):
         out["unexp"] = out["calib"] = math.nan
     # normalised: min and max of the list's mean over every list of n news the candidates allow (EB-NeRD's
     # definition, exhaustive), the resolution of beyond.NORM_TOL counting as a range of 0
+    # category diversity over every list of n of the candidates (EB-NeRD samples such lists; here all of them): a
+    # list's different-category pairs depend only on its count per category, so every count vector the candidates
+    # allow stands for every list with those counts
+    avail = [sum(category[i] == c for i in news) for c in sorted({category[i] for i in news})]
+    ilds = [math.comb(n, 2) - sum(math.comb(q, 2) for q in counts) for counts in ref_compositions(avail, n)]
+    lo, hi = (min(ilds), max(ilds)) if n >= 2 else (0, 0)
+    differ = sum(category[a] != category[b] for a, b in pairs)
+    out["ild_cat_norm"] = (differ - lo) / (hi - lo) if hi > lo else math.nan
     per_item = {"novelty_norm": {i: novelty[i] for i in news}}
     if history:
         per_item["unexp_norm"] = {i: sum(1 - ref_cos(vectors[i], vectors[h]) for h in history) / len(history)
@@ -69,6 +77,17 @@ def ref_metrics(scores, news, history, k, category, novelty, vectors):
         tol = beyond.NORM_TOL[key[:-5]]
         out[key] = (mean - lo) / (hi - lo) if hi - lo > tol else math.nan
     return out
+
+
+def ref_compositions(avail, n):
+    """Every tuple (q_1, ..., q_c) with 0 <= q_j <= avail[j] and sum n."""
+    if not avail:
+        if n == 0:
+            yield ()
+        return
+    for q in range(min(avail[0], n) + 1):
+        for rest in ref_compositions(avail[1:], n - q):
+            yield (q, *rest)
 
 
 def ref_extremes(values, n):
@@ -197,6 +216,21 @@ def test_normalised_novelty_by_hand():
     # most novel pair (4, 2): 3.5
     got = check_all([([0, 1, 2, 3, 4], [1, 4, 5, 2, 3], [0])], 2, CAT, NOV, VEC)
     assert got["novelty_norm"][0] == pytest.approx((2.5 - 0.75) / (3.5 - 0.75))
+
+
+def test_normalised_category_diversity_by_hand():
+    cat = [0, 0, 0, 1, 2, 0]
+    # candidates 0..4 (categories 0, 0, 0, 1, 2), k = 3: the most even list (0, 1, 2) has no same-category pair,
+    # the most concentrated (0, 0, 0) has 3; the top (news 4, 1, 0: categories 2, 0, 0) has 1 -> (3 - 1) / 3
+    got = check_all([([0, 1, 2, 3, 4], [1, 2, 0, 0, 3], [])], 3, cat, NOV, VEC)
+    assert got["ild_cat_norm"][0] == pytest.approx(2 / 3)
+    # only two of category 0 among the candidates: at most 1 same pair; the top (news 5, 0, 4: categories 0, 0, 2)
+    # is the least diverse list, the top (4, 3, 0: categories 2, 1, 0) the most
+    got = check_all([([0, 3, 4, 5], [2, 0, 0, 3], []), ([0, 3, 4, 5], [1, 2, 3, 0], [])], 3, cat, NOV, VEC)
+    assert got["ild_cat_norm"].tolist() == [0.0, 1.0]
+    # every candidate of one category, or k covering them all: no range, no value
+    got = check_all([([0, 1, 2], [3, 2, 1], []), ([0, 3, 4], [1, 2, 3], [])], 3, cat, NOV, VEC)
+    assert np.isnan(got["ild_cat_norm"]).all()
 
 
 def test_normalised_values_reach_0_and_1_at_the_extreme_lists():

@@ -144,8 +144,27 @@ def test_records_made_before_the_normalised_metrics(ablated, tmp_path):
     assert set(table["metric"]) == {f"{m}@10" for m in beyond.NAMES if m not in beyond.NORMALISED}
     assert set(table["configuration"]) == {"id", "id+llm/concat"}
     notes = " ".join(rep.data["tables"]["beyond"]["notes"])
-    assert "No normalised novelty and unexpectedness: the records of id predate them" in notes
+    assert "No normalised category diversity, novelty and unexpectedness: the records of id predate them" in notes
     out = CliRunner().invoke(app, ["report", "-r", str(res)], env={"COLUMNS": "80"})
     lines = out.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if "Beyond accuracy at k = 10" in line)
     assert out.exit_code == 0 and "norm" not in lines[start + 1] and "Novelty" in lines[start + 1]
+
+
+def test_records_made_before_the_normalised_category_diversity(ablated, tmp_path):
+    """Records of the second version (normalised novelty and unexpectedness, no normalised category diversity):
+    only the missing metric is left out, with its own note."""
+    res = tmp_path / "second"
+    shutil.copytree(ablated, res)
+    dropped = {beyond.array_names(k)[f"ild-cat-norm@{k}"] for k in beyond.KS}
+    for run_id in [r["run_id"] for r in _groups(res)["id+llm/concat"]]:
+        rec = store.load_record(res, run_id)
+        rec["beyond"]["metrics"] = {k: v for k, v in rec["beyond"]["metrics"].items()
+                                    if not k.startswith("ild-cat-norm@")}
+        store.save_record(res, rec, {k: v for k, v in store.load_arrays(res, run_id).items() if k not in dropped})
+    rep = api.report(res, resamples=200)
+    metrics = set(rep.tables["beyond"]["metric"])
+    assert "ild-cat-norm@10" not in metrics and {"novelty-norm@10", "unexpectedness-norm@10"} <= metrics
+    notes = " ".join(rep.data["tables"]["beyond"]["notes"])
+    assert "No normalised category diversity: the records of id+llm/concat predate them" in notes
+    assert "No normalised novelty" not in notes

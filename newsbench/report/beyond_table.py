@@ -23,6 +23,8 @@ from scipy import stats as sps
 from newsbench import beyond, stats
 from newsbench.report.tables import SEED_TEST, Cell, Table, _fmt_p, _mean_std, plural
 
+NORMALISED_NAMES = {"ild-cat-norm": "category diversity", "novelty-norm": "novelty",
+                    "unexpectedness-norm": "unexpectedness"}
 RERUN = ("rerun them into a new results folder (ablate and train reuse recorded runs; `newsbench train --force` "
          "redoes one)")
 
@@ -112,10 +114,12 @@ def beyond_table(b, k: int) -> Table | None:
               "Seeds"]
     rows, recs, notes = [], [], []
     sizes = []
-    # the normalised values came later than the others: a configuration whose records lack them leaves them out
-    lacking = [g.label for g in groups if not all(_has(g, f"{m}@{k}") for m in beyond.NORMALISED)]
+    # the normalised values came later than the others (category diversity last): a normalised metric that some
+    # configuration's records lack is left out for all
+    lacking = {m: [g.label for g in groups if not _has(g, f"{m}@{k}")] for m in beyond.NORMALISED}
+    lacking = {m: labels for m, labels in lacking.items() if labels}
     for metric in beyond.NAMES:
-        if metric in beyond.NORMALISED and lacking:
+        if metric in lacking:
             continue
         name = f"{metric}@{k}"
         if metric == "coverage":
@@ -158,7 +162,8 @@ def beyond_table(b, k: int) -> Table | None:
                  f"(users, add-one); unexp.: mean cosine distance of the top {k} to the user's history; calib. JS: "
                  f"Jensen-Shannon divergence between the history's and the top {k}'s categories (lower: closer); "
                  f"coverage: share of the distinct dev candidates in any top {k}; norm.: (v - min) / (max - min) over "
-                 f"the top-{k} lists the impression's candidates allow (EB-NeRD), n/a with {k} or fewer candidates.")
+                 f"the top-{k} lists the impression's candidates allow (EB-NeRD), n/a with {k} or fewer candidates "
+                 f"(for ILD cat.: or no choice of categories).")
     if others:
         notes.append(f"Δ: configuration − {base_note}, mean over seeds. Per-impression metrics: "
                      + b._levels_note(len(others), ("comparisons" if len(others) > 1 else "comparison")
@@ -169,9 +174,12 @@ def beyond_table(b, k: int) -> Table | None:
                        f"values.")
     elif not tested:
         notes.append(f"No tests: the base row ({base_note}) was made before beyond-accuracy metrics were recorded.")
-    if lacking:
-        notes.append(f"No normalised novelty and unexpectedness: the records of {', '.join(lacking)} predate them; "
-                     f"{RERUN}.")
+    by_labels: dict[tuple, list[str]] = {}
+    for m, labels in lacking.items():
+        by_labels.setdefault(tuple(labels), []).append(NORMALISED_NAMES[m])
+    for labels, names in by_labels.items():
+        what = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        notes.append(f"No normalised {what}: the records of {', '.join(labels)} predate them; {RERUN}.")
     if missing:
         notes.append(f"Left out, made before newsbench recorded these metrics: {', '.join(missing)}; {RERUN}.")
     title = f"Beyond accuracy at k = {k} against {base_note} ({plural(len(groups), 'configuration')})"
