@@ -237,8 +237,8 @@ BEYOND_SHORT = {"ild-cat": "ILD cat", "ild-emb": "ILD emb", "novelty": "Novelty"
 
 def _beyond(t: Table, metric, alpha, cols, how) -> Brief:
     """One row per configuration, one column per metric: its mean over seeds, marked where the impression-level
-    test against the base row is significant (Holm within the metric). The files add std, Δ, CI and both p, and the
-    normalised novelty and unexpectedness (two more columns would split the table at 80 columns)."""
+    test against the base row is significant (Holm within the metric). The files add std, Δ, CI and both p, and
+    the normalised values (three more columns would split the table at 80 columns)."""
     from newsbench.beyond import NORMALISED
 
     names = [n for n in dict.fromkeys(r["metric"] for r in t.records) if n.split("@")[0] not in NORMALISED]
@@ -257,7 +257,7 @@ def _beyond(t: Table, metric, alpha, cols, how) -> Brief:
     k = t.records[0].get("k") if t.records else "?"
     base = next((r["configuration"] for r in t.records if r.get("baseline")), "the base row")
     notes = [f"Mean over seeds, k = {k} (--k 5|10); {_mark(how)}: differs from {base} at impression level (Holm per "
-             f"metric, alpha {alpha}); std, Δ, p, normalised novelty and unexp.: --table beyond --markdown."]
+             f"metric, alpha {alpha}); std, Δ, p and the normalised values: --table beyond --markdown."]
     return Brief(header, rows, notes)
 
 
