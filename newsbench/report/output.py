@@ -14,7 +14,7 @@ from newsbench import atomic
 from newsbench.errors import InputError
 from newsbench.report.builder import build_report
 from newsbench.report.card import read_card
-from newsbench.report.render import FORMATS, render, table_csv, to_latex, to_markdown
+from newsbench.report.render import FORMATS, render, table_csv, to_latex, to_latex_compact, to_markdown
 from newsbench.report.groups import Selection
 from newsbench.report.tables import MARGIN, METRICS, Report, Table, metric_names
 from newsbench.report.terminal import to_rich
@@ -23,11 +23,12 @@ DEFAULT_CSV_TABLE = "ablation"
 
 
 def write_report(report: Report, out_dir) -> list[Path]:
-    """report.md, report.tex, <table>.csv for each table, runs.csv (one row per run), report.json; each written
+    """report.md, report.tex, report-compact.tex (the terminal's columns, sized for a page), <table>.csv for each table, runs.csv (one row per run), report.json; each written
     atomically."""
     out_dir = Path(out_dir)
     written = []
-    for name, text in (("report.md", to_markdown(report)), ("report.tex", to_latex(report))):
+    for name, text in (("report.md", to_markdown(report)), ("report.tex", to_latex(report)),
+                       ("report-compact.tex", to_latex_compact(report))):
         atomic.write_text(out_dir / name, text)
         written.append(out_dir / name)
     for t in report.tables + ([report.runs] if report.runs is not None else []):

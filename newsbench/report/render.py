@@ -1,4 +1,5 @@
-"""Plain-text renderings of a report: markdown (tabulate pipe tables), LaTeX (booktabs) and CSV."""
+"""Plain-text renderings of a report: markdown (tabulate pipe tables), LaTeX (booktabs; every column, and a compact
+view with the terminal's columns) and CSV."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import pandas as pd
 from tabulate import tabulate
 
+from newsbench.report.brief import brief_table
 from newsbench.report.tables import Cell, Report, Table
 
 FORMATS = ("markdown", "latex", "csv")
@@ -88,6 +90,41 @@ def to_latex(report: Report) -> str:
         parts += [r"\begin{figure*}[t]", r"\centering", rf"\includegraphics[width=\textwidth]{{{stem}.pdf}}",
                   rf"\caption{{{latex_escape(caption)}}}", rf"\label{{fig:{latex_label(name)}}}",
                   r"\end{figure*}", ""]
+    return "\n".join(parts)
+
+
+# The compact LaTeX view reads like the terminal's: the columns a reader scans first, sized for a page. Its width
+# budget in characters: a two-column paper's \textwidth (7 in) at \small, ~0.065 in a character.
+COMPACT_WIDTH = 100
+
+
+def to_latex_compact(report: Report) -> str:
+    """report-compact.tex: every table with the terminal's columns (newsbench.report.brief) as a booktabs table*
+    (across both columns of a paper), its short notes, and a pointer to the full table. The cells are the brief
+    view's, drawn from the same records as report.tex's, so it holds no number the full tables lack."""
+    info = report.data.get("protocol", {})
+    metric, alpha = info.get("metric", "auc"), info.get("alpha", 0.05)
+    parts = ["% newsbench report, compact: the terminal's columns of each table; every column: report.tex. Needs "
+             "\\usepackage{booktabs}", ""]
+    for t in report.tables:
+        b = brief_table(t, metric, alpha, None, "bold", COMPACT_WIDTH)
+        header, rows, notes, keys, blocks = ((t.header, t.rows, t.notes, 1, []) if b is None
+                                             else (b.header, b.rows, b.notes, b.keys, b.blocks))
+        # 4 pt between columns instead of 6: the ablation's reference rows have long labels (inside the float: local)
+        parts += [r"\begin{table*}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+                  rf"\caption{{{latex_escape(t.title)}}}", rf"\label{{tab:{latex_label(t.key)}-compact}}",
+                  rf"\begin{{tabular}}{{{'l' * keys + 'r' * (len(header) - keys)}}}", r"\toprule",
+                  " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
+        parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in rows]
+        for i, (name, block) in enumerate(blocks):
+            if i:
+                parts.append(r"\midrule")
+            parts.append(rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{latex_escape(name)}}}}} \\")
+            parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in block]
+        notes = [*notes, f"Every column and the full notes: report.tex, {t.key}.csv."]
+        parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
+        parts += [latex_escape(n) + r"\par" for n in notes]
+        parts += [r"\end{minipage}", r"\end{table*}", ""]
     return "\n".join(parts)
 
 
