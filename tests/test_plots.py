@@ -253,6 +253,8 @@ def test_latex_includes_every_figure_as_its_pdf(example, results, tmp_path):
         assert (out / "figures" / f"{stem}.pdf").is_file()
     assert tex.count("\\begin{figure*}") == tex.count("\\end{figure*}") == len(data["figures"]["names"])
     assert "Spearman's $\\rho$" in tex          # the captions go through the same escaping as the tables
+    compact = (out / "report-compact.tex").read_text()
+    assert compact[compact.index("\\begin{figure*}"):] == tex[tex.index("\\begin{figure*}"):]   # the same figures
     # Without --plots: no figure and no graphicx.
     report.print_and_write(results, out_dir=tmp_path, fmt="csv", n_resamples=int(RESAMPLES))
     plain = (tmp_path / "report.tex").read_text()

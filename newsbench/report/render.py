@@ -83,6 +83,11 @@ def to_latex(report: Report) -> str:
         parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
         parts += [latex_escape(n) + r"\par" for n in t.notes]
         parts += [r"\end{minipage}", r"\end{table}", ""]
+    return "\n".join(parts + _latex_figures(report))
+
+
+def _latex_figures(report: Report) -> list[str]:
+    parts = []
     for caption, png in report.figures or []:
         # The PDF, not the PNG: vector for print. figure*: every figure is drawn \textwidth wide (docs/report.md).
         stem = png[:-len(".png")]
@@ -90,7 +95,7 @@ def to_latex(report: Report) -> str:
         parts += [r"\begin{figure*}[t]", r"\centering", rf"\includegraphics[width=\textwidth]{{{stem}.pdf}}",
                   rf"\caption{{{latex_escape(caption)}}}", rf"\label{{fig:{latex_label(name)}}}",
                   r"\end{figure*}", ""]
-    return "\n".join(parts)
+    return parts
 
 
 # The compact LaTeX view reads like the terminal's: the columns a reader scans first, sized for a page. Its width
@@ -104,8 +109,9 @@ def to_latex_compact(report: Report) -> str:
     view's, drawn from the same records as report.tex's, so it holds no number the full tables lack."""
     info = report.data.get("protocol", {})
     metric, alpha = info.get("metric", "auc"), info.get("alpha", 0.05)
-    parts = ["% newsbench report, compact: the terminal's columns of each table; every column: report.tex. Needs "
-             "\\usepackage{booktabs}", ""]
+    packages = "\\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if report.figures else "")
+    parts = [f"% newsbench report, compact: the terminal's columns of each table; every column: report.tex. Needs "
+             f"{packages}", ""]
     for t in report.tables:
         b = brief_table(t, metric, alpha, None, "bold", COMPACT_WIDTH)
         header, rows, notes, keys, blocks = ((t.header, t.rows, t.notes, 1, []) if b is None
@@ -125,7 +131,7 @@ def to_latex_compact(report: Report) -> str:
         parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
         parts += [latex_escape(n) + r"\par" for n in notes]
         parts += [r"\end{minipage}", r"\end{table*}", ""]
-    return "\n".join(parts)
+    return "\n".join(parts + _latex_figures(report))
 
 
 def table_csv(t: Table) -> str:
