@@ -5,6 +5,7 @@ the hash encoder, 1 epoch and 2-3 trials."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -267,6 +268,22 @@ def test_report_tuned(cli, tuned, tmp_path):
         want = np.nanmean(seed_mean(a["tuned_group"]) - seed_mean(a["untuned_group"]))
         assert row["diff_impression"] == pytest.approx(want, abs=1e-9)
         assert 0 <= row["p_impression_holm"] <= 1 and 0 <= row["p_seed_holm"] <= 1
+
+
+def test_tuned_terminal_table_keeps_labels_whole_at_80_columns(tuned):
+    from typer.testing import CliRunner
+
+    from newsbench.cli import app
+
+    res = CliRunner().invoke(app, ["report", "-r", str(tuned), "--tuned", "--resamples", "200"],
+                             env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    table = res.stdout[res.stdout.index("Tuning: equal budget"):res.stdout.index("Table 2.")]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    # one column per tuned parameter; each configuration's label on one line, at its rows' start
+    assert re.search(r"Configuration +lr +news drop\. +ID drop\. +user width", table), table
+    for label in ("id+llm+gnn/gate", "id+llm+gnn/attention"):
+        assert re.search(rf"^{re.escape(label)} ", table, re.M), table
 
 
 def test_report_tuned_without_tuning(cli, tmp_path):

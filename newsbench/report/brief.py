@@ -8,7 +8,9 @@ same table records (`Table.records`), so it shows no number the files do not hav
 - placebo: configuration, modality, Δ over the placebo and its CI, both p-values, the verdict;
 - weights, attribution: one block per configuration: category, n, the mean per modality, the planted weights;
 - breakdown: subset, n, the mean AUC per configuration;
-- runs: run id, configuration, the options that vary, seed, the metric, s/epoch.
+- runs: run id, configuration, the options that vary, seed, the metric, s/epoch;
+- tuning (`--tuned`): configuration, one column per tuned parameter, the budget, the metric untuned and tuned, Δ
+  and both p-values, with the table's notes whole.
 
 `--metrics` adds those metrics' columns (mean ± std) where a table has metric columns. Best values and significant
 p-values are in bold where the console renders bold, and followed by `*` where it cannot (piped, NO_COLOR); the
@@ -90,7 +92,7 @@ def brief_table(t: Table, metric: str, alpha: float, metrics: tuple[str, ...] | 
     if t.key == "breakdown":
         return _breakdown(t, width, how)
     maker = {"fusion": _fusion, "ablation": _ablation, "placebo": _placebo, "weights": _weights,
-             "attribution": _attribution, "runs": _runs, "beyond": _beyond}.get(t.key)
+             "attribution": _attribution, "runs": _runs, "beyond": _beyond, "tuning": _tuning}.get(t.key)
     return maker(t, metric, alpha, cols, how) if maker else None
 
 
@@ -259,6 +261,32 @@ def _beyond(t: Table, metric, alpha, cols, how) -> Brief:
     notes = [f"Mean over seeds, k = {k} (--k 5|10); {_mark(how)}: differs from {base} at impression level (Holm per "
              f"metric, alpha {alpha}); std, Δ, p and the normalised values: --table beyond --markdown."]
     return Brief(header, rows, notes)
+
+
+PARAM_SHORT = {"news_dropout": "news drop.", "id_dropout": "ID drop.", "user_hidden": "user width"}
+
+
+def _tuning(t: Table, metric, alpha, cols, how) -> Brief:
+    """One column per tuned parameter (the files write them as one `k=v, ...` cell, too wide beside the label at
+    80 columns), then the budget and the tuned-against-untuned test; the table's notes whole (they state the
+    ordering verdict)."""
+    ml = stats.METRIC_LABELS[metric]
+    params = list(dict.fromkeys(k[len("param_"):] for r in t.records for k in r if k.startswith("param_")))
+    header = (["Configuration"] + [PARAM_SHORT.get(p, p) for p in params]
+              + ["Best val.", "Trials", "Wall (s)", f"{ml} untuned", f"{ml} tuned", f"Δ{ml}", "p impr.", "p seed"])
+    rows = []
+    for r in t.records:
+        values = [r.get(f"param_{p}") for p in params]
+        p_imp, p_seed = _num(r.get("p_impression_holm")), _num(r.get("p_seed_holm"))
+        rows.append([Cell(r["configuration"])]
+                    + [Cell("—" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)) for v in values]
+                    + [Cell(_short(_num(r.get("best_validation")), 4)), Cell(str(r.get("trials", ""))),
+                       Cell(f"{_num(r.get('wall_seconds')):.0f}"),
+                       Cell(_short(_num(r.get(f"dev_{metric}_untuned")), 4)),
+                       Cell(_short(_num(r.get(f"dev_{metric}_tuned")), 4)),
+                       Cell(_signed(r.get("diff_impression"))), Cell(_p(p_imp), bold=p_imp < alpha),
+                       Cell(_p(p_seed), bold=p_seed < alpha)])
+    return Brief(header, rows, list(t.notes))
 
 
 def _runs(t: Table, metric, alpha, cols, how) -> Brief:
