@@ -20,7 +20,6 @@ from typing import Iterable, Optional, Union
 import pandas as pd
 
 from newsbench import ablation, grid, runner, store
-from newsbench.errors import InputError
 from newsbench.options import OTHER, Spec
 
 PathLike = Union[str, Path]
@@ -82,12 +81,9 @@ def ablate(data: Optional[PathLike] = None, *, results: PathLike = "results", ca
     `options`: the run options by RunConfig field (epochs, text_encoder, graph, ...)."""
     _check(OTHER["alpha"], alpha)
     test = _choice(test, "--test", TESTS)
-    if plots:
-        if not report:
-            raise InputError("plots=True draws the report's figures; it cannot go with report=False")
-        from newsbench.report import figures
+    from newsbench.report.figures import check_plots_before_a_grid
 
-        figures.require_matplotlib()
+    check_plots_before_a_grid(plots, report)
     req = ablation.make_request(
         results=results, seeds=_text(seeds), n_seeds=n_seeds, subsets=_text(subsets), fusions=_text(fusions),
         device=device, amp=amp, report=report, executor=executor, workers=workers, ray_address=ray_address,

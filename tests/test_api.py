@@ -109,7 +109,7 @@ def test_ablate_plots_reuses_the_runs_and_draws_the_figures(tiny_dir, made, tmp_
     pytest.importorskip("matplotlib")
     copy = tmp_path / "results"
     shutil.copytree(made.results / "runs", copy / "runs")       # a copy: made's report must stay as it was written
-    with pytest.raises(InputError, match="plots=True draws the report's figures; it cannot go with report=False"):
+    with pytest.raises(InputError, match="--plots draws the report's figures; it cannot go with --no-report"):
         api.ablate(tiny_dir, results=copy, report=False, plots=True, **GRID)
     again = api.ablate(tiny_dir, results=copy, plots=True, **GRID)
     assert again.reused == 2

@@ -22,7 +22,6 @@ from newsbench.baselines import BASELINES_DIR
 from newsbench.cli.common import OUTPUT, CacheOpt, DataOpt, ResultsOpt, UnknownNewsOpt, plural
 from newsbench.cli.options import (FEATURE_OPTIONS, TRAINING_OPTIONS, choice_option, device_option, other_option,
                                    with_run_options)
-from newsbench.errors import InputError
 from newsbench.options import EXECUTION
 
 HELP = """Run the ablation grid: modality subsets x fusions x seeds, resumable, then print the report.
@@ -89,7 +88,9 @@ def ablate(
 ) -> None:
     console = Console(stderr=True)
     out = Console()
-    _check_plots(plots, report)
+    from newsbench.report.figures import check_plots_before_a_grid
+
+    check_plots_before_a_grid(plots, report)
     req = ablation.make_request(
         results=results, seeds=seeds, n_seeds=n_seeds, subsets=subsets, fusions=fusions, device=device, amp=amp,
         report=report, executor=executor, workers=workers, ray_address=ray_address, cpus_per_run=cpus_per_run,
@@ -187,17 +188,6 @@ def _print_plan(out: Console, configs, dataset, results: Path) -> None:
     out.print(table)
     out.print(f"{plural(len(configs), 'run')}: {counts['done']} done, {counts['pending']} pending, "
               f"{counts['locked']} locked (being trained by another process)")
-
-
-def _check_plots(plots: bool, report: bool) -> None:
-    """Before any work: a missing extra or a contradiction found after an hour of training would waste it."""
-    if not plots:
-        return
-    if not report:
-        raise InputError("--plots draws the report's figures; it cannot go with --no-report")
-    from newsbench.report import figures
-
-    figures.require_matplotlib()
 
 
 def _report(results: Path, dataset, out: Console, console: Console, alpha: float, test: str, plots: bool) -> None:

@@ -89,6 +89,15 @@ def require_matplotlib() -> None:
         raise InputError(MISSING) from None
 
 
+def check_plots_before_a_grid(plots: bool, report: bool) -> None:
+    """`ablate --plots` (and api.ablate): checked before any training, since a missing extra or a contradiction
+    found after an hour of it would waste the hour."""
+    if plots:
+        if not report:
+            raise InputError("--plots draws the report's figures; it cannot go with --no-report")
+        require_matplotlib()
+
+
 def _style():
     import matplotlib
 
