@@ -35,11 +35,10 @@ def select(beh: Behaviors, rows: np.ndarray) -> Behaviors:
     return Behaviors(beh.impression_id[rows], beh.user[rows], beh.time[rows], hist_ptr, hist, cand_ptr, cand, label)
 
 
-def cut_time(train: Behaviors, days: int = 1) -> int:
-    """The first second of the `days`-th last calendar day (UTC) that has a train impression (days without one do
-    not count: a gap in the log does not shrink the validation split)."""
-    present = np.unique(np.asarray(train.time, dtype=np.int64) // DAY)
-    return int(present[-min(days, len(present))]) * DAY
+def train_days(train: Behaviors) -> np.ndarray:
+    """The calendar days (UTC, as day numbers) that hold a train impression, ascending. Days without one do not
+    count: a gap in the log does not shrink the validation split."""
+    return np.unique(np.asarray(train.time, dtype=np.int64) // DAY)
 
 
 def carve(dataset: Dataset, days: int = 1) -> tuple[Dataset, dict]:
@@ -50,15 +49,16 @@ def carve(dataset: Dataset, days: int = 1) -> tuple[Dataset, dict]:
     tr = dataset.train
     if tr is None or len(tr) == 0:
         raise InputError(f"dataset {dataset.name}: tuning needs a train split to carve its validation day from")
-    cut = cut_time(tr, days)
-    late = tr.time >= cut
-    if late.all():
-        n = len(np.unique(np.asarray(tr.time, dtype=np.int64) // DAY))
+    present = train_days(tr)
+    n = len(present)
+    if days >= n:
         if n == 1:
             raise InputError(f"dataset {dataset.name}: every train impression is on one day; tuning carves the last "
                              f"train day off as its validation split and needs earlier days to train on")
         raise InputError(f"dataset {dataset.name}: --validation-days {days} takes all {n} days of train "
                          f"impressions; at most {n - 1} leave a day to train on")
+    cut = int(present[-days]) * DAY
+    late = tr.time >= cut
     rest, val = select(tr, np.flatnonzero(~late)), select(tr, np.flatnonzero(late))
     for name, beh in (("train days before it", rest), (f"validation day{'s' if days > 1 else ''}", val)):
         if not ((beh.label == 1).any() and (beh.label == 0).any()):
