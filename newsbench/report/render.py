@@ -70,19 +70,34 @@ def _tex_cell(c: Cell) -> str:
     return s
 
 
+def _latex_header(report: Report, what: str) -> str:
+    return f"% {what}; needs \\usepackage{{booktabs}}" + (" and \\usepackage{graphicx}" if report.figures else "")
+
+
+def _latex_float(env: str, title: str, label: str, spec: str, header: list[str], rows: list[list[Cell]],
+                 notes: list[str], blocks=(), setup: tuple[str, ...] = ()) -> list[str]:
+    """One booktabs table in the float `env` (table or table*): caption, label, rows, then each titled block of rows
+    under its name, and the notes below."""
+    parts = [rf"\begin{{{env}}}[t]", r"\centering", r"\small", *setup,
+             rf"\caption{{{latex_escape(title)}}}", rf"\label{{{label}}}",
+             rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\",
+             r"\midrule"]
+    parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in rows]
+    for i, (name, block) in enumerate(blocks):
+        if i:
+            parts.append(r"\midrule")
+        parts.append(rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{latex_escape(name)}}}}} \\")
+        parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in block]
+    parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
+    parts += [latex_escape(n) + r"\par" for n in notes]
+    return parts + [r"\end{minipage}", rf"\end{{{env}}}", ""]
+
+
 def to_latex(report: Report) -> str:
-    packages = "\\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if report.figures else "")
-    parts = [f"% newsbench report; needs {packages}", "", latex_escape(report.protocol), ""]
+    parts = [_latex_header(report, "newsbench report"), "", latex_escape(report.protocol), ""]
     for t in report.tables:
         spec = "l" + ("l" if t.key == "weights" else "") + "r" * (len(t.header) - (2 if t.key == "weights" else 1))
-        parts += [r"\begin{table}[t]", r"\centering", r"\small",
-                  rf"\caption{{{latex_escape(t.title)}}}", rf"\label{{tab:{latex_label(t.key)}}}",
-                  rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-                  " & ".join(latex_escape(h) for h in t.header) + r" \\", r"\midrule"]
-        parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in t.rows]
-        parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-        parts += [latex_escape(n) + r"\par" for n in t.notes]
-        parts += [r"\end{minipage}", r"\end{table}", ""]
+        parts += _latex_float("table", t.title, f"tab:{latex_label(t.key)}", spec, t.header, t.rows, t.notes)
     return "\n".join(parts + _latex_figures(report))
 
 
@@ -109,28 +124,17 @@ def to_latex_compact(report: Report) -> str:
     view's, drawn from the same records as report.tex's, so it holds no number the full tables lack."""
     info = report.data.get("protocol", {})
     metric, alpha = info.get("metric", "auc"), info.get("alpha", 0.05)
-    packages = "\\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if report.figures else "")
-    parts = [f"% newsbench report, compact: the terminal's columns of each table; every column: report.tex. Needs "
-             f"{packages}", ""]
+    parts = [_latex_header(report, "newsbench report, compact (the terminal's columns of each table; every column: "
+                                   "report.tex)"), ""]
     for t in report.tables:
         b = brief_table(t, metric, alpha, None, "bold", COMPACT_WIDTH)
         header, rows, notes, keys, blocks = ((t.header, t.rows, t.notes, 1, []) if b is None
                                              else (b.header, b.rows, b.notes, b.keys, b.blocks))
         # 4 pt between columns instead of 6: the ablation's reference rows have long labels (inside the float: local)
-        parts += [r"\begin{table*}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
-                  rf"\caption{{{latex_escape(t.title)}}}", rf"\label{{tab:{latex_label(t.key)}-compact}}",
-                  rf"\begin{{tabular}}{{{'l' * keys + 'r' * (len(header) - keys)}}}", r"\toprule",
-                  " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
-        parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in rows]
-        for i, (name, block) in enumerate(blocks):
-            if i:
-                parts.append(r"\midrule")
-            parts.append(rf"\multicolumn{{{len(header)}}}{{l}}{{\textit{{{latex_escape(name)}}}}} \\")
-            parts += [" & ".join(_tex_cell(c) for c in row) + r" \\" for row in block]
-        notes = [*notes, f"Every column and the full notes: report.tex, {t.key}.csv."]
-        parts += [r"\bottomrule", r"\end{tabular}", r"\par\medskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-        parts += [latex_escape(n) + r"\par" for n in notes]
-        parts += [r"\end{minipage}", r"\end{table*}", ""]
+        parts += _latex_float("table*", t.title, f"tab:{latex_label(t.key)}-compact",
+                              "l" * keys + "r" * (len(header) - keys), header, rows,
+                              [*notes, f"Every column and the full notes: report.tex, {t.key}.csv."], blocks,
+                              setup=(r"\setlength{\tabcolsep}{4pt}",))
     return "\n".join(parts + _latex_figures(report))
 
 
