@@ -25,8 +25,9 @@ Record arrays (npz): impression_id, user (the dataset's user code of the impress
 mrr, ndcg5, ndcg10 (float64, one per dev impression, NaN where a metric is undefined), auc_cold, auc_warm (per
 impression over cold / warm candidates only), the beyond-accuracy arrays ild_cat5, ild_emb5, novelty5, unexp5,
 calib5, ild_cat_norm5, novelty_norm5, unexp_norm5 and the same with 10 (per impression; the normalised ones absent
-in records of the first version, ild_cat_norm in those of the second too), coverage5/10 (1,) and coverage5/10_boot (replicates; all absent in older records), and for
-gate/attention weights_by_category (n_categories x k), weights_count (n_categories,), weights_cold_warm (2 x k).
+in records of the first version, ild_cat_norm in those of the second too), coverage5/10 (1,) and coverage5/10_boot
+(replicates; all absent in older records), and for gate/attention weights_by_category (n_categories x k),
+weights_count (n_categories,), weights_cold_warm (2 x k).
 """
 
 from __future__ import annotations

@@ -271,7 +271,6 @@ def test_download_checks_before_making_folders(tmp_path):
     assert not (tmp_path / "d").exists()            # a failed first download leaves no empty folders
 
 
-
 def test_with_run_options_lists_them_after_the_named_parameter_and_hands_them_over():
     import inspect
 
@@ -288,6 +287,7 @@ def test_with_run_options_lists_them_after_the_named_parameter_and_hands_them_ov
         with_run_options("epochs", after="a")(lambda a=1: a)
     with pytest.raises(TypeError, match="no parameter"):
         with_run_options("epochs", after="z")(command)
+
 
 # ------------------------------------------------------------------------------------------------ run identity
 

@@ -21,8 +21,9 @@ HELP = paragraphs("""Tune each configuration with the same budget, then train it
 For each configuration of the grid (the options of `ablate`: --subsets, --fusions, dataset, encoders; by default
 the seed paper's six), --trials trials of a seeded TPE sampler (Optuna) draw the learning rate, dropout, ID
 dropout and user-encoder width; each trial trains on the train split without its last day (or last
---validation-days) and is scored on that day. The dev split is never read while tuning. Trials live in RESULTS/tuning.db, one Optuna study per
-configuration: a killed tune resumes with the same command, and two processes may share a results folder.
+--validation-days) and is scored on that day. The dev split is never read while tuning. Trials live in
+RESULTS/tuning.db, one Optuna study per configuration: a killed tune resumes with the same command, and two
+processes may share a results folder.
 
 Then each configuration's best settings are trained on the full train split with --seeds as ordinary runs;
 `newsbench report --tuned` compares them with the same tests. More in docs/tuning.md.""")

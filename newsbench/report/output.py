@@ -23,8 +23,8 @@ DEFAULT_CSV_TABLE = "ablation"
 
 
 def write_report(report: Report, out_dir) -> list[Path]:
-    """report.md, report.tex, report-compact.tex (the terminal's columns, sized for a page), <table>.csv for each table, runs.csv (one row per run), report.json; each written
-    atomically."""
+    """report.md, report.tex, report-compact.tex (the terminal's columns, sized for a page), <table>.csv for each
+    table, runs.csv (one row per run), report.json; each written atomically."""
     out_dir = Path(out_dir)
     written = []
     for name, text in (("report.md", to_markdown(report)), ("report.tex", to_latex(report)),
